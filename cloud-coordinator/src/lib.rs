@@ -1,0 +1,1 @@
+//! `tandem-coordinator`: the federation service.

@@ -1,0 +1,7 @@
+//! `tandem-hal`: where the gateway meets copper.
+//!
+//! Everything here is synchronous and free of networking so the same code runs on
+//! simulated lines (demo, tests, benchmarks) and on real boards, and so the signal
+//! processing can be tested sample by sample against the telephony standards.
+
+pub mod board;

@@ -1,0 +1,5 @@
+//! `tandem-node`: what every node of a Tandem network shares.
+//!
+//! The wire protocol, the QUIC link with its identities, media transport and the
+//! ACD routing engine live here so the coordinator and the gateways speak and decide
+//! with exactly the same code.
