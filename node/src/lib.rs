@@ -5,5 +5,8 @@
 //! with exactly the same code.
 
 pub mod inventory;
+pub mod link;
+pub mod logging;
 pub mod names;
 pub mod proto;
+pub mod record;

@@ -150,6 +150,8 @@ pub enum GoodbyeReason {
     Replaced,
     #[error("protocol violation: {0}")]
     ProtocolViolation(String),
+    #[error("the node is stopping")]
+    NodeStopping,
 }
 
 #[cfg(test)]
@@ -256,6 +258,7 @@ mod tests {
                 })
             }),
             Just(Message::Goodbye(GoodbyeReason::Revoked)),
+            Just(Message::Goodbye(GoodbyeReason::NodeStopping)),
         ]
     }
 
