@@ -115,19 +115,23 @@ impl Coordinator {
     pub fn admin(&self, request: AdminRequest) -> AdminResponse {
         let result = match request {
             AdminRequest::CreateToken { site, ttl_secs } => {
-                self.create_token(site, ttl_secs).map(|t| AdminResponse::Token {
-                    token: t.encode(),
-                    site: t.site,
-                    expires_at: t.expires_at,
-                    ca_fingerprint: t.ca_fingerprint.to_string(),
-                })
+                self.create_token(site, ttl_secs)
+                    .map(|t| AdminResponse::Token {
+                        token: t.encode(),
+                        site: t.site,
+                        expires_at: t.expires_at,
+                        ca_fingerprint: t.ca_fingerprint.to_string(),
+                    })
             }
-            AdminRequest::ListNodes => self.node_views().map(|nodes| AdminResponse::Nodes { nodes }),
+            AdminRequest::ListNodes => self
+                .node_views()
+                .map(|nodes| AdminResponse::Nodes { nodes }),
             AdminRequest::RevokeNode { node_id } => {
-                self.revoke(&node_id).map(|(_, was_online)| AdminResponse::Revoked {
-                    node_id,
-                    was_online,
-                })
+                self.revoke(&node_id)
+                    .map(|(_, was_online)| AdminResponse::Revoked {
+                        node_id,
+                        was_online,
+                    })
             }
         };
         result.unwrap_or_else(|e| AdminResponse::Error {
@@ -151,7 +155,11 @@ pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
 }
 
 /// Serves admin requests: one JSON line in, one JSON line out, per connection.
-pub async fn serve(coordinator: Coordinator, listener: UnixListener, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    coordinator: Coordinator,
+    listener: UnixListener,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -201,12 +209,17 @@ use tokio::io::AsyncReadExt as _;
 
 /// Runs an admin request against the coordinator owning `data_dir`: through its
 /// socket if it is serving, directly otherwise.
-pub async fn request(data_dir: &Path, req: AdminRequest) -> Result<AdminResponse, CoordinatorError> {
+pub async fn request(
+    data_dir: &Path,
+    req: AdminRequest,
+) -> Result<AdminResponse, CoordinatorError> {
     match UnixStream::connect(socket_path(data_dir)).await {
-        Ok(stream) => via_socket(stream, &req).await.map_err(|source| CoordinatorError::DataDir {
-            path: socket_path(data_dir),
-            source,
-        }),
+        Ok(stream) => via_socket(stream, &req)
+            .await
+            .map_err(|source| CoordinatorError::DataDir {
+                path: socket_path(data_dir),
+                source,
+            }),
         Err(_) => {
             let dir = data_dir.to_path_buf();
             tokio::task::spawn_blocking(move || Coordinator::open(&dir).map(|c| c.admin(req)))

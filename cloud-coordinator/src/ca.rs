@@ -104,7 +104,10 @@ impl Ca {
         let cert = params.self_signed(&key)?;
         write_private(&key_path, key.serialize_pem().as_bytes()).map_err(io(&key_path))?;
         std::fs::write(&cert_path, cert.der()).map_err(io(&cert_path))?;
-        Ok(Self::from_parts(cert.der().to_vec(), Issuer::new(params, key)))
+        Ok(Self::from_parts(
+            cert.der().to_vec(),
+            Issuer::new(params, key),
+        ))
     }
 
     fn from_parts(cert_der: Vec<u8>, issuer: Issuer<'static, KeyPair>) -> Self {
@@ -135,7 +138,10 @@ impl Ca {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.not_before = days_from_now(-1);
         params.not_after = days_from_now(NODE_CERT_DAYS);
-        Ok(params.signed_by(&csr.0.public_key, &self.issuer)?.der().to_vec())
+        Ok(params
+            .signed_by(&csr.0.public_key, &self.issuer)?
+            .der()
+            .to_vec())
     }
 
     /// A fresh server certificate for this run of the coordinator.
@@ -194,10 +200,19 @@ mod tests {
         let key = NodeKey::generate().unwrap();
         let id = NodeId::new("bj-01-abc123").unwrap();
         let csr = Csr::parse(&key.csr_der().unwrap()).unwrap();
-        assert_eq!(csr.key_hash(), Csr::parse(&key.csr_der().unwrap()).unwrap().key_hash());
+        assert_eq!(
+            csr.key_hash(),
+            Csr::parse(&key.csr_der().unwrap()).unwrap().key_hash()
+        );
         let cert = again.issue_node_cert(&id, &csr).unwrap();
         let (_, parsed) = x509_parser::parse_x509_certificate(&cert).unwrap();
-        let cn = parsed.subject().iter_common_name().next().unwrap().as_str().unwrap();
+        let cn = parsed
+            .subject()
+            .iter_common_name()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap();
         assert_eq!(cn, "bj-01-abc123");
         assert!(Csr::parse(b"not a csr").is_err());
     }

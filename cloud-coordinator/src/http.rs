@@ -19,12 +19,24 @@ pub fn router(coordinator: Coordinator) -> axum::Router {
 async fn nodes(State(coordinator): State<Coordinator>) -> Response {
     match tokio::task::spawn_blocking(move || coordinator.node_views()).await {
         Ok(Ok(nodes)) => Json(nodes).into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"error": e.to_string()}))).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"error": e.to_string()}))).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({"error": e.to_string()})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({"error": e.to_string()})),
+        )
+            .into_response(),
     }
 }
 
-pub async fn serve(coordinator: Coordinator, listener: tokio::net::TcpListener, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    coordinator: Coordinator,
+    listener: tokio::net::TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
     let shutdown = async move {
         let _ = stop.changed().await;
     };

@@ -134,7 +134,8 @@ impl Coordinator {
         if token.ca_fingerprint != self.inner.ca.fingerprint() {
             return Err(EnrollRefusal::Unknown);
         }
-        let csr = Csr::parse(&request.csr_der).map_err(|e| EnrollRefusal::BadRequest(e.to_string()))?;
+        let csr =
+            Csr::parse(&request.csr_der).map_err(|e| EnrollRefusal::BadRequest(e.to_string()))?;
         let ca = &self.inner.ca;
         let (node, cert_der) = self
             .inner
@@ -172,7 +173,8 @@ fn new_node_id(site: &Site) -> Result<NodeId, EnrollRefusal> {
     let prefix: String = site.as_str().chars().take(40).collect();
     let prefix = prefix.trim_end_matches('-');
     let suffix: u32 = rand::rng().random_range(0..0x100_0000);
-    NodeId::new(format!("{prefix}-{suffix:06x}")).map_err(|e| EnrollRefusal::Internal(e.to_string()))
+    NodeId::new(format!("{prefix}-{suffix:06x}"))
+        .map_err(|e| EnrollRefusal::Internal(e.to_string()))
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), CoordinatorError> {

@@ -50,7 +50,9 @@ impl Presence {
     }
 
     pub fn offline(&self, id: &NodeId) {
-        let _ = self.0.send((id.clone(), PresenceUpdate::Offline { at: now_secs() }));
+        let _ = self
+            .0
+            .send((id.clone(), PresenceUpdate::Offline { at: now_secs() }));
     }
 }
 
@@ -69,21 +71,22 @@ async fn presence_writer(
         let c = coordinator.clone();
         let result = tokio::task::spawn_blocking(move || {
             let ids: Vec<NodeId> = batch.keys().cloned().collect();
-            c.store().update_nodes(&ids, |node| match batch.remove(&node.node_id) {
-                Some(PresenceUpdate::Online {
-                    version,
-                    address,
-                    inventory,
-                    at,
-                }) => {
-                    node.software_version = Some(version);
-                    node.address = Some(address.to_string());
-                    node.inventory = inventory;
-                    node.last_seen = Some(at);
-                }
-                Some(PresenceUpdate::Offline { at }) => node.last_seen = Some(at),
-                None => {}
-            })
+            c.store()
+                .update_nodes(&ids, |node| match batch.remove(&node.node_id) {
+                    Some(PresenceUpdate::Online {
+                        version,
+                        address,
+                        inventory,
+                        at,
+                    }) => {
+                        node.software_version = Some(version);
+                        node.address = Some(address.to_string());
+                        node.inventory = inventory;
+                        node.last_seen = Some(at);
+                    }
+                    Some(PresenceUpdate::Offline { at }) => node.last_seen = Some(at),
+                    None => {}
+                })
         })
         .await;
         match result {
@@ -108,13 +111,12 @@ impl Coordinator {
     /// directory, and HTTP if asked.
     pub async fn serve(&self, options: ServeOptions) -> Result<Running, CoordinatorError> {
         let config = tls::server_config(self.ca(), self.revocations().clone())?;
-        let endpoint =
-            quinn::Endpoint::server(config, options.listen).map_err(|source| {
-                CoordinatorError::Listen {
-                    addr: options.listen.to_string(),
-                    source,
-                }
-            })?;
+        let endpoint = quinn::Endpoint::server(config, options.listen).map_err(|source| {
+            CoordinatorError::Listen {
+                addr: options.listen.to_string(),
+                source,
+            }
+        })?;
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let (presence_tx, presence_rx) = mpsc::unbounded_channel();
@@ -128,12 +130,12 @@ impl Coordinator {
         tasks.spawn(admin::serve(self.clone(), socket, stop_rx.clone()));
         let http_addr = match options.http {
             Some(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| {
-                    CoordinatorError::Listen {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| CoordinatorError::Listen {
                         addr: addr.to_string(),
                         source,
-                    }
-                })?;
+                    })?;
                 let bound = listener.local_addr().ok();
                 tasks.spawn(http::serve(self.clone(), listener, stop_rx));
                 bound
@@ -187,9 +189,11 @@ impl Running {
     /// Tells every node goodbye and stops.
     pub async fn shutdown(mut self) {
         for id in self.coordinator.registry().ids() {
-            self.coordinator
-                .registry()
-                .kick(&id, GoodbyeReason::ShuttingDown, close::SHUTTING_DOWN);
+            self.coordinator.registry().kick(
+                &id,
+                GoodbyeReason::ShuttingDown,
+                close::SHUTTING_DOWN,
+            );
         }
         let _ = self.stop.send(true);
         let drained = async {

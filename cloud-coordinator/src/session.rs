@@ -23,6 +23,9 @@ use tracing::Instrument;
 /// How often each side sends a heartbeat.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
 
+/// How long a closing session waits for its last message to be received.
+const LAST_WORDS: Duration = Duration::from_millis(300);
+
 /// Time a fresh connection has to say what it wants.
 const FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,7 +34,10 @@ pub async fn handle(coordinator: Coordinator, conn: quinn::Connection, presence:
     let remote = conn.remote_address();
     let node = conn
         .peer_identity()
-        .and_then(|any| any.downcast::<Vec<rustls_pki_types::CertificateDer<'static>>>().ok())
+        .and_then(|any| {
+            any.downcast::<Vec<rustls_pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
         .and_then(|chain| chain.first().and_then(|c| node_id_of(c)));
     match node {
         None => {
@@ -47,7 +53,9 @@ pub async fn handle(coordinator: Coordinator, conn: quinn::Connection, presence:
                 .map(|r| r.site.to_string())
                 .unwrap_or_default();
             let span = tracing::info_span!("session", node = %node, site = %site, %remote);
-            session(coordinator, conn, node, presence).instrument(span).await
+            session(coordinator, conn, node, presence)
+                .instrument(span)
+                .await
         }
     }
 }
@@ -64,8 +72,13 @@ async fn enroll(coordinator: Coordinator, conn: quinn::Connection) {
             let reason = RejectReason::NotAllowed(
                 "this connection has no node certificate: enroll first".to_owned(),
             );
-            control.send(&Message::Reject { request: env.id, reason }).await?;
-            control.finish();
+            control
+                .send(&Message::Reject {
+                    request: env.id,
+                    reason,
+                })
+                .await?;
+            control.finish(LAST_WORDS).await;
             return Err(LinkError::Unexpected {
                 expected: "EnrollRequest",
                 got: kind_name(&env.message),
@@ -79,7 +92,7 @@ async fn enroll(coordinator: Coordinator, conn: quinn::Connection) {
             tracing::warn!(%refusal, "enrollment refused");
         }
         control.send(&Message::EnrollResult(result)).await?;
-        control.finish();
+        control.finish(LAST_WORDS).await;
         // Let the gateway read the answer and close; bounded.
         let _ = timeout(FIRST_MESSAGE_TIMEOUT, conn.closed()).await;
         Ok(())
@@ -143,7 +156,17 @@ async fn session(
         server_time_us: now_us(),
     });
     let ended = match control.send(&welcome).await {
-        Ok(_) => run(&conn, &mut control, &node, session, &coordinator, &mut kick_rx).await,
+        Ok(_) => {
+            run(
+                &conn,
+                &mut control,
+                &node,
+                session,
+                &coordinator,
+                &mut kick_rx,
+            )
+            .await
+        }
         Err(e) => Ended::Link(e),
     };
     registry.remove(&node, session);
@@ -161,7 +184,9 @@ async fn session(
             say_goodbye(&conn, &mut control, reason, code).await;
         }
         Ended::Left(reason) => tracing::info!(%reason, "node said goodbye"),
-        Ended::Link(LinkError::Proto(err)) => drop_peer(&conn, Some(control), err.to_string()).await,
+        Ended::Link(LinkError::Proto(err)) => {
+            drop_peer(&conn, Some(control), err.to_string()).await
+        }
         Ended::Link(err) => tracing::info!(%err, "node offline"),
     }
 }
@@ -188,7 +213,12 @@ async fn accept_hello(
             return Err(HelloFailure::Misbehaved(Some(control), err.to_string()));
         }
         Ok(Err(err)) => return Err(HelloFailure::Link(err)),
-        Err(_) => return Err(HelloFailure::Misbehaved(Some(control), "no hello".to_owned())),
+        Err(_) => {
+            return Err(HelloFailure::Misbehaved(
+                Some(control),
+                "no hello".to_owned(),
+            ));
+        }
     };
     let reason = match env.message {
         Message::Hello(hello) if hello.node_id == *node => return Ok((control, hello)),
@@ -207,7 +237,8 @@ async fn drop_peer(conn: &quinn::Connection, control: Option<ControlStream>, rea
     tracing::warn!(%reason, "dropping misbehaving peer");
     if let Some(mut control) = control {
         let goodbye = Message::Goodbye(GoodbyeReason::ProtocolViolation(reason.clone()));
-        let _ = timeout(Duration::from_millis(200), control.send(&goodbye)).await;
+        let _ = timeout(LAST_WORDS, control.send(&goodbye)).await;
+        control.finish(LAST_WORDS).await;
     }
     conn.close(
         quinn::VarInt::from_u32(close::PROTOCOL_VIOLATION),
@@ -296,11 +327,7 @@ async fn say_goodbye(
     code: u32,
 ) {
     let text = reason.to_string();
-    let _ = timeout(
-        Duration::from_millis(200),
-        control.send(&Message::Goodbye(reason)),
-    )
-    .await;
-    control.finish();
+    let _ = timeout(LAST_WORDS, control.send(&Message::Goodbye(reason))).await;
+    control.finish(LAST_WORDS).await;
     conn.close(quinn::VarInt::from_u32(code), text.as_bytes());
 }

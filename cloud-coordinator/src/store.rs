@@ -261,8 +261,12 @@ mod tests {
     use tandem_node::link::CaFingerprint;
 
     fn token(expires_at: u64) -> EnrollToken {
-        EnrollToken::generate(Site::new("bj-01").unwrap(), CaFingerprint([1; 32]), expires_at)
-            .unwrap()
+        EnrollToken::generate(
+            Site::new("bj-01").unwrap(),
+            CaFingerprint([1; 32]),
+            expires_at,
+        )
+        .unwrap()
     }
 
     fn enroll(
@@ -307,9 +311,15 @@ mod tests {
         let mut forged = late.clone();
         forged.secret[0] ^= 1;
         assert_eq!(enroll(&store, &forged, 3, 50), Err(EnrollRefusal::Unknown));
-        assert_eq!(enroll(&store, &token(100), 3, 50), Err(EnrollRefusal::Unknown));
+        assert_eq!(
+            enroll(&store, &token(100), 3, 50),
+            Err(EnrollRefusal::Unknown)
+        );
         assert!(store.revoke(&node.node_id, 70).unwrap().revoked_at == Some(70));
-        assert_eq!(store.revoke(&node.node_id, 80).unwrap().revoked_at, Some(70));
+        assert_eq!(
+            store.revoke(&node.node_id, 80).unwrap().revoked_at,
+            Some(70)
+        );
         assert!(matches!(
             store.revoke(&NodeId::new("nope").unwrap(), 1),
             Err(StoreError::UnknownNode(_))

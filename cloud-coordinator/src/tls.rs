@@ -29,7 +29,10 @@ impl Revocations {
     }
 
     pub fn contains(&self, id: &NodeId) -> bool {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).contains(id)
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id)
     }
 }
 
@@ -54,7 +57,10 @@ pub fn node_id_of(cert: &[u8]) -> Option<NodeId> {
 }
 
 /// Builds the QUIC server configuration.
-pub fn server_config(ca: &Ca, revocations: Revocations) -> Result<quinn::ServerConfig, ServerTlsError> {
+pub fn server_config(
+    ca: &Ca,
+    revocations: Revocations,
+) -> Result<quinn::ServerConfig, ServerTlsError> {
     let identity = ca.issue_server_identity()?;
     let provider = provider();
     let mut roots = rustls::RootCertStore::empty();
@@ -116,7 +122,9 @@ impl ClientCertVerifier for RevocationAware {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self.inner.verify_client_cert(end_entity, intermediates, now)?;
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
         let node = node_id_of(end_entity).ok_or(rustls::Error::InvalidCertificate(
             rustls::CertificateError::BadEncoding,
         ))?;

@@ -122,7 +122,11 @@ async fn exchange(
     let endpoint = client_endpoint(addr)
         .map_err(|e| EnrollError::Connect(coordinator.to_owned(), e.to_string()))?;
     let connecting = endpoint
-        .connect_with(enrollment_client_config(pin)?, addr, COORDINATOR_SERVER_NAME)
+        .connect_with(
+            enrollment_client_config(pin)?,
+            addr,
+            COORDINATOR_SERVER_NAME,
+        )
         .map_err(|e| EnrollError::Connect(coordinator.to_owned(), e.to_string()))?;
     let conn = connecting
         .await

@@ -42,9 +42,15 @@ mod tests {
         assert_eq!(decode::<(String, u32)>(3, &bytes), Ok(("a".to_owned(), 7)));
         assert_eq!(
             decode::<(String, u32)>(4, &bytes),
-            Err(RecordError::Version { found: 3, expected: 4 })
+            Err(RecordError::Version {
+                found: 3,
+                expected: 4
+            })
         );
         assert_eq!(decode::<u32>(1, &[]), Err(RecordError::Empty));
-        assert!(matches!(decode::<String>(1, &[1, 200]), Err(RecordError::Corrupt(_))));
+        assert!(matches!(
+            decode::<String>(1, &[1, 200]),
+            Err(RecordError::Corrupt(_))
+        ));
     }
 }

@@ -54,13 +54,18 @@ mod tests {
         let mut b = Backoff::gateway_default();
         let delays: Vec<Duration> = (0..20).map(|_| b.next_delay(&mut rng)).collect();
         assert!(delays[0] >= Duration::from_millis(100) && delays[0] <= Duration::from_millis(200));
-        assert!(delays[3] >= Duration::from_millis(800) && delays[3] <= Duration::from_millis(1600));
+        assert!(
+            delays[3] >= Duration::from_millis(800) && delays[3] <= Duration::from_millis(1600)
+        );
         for d in &delays {
             assert!(*d <= Duration::from_secs(10));
         }
         assert!(delays[19] >= Duration::from_secs(5));
         let distinct: std::collections::HashSet<_> = delays[10..].iter().collect();
-        assert!(distinct.len() > 5, "jitter must spread capped delays: {delays:?}");
+        assert!(
+            distinct.len() > 5,
+            "jitter must spread capped delays: {delays:?}"
+        );
         b.reset();
         assert!(b.next_delay(&mut rng) <= Duration::from_millis(200));
     }

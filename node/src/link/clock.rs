@@ -57,7 +57,11 @@ impl ClockSync {
             self.window.pop_front();
         }
         self.window.push_back((rtt, offset));
-        let best = self.window.iter().min_by_key(|(rtt, _)| *rtt).map(|&(_, o)| o);
+        let best = self
+            .window
+            .iter()
+            .min_by_key(|(rtt, _)| *rtt)
+            .map(|&(_, o)| o);
         let h = &mut self.health;
         h.srtt_us = if h.samples == 0 {
             rtt

@@ -2,8 +2,8 @@
 //! bidirectional stream.
 
 use crate::proto::{
-    Envelope, FrameDecoder, FrameError, Message, MsgId, ProtoError, RejectReason,
-    decode_envelope, encode_envelope, encode_frame,
+    Envelope, FrameDecoder, FrameError, Message, MsgId, ProtoError, RejectReason, decode_envelope,
+    encode_envelope, encode_frame,
 };
 
 /// Why a session's link failed.
@@ -141,10 +141,13 @@ impl ControlStream {
         }
     }
 
-    /// Finishes the send side so the peer reads everything we sent before closing.
-    pub fn finish(&mut self) {
+    /// Finishes the send side and waits (at most `limit`) until the peer has
+    /// received everything, so a last message such as a goodbye is not discarded
+    /// by the connection close that follows.
+    pub async fn finish(&mut self, limit: std::time::Duration) {
         // Finishing an already-closed stream is not an error worth reporting.
         let _ = self.send.finish();
+        let _ = tokio::time::timeout(limit, self.send.stopped()).await;
     }
 }
 

@@ -39,7 +39,10 @@ pub fn enrolled_client_config(
     let tls = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(roots)
-        .with_client_auth_cert(vec![CertificateDer::from(cert_der.to_vec())], key.rustls_key())?;
+        .with_client_auth_cert(
+            vec![CertificateDer::from(cert_der.to_vec())],
+            key.rustls_key(),
+        )?;
     quic_client(tls)
 }
 
@@ -67,9 +70,8 @@ fn quic_client(mut tls: rustls::ClientConfig) -> Result<quinn::ClientConfig, Tls
 /// revoked (TLS alert `certificate_revoked`), as opposed to a network problem worth
 /// retrying.
 pub fn is_revocation(err: &quinn::ConnectionError) -> bool {
-    let revoked = quinn::TransportErrorCode::crypto(u8::from(
-        rustls::AlertDescription::CertificateRevoked,
-    ));
+    let revoked =
+        quinn::TransportErrorCode::crypto(u8::from(rustls::AlertDescription::CertificateRevoked));
     match err {
         quinn::ConnectionError::ConnectionClosed(close) => close.error_code == revoked,
         quinn::ConnectionError::TransportError(e) => e.code == revoked,
@@ -108,9 +110,10 @@ impl ServerCertVerifier for PinnedCa {
         roots
             .add(ca.clone().into_owned())
             .map_err(|e| rustls::Error::General(e.to_string()))?;
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
-            .build()
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let inner =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+                .build()
+                .map_err(|e| rustls::Error::General(e.to_string()))?;
         inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 

@@ -91,8 +91,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_errors() {
-        let t = EnrollToken::generate(Site::new("bj-01").unwrap(), CaFingerprint([7; 32]), 99)
-            .unwrap();
+        let t =
+            EnrollToken::generate(Site::new("bj-01").unwrap(), CaFingerprint([7; 32]), 99).unwrap();
         let text = t.encode();
         assert!(text.starts_with(PREFIX));
         assert_eq!(EnrollToken::parse(&format!(" {text}\n")).unwrap(), t);
