@@ -544,17 +544,7 @@ async fn gateway_process_survives_coordinator_kill_and_restart() -> Result<()> {
         "{}",
         String::from_utf8_lossy(&enroll.stderr)
     );
-    let board = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/sim.toml");
-    let _gateway = Proc(
-        Command::new(binary("tandem-gateway")?)
-            .args(["run", "--data"])
-            .arg(gw_dir.path())
-            .arg("--board")
-            .arg(&board)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
+    let _gateway = spawn_gateway(gw_dir.path())?;
     let d = data.clone();
     eventually(
         Duration::from_secs(10),
@@ -583,5 +573,72 @@ async fn gateway_process_survives_coordinator_kill_and_restart() -> Result<()> {
     })
     .await?;
     eprintln!("gateway back online {took:?} after the coordinator restarted");
+    Ok(())
+}
+
+fn spawn_gateway(data: &std::path::Path) -> Result<Proc> {
+    let board = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/sim.toml");
+    Ok(Proc(
+        Command::new(binary("tandem-gateway")?)
+            .args(["run", "--data"])
+            .arg(data)
+            .arg("--board")
+            .arg(&board)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    ))
+}
+
+/// A peer that vanishes without closing (SIGKILL, cable pulled) is noticed by the
+/// other end within 5 s, in both directions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_links_are_noticed_within_five_seconds() -> Result<()> {
+    init_logs();
+    let limit = Duration::from_secs(5);
+
+    // Gateway dies: the coordinator drops it from the online set.
+    let coord = TestCoordinator::start().await?;
+    let (gw_dir, identity) = coord.enroll("xa-01").await?;
+    let gateway = spawn_gateway(gw_dir.path())?;
+    let c = coord.coordinator().clone();
+    let id = identity.node_id.clone();
+    eventually(Duration::from_secs(10), "gateway process online", || {
+        let up = c.registry().get(&id).is_some();
+        async move { up }
+    })
+    .await?;
+    drop(gateway); // SIGKILL: no close frame is sent
+    let took = eventually(limit, "coordinator notices the dead gateway", || {
+        let up = c.registry().get(&id).is_some();
+        async move { !up }
+    })
+    .await?;
+    eprintln!("coordinator noticed a dead gateway after {took:?}");
+
+    // Coordinator dies: the gateway notices and starts reconnecting.
+    let dir = coord.dir.path().to_path_buf();
+    drop(c); // the database admits one opener: release ours for the process
+    coord.running.shutdown().await;
+    let port = free_udp_port()?;
+    let process = spawn_coordinator(&dir, port)?;
+    let store = GatewayStore::open(gw_dir.path())?;
+    let mut moved = store
+        .identity()?
+        .ok_or_else(|| anyhow::anyhow!("no identity"))?;
+    moved.coordinator = format!("127.0.0.1:{port}");
+    store.save_identity(&moved)?;
+    drop(store);
+    let gateway = Gateway::start(gw_dir.path(), &sim_board())?;
+    wait_online(&gateway, Duration::from_secs(10)).await?;
+    drop(process); // SIGKILL
+    let state = gateway.state();
+    let took = eventually(limit, "gateway notices the dead coordinator", || {
+        let s = state.borrow().clone();
+        async move { !online(&s) }
+    })
+    .await?;
+    eprintln!("gateway noticed a dead coordinator after {took:?}");
+    gateway.stop().await?;
     Ok(())
 }
