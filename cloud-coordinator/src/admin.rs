@@ -140,6 +140,47 @@ impl Coordinator {
     }
 }
 
+/// The node list as a fixed-width table for terminals.
+pub fn render_table(nodes: &[NodeView]) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "{:<22} {:<10} {:<8} {:<20} {:<9} {:<22} {:>8}  LINES\n",
+        "NODE", "SITE", "STATE", "LAST SEEN", "VERSION", "ADDRESS", "RTT"
+    );
+    for n in nodes {
+        let state = if n.revoked {
+            "revoked"
+        } else if n.online {
+            "online"
+        } else {
+            "offline"
+        };
+        let seen = n.last_seen.map_or_else(
+            || "never".to_owned(),
+            |s| {
+                humantime::format_rfc3339_seconds(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(s),
+                )
+                .to_string()
+            },
+        );
+        let rtt = n.rtt_ms.map_or_else(|| "-".to_owned(), |r| format!("{r:.1}ms"));
+        let _ = writeln!(
+            out,
+            "{:<22} {:<10} {:<8} {:<20} {:<9} {:<22} {:>8}  {}",
+            n.node_id.as_str(),
+            n.site.as_str(),
+            state,
+            seen,
+            n.software_version.as_deref().unwrap_or("-"),
+            n.address.as_deref().unwrap_or("-"),
+            rtt,
+            n.inventory.summary()
+        );
+    }
+    out
+}
+
 /// Binds the admin socket, replacing a stale one (we hold the database lock, so no
 /// other server can be using it).
 pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {

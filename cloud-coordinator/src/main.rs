@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tandem_coordinator::Coordinator;
-use tandem_coordinator::admin::{self, AdminRequest, AdminResponse, NodeView};
+use tandem_coordinator::admin::{self, AdminRequest, AdminResponse};
 use tandem_coordinator::server::ServeOptions;
 use tandem_node::names::{NodeId, Site};
 
@@ -122,7 +122,7 @@ async fn main() -> Result<()> {
                 Ok(())
             }
             AdminResponse::Nodes { nodes } => {
-                print_nodes(&nodes);
+                print!("{}", admin::render_table(&nodes));
                 Ok(())
             }
             other => unexpected(other),
@@ -166,44 +166,4 @@ async fn call(data: &std::path::Path, request: AdminRequest) -> Result<AdminResp
 
 fn unexpected(response: AdminResponse) -> Result<()> {
     bail!("unexpected answer from the coordinator: {response:?}")
-}
-
-fn print_nodes(nodes: &[NodeView]) {
-    println!(
-        "{:<22} {:<10} {:<8} {:<20} {:<9} {:<22} {:>8}  LINES",
-        "NODE", "SITE", "STATE", "LAST SEEN", "VERSION", "ADDRESS", "RTT"
-    );
-    for n in nodes {
-        let state = if n.revoked {
-            "revoked"
-        } else if n.online {
-            "online"
-        } else {
-            "offline"
-        };
-        let seen = n
-            .last_seen
-            .map(|s| {
-                humantime::format_rfc3339_seconds(
-                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(s),
-                )
-                .to_string()
-            })
-            .unwrap_or_else(|| "never".to_owned());
-        let rtt = n
-            .rtt_ms
-            .map(|r| format!("{r:.1}ms"))
-            .unwrap_or_else(|| "-".to_owned());
-        println!(
-            "{:<22} {:<10} {:<8} {:<20} {:<9} {:<22} {:>8}  {}",
-            n.node_id.as_str(),
-            n.site.as_str(),
-            state,
-            seen,
-            n.software_version.as_deref().unwrap_or("-"),
-            n.address.as_deref().unwrap_or("-"),
-            rtt,
-            n.inventory.summary()
-        );
-    }
 }
