@@ -12,7 +12,7 @@ use rcgen::{
 use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer};
 use std::path::{Path, PathBuf};
 use tandem_node::link::{COORDINATOR_SERVER_NAME, CaFingerprint};
-use tandem_node::names::NodeId;
+use tandem_node::names::{NodeId, Site};
 
 const CA_CERT_FILE: &str = "ca-cert.der";
 const CA_KEY_FILE: &str = "ca-key.pem";
@@ -128,11 +128,17 @@ impl Ca {
     }
 
     /// Issues a node certificate for the key in `csr`. The coordinator, not the
-    /// request, decides the subject: the node id.
-    pub fn issue_node_cert(&self, node_id: &NodeId, csr: &Csr) -> Result<Vec<u8>, CaError> {
+    /// request, decides the subject: the node id, and the site as the unit.
+    pub fn issue_node_cert(
+        &self,
+        node_id: &NodeId,
+        site: &Site,
+        csr: &Csr,
+    ) -> Result<Vec<u8>, CaError> {
         let mut params = CertificateParams::new(vec![format!("{node_id}.node.tandem.invalid")])?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, node_id.as_str());
+        dn.push(DnType::OrganizationalUnitName, site.as_str());
         params.distinguished_name = dn;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -204,16 +210,9 @@ mod tests {
             csr.key_hash(),
             Csr::parse(&key.csr_der().unwrap()).unwrap().key_hash()
         );
-        let cert = again.issue_node_cert(&id, &csr).unwrap();
-        let (_, parsed) = x509_parser::parse_x509_certificate(&cert).unwrap();
-        let cn = parsed
-            .subject()
-            .iter_common_name()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap();
-        assert_eq!(cn, "bj-01-abc123");
+        let site = Site::new("bj-01").unwrap();
+        let cert = again.issue_node_cert(&id, &site, &csr).unwrap();
+        assert_eq!(crate::tls::identity_of(&cert), Some((id, site)));
         assert!(Csr::parse(b"not a csr").is_err());
     }
 }

@@ -140,8 +140,8 @@ impl Coordinator {
         let (node, cert_der) = self
             .inner
             .store
-            .enroll(&token, csr.key_hash(), now_secs(), new_node_id, |id| {
-                ca.issue_node_cert(id, &csr)
+            .enroll(&token, csr.key_hash(), now_secs(), new_node_id, |id, site| {
+                ca.issue_node_cert(id, site, &csr)
                     .map_err(|e| EnrollRefusal::Internal(e.to_string()))
             })
             .map_err(|e| EnrollRefusal::Internal(e.to_string()))??;

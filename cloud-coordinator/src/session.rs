@@ -7,12 +7,12 @@
 
 use crate::registry::OnlineNode;
 use crate::server::Presence;
-use crate::tls::node_id_of;
+use crate::tls::identity_of;
 use crate::{Coordinator, VERSION, now_secs};
 use std::time::Duration;
 use tandem_node::link::control::kind_name;
 use tandem_node::link::{ClockSync, ControlStream, LinkError, close, now_us};
-use tandem_node::names::NodeId;
+use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{
     GoodbyeReason, Heartbeat, HeartbeatAck, Hello, Message, RejectReason, Welcome,
 };
@@ -32,28 +32,18 @@ const FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handles an accepted connection until it ends.
 pub async fn handle(coordinator: Coordinator, conn: quinn::Connection, presence: Presence) {
     let remote = conn.remote_address();
-    let node = conn
+    let identity = conn
         .peer_identity()
-        .and_then(|any| {
-            any.downcast::<Vec<rustls_pki_types::CertificateDer<'static>>>()
-                .ok()
-        })
-        .and_then(|chain| chain.first().and_then(|c| node_id_of(c)));
-    match node {
+        .and_then(|any| any.downcast::<Vec<rustls_pki_types::CertificateDer<'static>>>().ok())
+        .and_then(|chain| chain.first().and_then(|c| identity_of(c)));
+    match identity {
         None => {
             let span = tracing::info_span!("enroll", %remote);
             enroll(coordinator, conn).instrument(span).await
         }
-        Some(node) => {
-            let site = coordinator
-                .store()
-                .node(&node)
-                .ok()
-                .flatten()
-                .map(|r| r.site.to_string())
-                .unwrap_or_default();
+        Some((node, site)) => {
             let span = tracing::info_span!("session", node = %node, site = %site, %remote);
-            session(coordinator, conn, node, presence)
+            session(coordinator, conn, node, site, presence)
                 .instrument(span)
                 .await
         }
@@ -111,9 +101,10 @@ async fn session(
     coordinator: Coordinator,
     conn: quinn::Connection,
     node: NodeId,
+    site: Site,
     presence: Presence,
 ) {
-    let (mut control, hello) = match accept_hello(&conn, &node).await {
+    let (mut control, hello) = match accept_hello(&conn, &node, &site).await {
         Ok(accepted) => accepted,
         Err(HelloFailure::Link(err)) => {
             tracing::info!(%err, "connection ended before the hello");
@@ -202,6 +193,7 @@ enum HelloFailure {
 async fn accept_hello(
     conn: &quinn::Connection,
     node: &NodeId,
+    site: &Site,
 ) -> Result<(ControlStream, Hello), HelloFailure> {
     let mut control = timeout(FIRST_MESSAGE_TIMEOUT, ControlStream::accept(conn))
         .await
@@ -221,10 +213,12 @@ async fn accept_hello(
         }
     };
     let reason = match env.message {
-        Message::Hello(hello) if hello.node_id == *node => return Ok((control, hello)),
+        Message::Hello(hello) if hello.node_id == *node && hello.site == *site => {
+            return Ok((control, hello));
+        }
         Message::Hello(hello) => format!(
-            "hello claims node {} but the certificate is for {node}",
-            hello.node_id
+            "hello claims node {} at {} but the certificate is for {node} at {site}",
+            hello.node_id, hello.site
         ),
         other => format!("expected Hello, got {}", kind_name(&other)),
     };

@@ -120,7 +120,7 @@ impl Store {
         key_hash: [u8; 32],
         now: u64,
         new_id: impl Fn(&Site) -> Result<NodeId, EnrollRefusal>,
-        issue: impl FnOnce(&NodeId) -> Result<Vec<u8>, EnrollRefusal>,
+        issue: impl FnOnce(&NodeId, &Site) -> Result<Vec<u8>, EnrollRefusal>,
     ) -> Result<Result<(NodeRecord, Vec<u8>), EnrollRefusal>, StoreError> {
         let tx = self.db.begin_write()?;
         let outcome = {
@@ -155,7 +155,7 @@ impl Store {
                     }
                 },
             };
-            let cert = match issue(&node_id) {
+            let cert = match issue(&node_id, &stored.site) {
                 Ok(cert) => cert,
                 Err(refusal) => return Ok(Err(refusal)),
             };
@@ -281,7 +281,7 @@ mod tests {
                 [key; 32],
                 now,
                 |site| Ok(NodeId::new(format!("{site}-{now}")).unwrap()),
-                |_| Ok(vec![9]),
+                |_, _| Ok(vec![9]),
             )
             .unwrap()
     }

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use tandem_node::link::tls::{TlsError, provider};
 use tandem_node::link::{ALPN, transport_config};
-use tandem_node::names::NodeId;
+use tandem_node::names::{NodeId, Site};
 
 /// Node ids refused at the handshake. Shared between the TLS verifier (reads on
 /// every handshake) and the admin path (writes on revoke).
@@ -49,11 +49,13 @@ pub enum ServerTlsError {
     Verifier(String),
 }
 
-/// The node id a certificate was issued to (its subject common name).
-pub fn node_id_of(cert: &[u8]) -> Option<NodeId> {
+/// The node id and site a certificate was issued to (subject CN and OU).
+pub fn identity_of(cert: &[u8]) -> Option<(NodeId, Site)> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert).ok()?;
-    let cn = parsed.subject().iter_common_name().next()?.as_str().ok()?;
-    NodeId::new(cn).ok()
+    let subject = parsed.subject();
+    let cn = subject.iter_common_name().next()?.as_str().ok()?;
+    let ou = subject.iter_organizational_unit().next()?.as_str().ok()?;
+    Some((NodeId::new(cn).ok()?, Site::new(ou).ok()?))
 }
 
 /// Builds the QUIC server configuration.
@@ -125,7 +127,7 @@ impl ClientCertVerifier for RevocationAware {
         let verified = self
             .inner
             .verify_client_cert(end_entity, intermediates, now)?;
-        let node = node_id_of(end_entity).ok_or(rustls::Error::InvalidCertificate(
+        let (node, _) = identity_of(end_entity).ok_or(rustls::Error::InvalidCertificate(
             rustls::CertificateError::BadEncoding,
         ))?;
         if self.revocations.contains(&node) {
