@@ -164,7 +164,9 @@ pub fn render_table(nodes: &[NodeView]) -> String {
                 .to_string()
             },
         );
-        let rtt = n.rtt_ms.map_or_else(|| "-".to_owned(), |r| format!("{r:.1}ms"));
+        let rtt = n
+            .rtt_ms
+            .map_or_else(|| "-".to_owned(), |r| format!("{r:.1}ms"));
         let _ = writeln!(
             out,
             "{:<22} {:<10} {:<8} {:<20} {:<9} {:<22} {:>8}  {}",

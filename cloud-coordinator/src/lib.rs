@@ -140,10 +140,16 @@ impl Coordinator {
         let (node, cert_der) = self
             .inner
             .store
-            .enroll(&token, csr.key_hash(), now_secs(), new_node_id, |id, site| {
-                ca.issue_node_cert(id, site, &csr)
-                    .map_err(|e| EnrollRefusal::Internal(e.to_string()))
-            })
+            .enroll(
+                &token,
+                csr.key_hash(),
+                now_secs(),
+                new_node_id,
+                |id, site| {
+                    ca.issue_node_cert(id, site, &csr)
+                        .map_err(|e| EnrollRefusal::Internal(e.to_string()))
+                },
+            )
             .map_err(|e| EnrollRefusal::Internal(e.to_string()))??;
         tracing::info!(node = %node.node_id, site = %node.site, "node enrolled");
         Ok(EnrollResult::Enrolled {

@@ -34,7 +34,10 @@ pub async fn handle(coordinator: Coordinator, conn: quinn::Connection, presence:
     let remote = conn.remote_address();
     let identity = conn
         .peer_identity()
-        .and_then(|any| any.downcast::<Vec<rustls_pki_types::CertificateDer<'static>>>().ok())
+        .and_then(|any| {
+            any.downcast::<Vec<rustls_pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
         .and_then(|chain| chain.first().and_then(|c| identity_of(c)));
     match identity {
         None => {

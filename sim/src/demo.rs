@@ -58,10 +58,13 @@ pub async fn run(options: DemoOptions) -> Result<()> {
         })
         .await?;
     let addr = running.local_addr().context("coordinator has no address")?;
-    println!("coordinator listening on {addr} (QUIC){}", match running.http_addr() {
-        Some(h) => format!(", HTTP on http://{h}/api/nodes"),
-        None => String::new(),
-    });
+    println!(
+        "coordinator listening on {addr} (QUIC){}",
+        match running.http_addr() {
+            Some(h) => format!(", HTTP on http://{h}/api/nodes"),
+            None => String::new(),
+        }
+    );
 
     let mut gateways = Vec::new();
     for (site, board_toml) in BRANCHES {
@@ -72,7 +75,10 @@ pub async fn run(options: DemoOptions) -> Result<()> {
             let token = coordinator.create_token(Site::new(site)?, 600)?.encode();
             let identity =
                 tandem_gateway::enroll::enroll(&store, &addr.to_string(), &token, false).await?;
-            println!("enrolled {site} as {} with a one-time token", identity.node_id);
+            println!(
+                "enrolled {site} as {} with a one-time token",
+                identity.node_id
+            );
         }
         drop(store);
         gateways.push(Gateway::start(&dir, &board)?);

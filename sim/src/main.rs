@@ -72,8 +72,12 @@ enum Bench {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tandem_node::logging::init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Bench { .. } => tandem_node::logging::init_with_default("warn"),
+        _ => tandem_node::logging::init(),
+    }
+    match cli.command {
         Command::Demo {
             listen,
             http,

@@ -18,9 +18,7 @@ use tandem_coordinator::admin::{self, AdminRequest, AdminResponse};
 use tandem_node::link::tls::enrolled_client_config;
 use tandem_node::link::{COORDINATOR_SERVER_NAME, ControlStream, NodeKey, now_us};
 use tandem_node::names::{NodeId, Site};
-use tandem_node::proto::{
-    EnrollRequest, EnrollResult, Heartbeat, HeartbeatAck, Hello, Message,
-};
+use tandem_node::proto::{EnrollRequest, EnrollResult, Heartbeat, HeartbeatAck, Hello, Message};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Benchmark parameters.
@@ -85,7 +83,11 @@ pub async fn run(options: &LinkBenchOptions, exe: &Path) -> Result<LinkBenchRepo
     let baseline = ping_all(std::slice::from_ref(&probe), options.pings.max(50)).await;
     let base_rss = child.rss_kib()?;
 
-    eprintln!("connecting {} nodes, {} at a time...", options.nodes - 1, options.concurrency);
+    eprintln!(
+        "connecting {} nodes, {} at a time...",
+        options.nodes - 1,
+        options.concurrency
+    );
     let gate = Arc::new(Semaphore::new(options.concurrency));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -321,7 +323,10 @@ impl ChildCoordinator {
             .arg(data)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .spawn()?;
         let stdout = child.stdout.take().context("child stdout")?;
         let mut line = String::new();
@@ -377,11 +382,39 @@ pub async fn coordinator_child(data: &Path) -> Result<()> {
 impl std::fmt::Display for LinkBenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-        writeln!(f, "link benchmark: {} nodes ({} connected, {} online per coordinator)", self.nodes, self.connected, self.online_per_coordinator)?;
-        writeln!(f, "  handshakes (mTLS + hello/welcome): {:.0}/s; connect p50 {:.1} ms, p99 {:.1} ms", self.handshakes_per_sec, self.connect_p50_ms, self.connect_p99_ms)?;
-        writeln!(f, "  coordinator RSS: {} KiB with 1 node, {} KiB with {} -> {:.1} KiB per idle node (goal < 100)", self.coordinator_rss_base_kib, self.coordinator_rss_loaded_kib, self.connected, self.kib_per_idle_node)?;
-        writeln!(f, "  control round trip, 1 node:        p50 {:.2} ms, p99 {:.2} ms", self.baseline_rtt_p50_ms, self.baseline_rtt_p99_ms)?;
-        writeln!(f, "  control round trip, {} nodes: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} samples (goal p99 < 5)", self.connected, self.rtt_p50_ms, self.rtt_p99_ms, self.rtt_max_ms, self.rtt_samples)?;
-        write!(f, "  ratio loaded/baseline: p50 x{:.2}, p99 x{:.2}", ratio(self.rtt_p50_ms, self.baseline_rtt_p50_ms), ratio(self.rtt_p99_ms, self.baseline_rtt_p99_ms))
+        writeln!(
+            f,
+            "link benchmark: {} nodes ({} connected, {} online per coordinator)",
+            self.nodes, self.connected, self.online_per_coordinator
+        )?;
+        writeln!(
+            f,
+            "  handshakes (mTLS + hello/welcome): {:.0}/s; connect p50 {:.1} ms, p99 {:.1} ms",
+            self.handshakes_per_sec, self.connect_p50_ms, self.connect_p99_ms
+        )?;
+        writeln!(
+            f,
+            "  coordinator RSS: {} KiB with 1 node, {} KiB with {} -> {:.1} KiB per idle node (goal < 100)",
+            self.coordinator_rss_base_kib,
+            self.coordinator_rss_loaded_kib,
+            self.connected,
+            self.kib_per_idle_node
+        )?;
+        writeln!(
+            f,
+            "  control round trip, 1 node:        p50 {:.2} ms, p99 {:.2} ms",
+            self.baseline_rtt_p50_ms, self.baseline_rtt_p99_ms
+        )?;
+        writeln!(
+            f,
+            "  control round trip, {} nodes: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} samples (goal p99 < 5)",
+            self.connected, self.rtt_p50_ms, self.rtt_p99_ms, self.rtt_max_ms, self.rtt_samples
+        )?;
+        write!(
+            f,
+            "  ratio loaded/baseline: p50 x{:.2}, p99 x{:.2}",
+            ratio(self.rtt_p50_ms, self.baseline_rtt_p50_ms),
+            ratio(self.rtt_p99_ms, self.baseline_rtt_p99_ms)
+        )
     }
 }
