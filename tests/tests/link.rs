@@ -398,6 +398,8 @@ async fn newer_peers_get_typed_answers_not_disconnects() -> Result<()> {
     let coord = TestCoordinator::start().await?;
     let (_dir, identity) = coord.enroll("wh-01").await?;
     let (_ep, conn, mut control) = session_as(&coord, &identity).await?;
+    // Media rides QUIC datagrams on the same connection: they must be negotiated.
+    assert!(conn.max_datagram_size().is_some_and(|size| size >= 1000));
 
     // A message kind from the future: rejected by id, session continues.
     let mut payload = proto::PROTOCOL_VERSION.to_be_bytes().to_vec();
