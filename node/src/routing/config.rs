@@ -14,7 +14,7 @@ use super::numbers::NumberPattern;
 use super::time::TimeWindow;
 
 /// Everything the routing engine needs to know that an administrator decides.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoutingConfig {
     /// Queues where calls wait.
     pub queues: Vec<QueueConfig>,
@@ -44,6 +44,23 @@ pub struct RoutingConfig {
 
 fn default_sticky_capacity() -> usize {
     100_000
+}
+
+impl Default for RoutingConfig {
+    /// Empty, with the same defaults a TOML file that omits the fields gets.
+    fn default() -> Self {
+        RoutingConfig {
+            queues: Vec::new(),
+            groups: Vec::new(),
+            agents: Vec::new(),
+            blacklist: Vec::new(),
+            vips: Vec::new(),
+            fairness: FairnessWeights::default(),
+            utc_offset_minutes: 0,
+            random_seed: 0,
+            sticky_capacity: default_sticky_capacity(),
+        }
+    }
 }
 
 /// A queue: calls wait here in order of (effective priority, age).
