@@ -143,8 +143,8 @@ impl Default for ServiceLevelTarget {
 
 /// One bullseye ring: once a call has waited `after_ms` (counted from its first
 /// queue entry, so overflow keeps it), members of `group` with at least
-/// `min_proficiency` may take it. Earlier rings are preferred when several have
-/// ready agents.
+/// `min_proficiency` may take it. Rings are ordered by `after_ms` (then by their
+/// order in the list); earlier rings are preferred when several have ready agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetStep {
     /// The group serving this ring.

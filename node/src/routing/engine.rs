@@ -1466,7 +1466,7 @@ impl Router {
             .collect();
         for cfg in config.queues {
             let q = self.queues.len();
-            let rings: Vec<Ring> = cfg
+            let mut rings: Vec<Ring> = cfg
                 .targets
                 .iter()
                 .filter_map(|t| {
@@ -1478,6 +1478,8 @@ impl Router {
                     })
                 })
                 .collect();
+            // Open rings are always a prefix: inner (earlier-opening) rings first.
+            rings.sort_by_key(|r| r.after_ms);
             for (r, ring) in rings.iter().enumerate() {
                 self.groups[ring.group].serves.push((q, r));
             }
@@ -1503,6 +1505,8 @@ impl Router {
                 continue;
             };
             c.key = QueueKey::new(&self.queues[q].cfg, c.priority, c.arrival, id);
+            // Rings are re-evaluated under the new targets; later openings are timed from here.
+            c.rings_open = self.queues[q].rings_open(self.now.since(c.arrival));
             if c.state == CallState::Waiting {
                 self.queues[q].waiting.insert(c.key);
             }
