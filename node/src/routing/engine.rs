@@ -209,7 +209,8 @@ impl Router {
     }
 
     /// Applies one input at `now` (clamped so time never runs backwards), after
-    /// firing every timer due up to `now`. On error nothing changed.
+    /// firing every timer due up to `now`. A refused input changes nothing (the
+    /// timers due before `now` have still fired: time has passed either way).
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Result<(), RouteError> {
         self.advance(now);
         match input {
@@ -278,6 +279,11 @@ impl Router {
             .get(&queue)
             .map(|&q| self.queues[q].waiting.iter().map(|k| k.call).collect())
             .unwrap_or_default()
+    }
+
+    /// Waiting calls across all queues (wallboards, load shedding).
+    pub fn waiting_total(&self) -> usize {
+        self.queues.iter().map(|q| q.waiting.len()).sum()
     }
 
     /// Total number of calls the engine holds (waiting, offered, connected, wrapping up).
