@@ -342,7 +342,7 @@ fn overflow_when_full_when_nobody_is_ready_and_after_a_wait_keeps_age() {
     cfg.queues.push(queue(2, &[2]));
     let mut h = Harness::new(cfg);
     h.arrive(1, 1);
-    h.at(1 * S).arrive(2, 1);
+    h.at(S).arrive(2, 1);
     assert!(h.events.iter().any(|e| e.kind
         == EventKind::Overflowed {
             call: CallId(2),
@@ -419,11 +419,11 @@ fn an_agent_serving_several_queues_takes_the_best_claim_not_config_order() {
     // Scores at 45 s: q1 = 45 + 15 = 60; q2 = 50 + 15 + 15 = 80; q3 = 5 + 25 = 30.
     let o = h.one_offer();
     assert_eq!(o.call, CallId(2));
-    h.serve(o, 1 * S);
+    h.serve(o, S);
     // At 46 s: q1 = 46 + 15 = 61; q3 = 6 + 25 = 31.
     let o = h.one_offer();
     assert_eq!(o.call, CallId(1));
-    h.serve(o, 1 * S);
+    h.serve(o, S);
     assert_eq!(h.one_offer().call, CallId(3));
 }
 
@@ -450,7 +450,7 @@ fn callback_keeps_the_callers_place() {
     h.arrive(1, 1);
     let busy = h.one_offer();
     h.accept(busy);
-    h.at(1 * S).arrive(2, 1);
+    h.at(S).arrive(2, 1);
     // Position 1, EWT = 1 · 120 s / 1 agent = 120 s > 100 s: a callback is proposed.
     let announced: Vec<ActionKind> = h
         .actions
@@ -607,7 +607,7 @@ fn config_change_keeps_positions_and_agent_statistics() {
     for call in 1..=3 {
         h.arrive(call, 1);
         let o = h.one_offer();
-        h.serve(o, 1 * S);
+        h.serve(o, S);
     }
     // Agent 1 answered 2, agent 2 answered 1. Both busy; calls 10–12 wait.
     h.arrive(4, 1);
@@ -656,7 +656,7 @@ fn config_change_statistics_drive_fewest_answered_afterwards() {
     for call in 1..=3 {
         h.arrive(call, 1);
         let o = h.one_offer();
-        h.serve(o, 1 * S);
+        h.serve(o, S);
     }
     h.ready(2);
     h.ok(Input::ConfigReplaced(Box::new(cfg)));

@@ -182,10 +182,8 @@ impl KpiReport {
                         q.answered_within_sl += u64::from(*waited_ms <= threshold);
                     }
                 }
-                EventKind::Abandoned { call, queue, .. } => {
-                    if !callbacks.contains(call) {
-                        report.queues.entry(*queue).or_default().abandoned += 1;
-                    }
+                EventKind::Abandoned { call, queue, .. } if !callbacks.contains(call) => {
+                    report.queues.entry(*queue).or_default().abandoned += 1;
                 }
                 EventKind::Completed {
                     queue,
