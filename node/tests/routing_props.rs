@@ -43,8 +43,8 @@ struct QueueParams {
 #[derive(Debug, Clone)]
 struct Params {
     agents: usize,
-    /// (agent, group, proficiency, priority)
-    members: Vec<(usize, usize, u8, u8)>,
+    /// (agent, group, proficiency, priority, shift window as (start, end) minute of Monday)
+    members: Vec<(usize, usize, u8, u8, Option<(u16, u16)>)>,
     groups: usize,
     queues: Vec<QueueParams>,
     chats: Vec<u8>,
@@ -96,7 +96,16 @@ fn params() -> impl proptest::strategy::Strategy<Value = Params> {
         .prop_flat_map(|(agents, groups, queues, ring_all)| {
             (
                 Just(agents),
-                prop::collection::vec((0..agents, 0..groups, 1..=5u8, 0..3u8), 1..=12),
+                prop::collection::vec(
+                    (
+                        0..agents,
+                        0..groups,
+                        1..=5u8,
+                        0..3u8,
+                        prop::option::weighted(0.25, (0..90u16, 0..120u16)),
+                    ),
+                    1..=12,
+                ),
                 Just(groups),
                 prop::collection::vec(queue_params(groups, queues, ring_all), queues),
                 prop::collection::vec(1..=3u8, agents),
@@ -132,9 +141,17 @@ fn build(p: &Params, tweak: u8) -> RoutingConfig {
                 .members
                 .iter()
                 .filter(|m| m.1 == g && seen.insert(m.0))
-                .map(|&(a, _, proficiency, priority)| Membership {
+                .map(|&(a, _, proficiency, priority, window)| Membership {
                     proficiency: (proficiency + tweak).clamp(1, 5),
                     priority,
+                    windows: window
+                        .map(|(start, end)| TimeWindow {
+                            days: 0b1,
+                            start_minute: start,
+                            end_minute: end,
+                        })
+                        .into_iter()
+                        .collect(),
                     ..member(a as u32 + 1)
                 })
                 .collect();
@@ -272,6 +289,7 @@ struct Tracker {
     /// Interactions held per agent: (call, channel).
     holding: HashMap<AgentId, Vec<(CallId, Channel)>>,
     declined: HashMap<(CallId, AgentId), u64>,
+    answered_by: HashMap<AgentId, u64>,
     seen_events: usize,
     arrived: usize,
 }
@@ -359,10 +377,12 @@ impl Tracker {
                 EventKind::Answered {
                     offer,
                     call,
+                    agent,
                     waited_ms,
                     ..
                 } => {
                     self.offers.remove(offer);
+                    *self.answered_by.entry(*agent).or_default() += 1;
                     let t = self.calls.entry(*call).or_default();
                     t.offers.remove(offer);
                     t.answered += 1;
@@ -461,10 +481,15 @@ impl Tracker {
                     let Some(g) = cfg.groups.iter().find(|g| g.id == ring.group) else {
                         continue;
                     };
+                    let in_shift = |m: &&Membership| {
+                        m.windows.is_empty()
+                            || m.windows.iter().any(|w| w.contains(Timestamp(T0 + now), 0))
+                    };
                     for m in g
                         .members
                         .iter()
                         .filter(|m| m.proficiency >= ring.min_proficiency)
+                        .filter(in_shift)
                     {
                         let declined = self
                             .declined
@@ -479,6 +504,19 @@ impl Tracker {
                     }
                 }
             }
+        }
+    }
+
+    /// Statistics survive every input, configuration changes included.
+    fn check_stats(&self, h: &Harness, cfg: &RoutingConfig) {
+        for a in &cfg.agents {
+            let answered = self.answered_by.get(&a.id).copied().unwrap_or(0);
+            assert_eq!(
+                h.router.agent_stats(a.id).map(|s| s.answered),
+                Some(answered),
+                "agent {} statistics lost",
+                a.id
+            );
         }
     }
 
@@ -604,6 +642,7 @@ fn run(p: Params, ops: Vec<Op>) {
         }
         tr.absorb(&h, &cfg, p.ring_all);
         tr.check_router(&h, &cfg);
+        tr.check_stats(&h, &cfg);
     }
     // Every event must survive a postcard round trip (CDR upload).
     for e in &h.events {

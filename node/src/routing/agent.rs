@@ -3,6 +3,8 @@
 //! two can never disagree — e.g. a break requested during a call is not lost when
 //! the call ends (the Connect/Flex race where a break flipped back to available).
 
+use serde::{Deserialize, Serialize};
+
 use super::config::AgentConfig;
 use super::model::{AgentState, CallId, Channel, OfferId};
 use super::time::Timestamp;
@@ -11,6 +13,18 @@ use super::time::Timestamp;
 pub const REASON_LOGGED_IN: &str = "logged-in";
 /// Reason code the engine uses after too many consecutive missed offers.
 pub const REASON_MISSED_OFFERS: &str = "missed-offers";
+
+/// Per-agent statistics the engine keeps, across configuration changes too,
+/// because strategies (fewest answered, longest idle) and auto-not-ready depend on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStats {
+    /// Calls answered since the engine started.
+    pub answered: u64,
+    /// Consecutive offers that timed out (reset by an answer or by going ready).
+    pub missed_in_row: u32,
+    /// Start of the current (or last) idle period.
+    pub idle_since: Timestamp,
+}
 
 /// What the agent said about themselves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +120,14 @@ impl AgentRt {
                 Presence::NotReady(r) => AgentState::NotReady(r.clone()),
                 Presence::Ready => AgentState::Ready,
             }
+        }
+    }
+
+    pub fn stats(&self) -> AgentStats {
+        AgentStats {
+            answered: self.answered,
+            missed_in_row: self.missed_in_row,
+            idle_since: self.idle_since,
         }
     }
 

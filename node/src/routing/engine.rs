@@ -15,7 +15,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use thiserror::Error;
 
-use super::agent::{AgentRt, Interaction, Phase, Presence, REASON_LOGGED_IN, REASON_MISSED_OFFERS};
+use super::agent::{
+    AgentRt, AgentStats, Interaction, Phase, Presence, REASON_LOGGED_IN, REASON_MISSED_OFFERS,
+};
 use super::config::{
     BlacklistAction, ConfigError, FairnessWeights, OverflowWhen, RoutingConfig, WrapUpMode,
 };
@@ -273,6 +275,13 @@ impl Router {
             .map(|&i| self.agents[i].state())
     }
 
+    /// An agent's statistics (answered calls, missed offers in a row, idle since).
+    pub fn agent_stats(&self, agent: AgentId) -> Option<AgentStats> {
+        self.agent_index
+            .get(&agent)
+            .map(|&i| self.agents[i].stats())
+    }
+
     /// Waiting calls of a queue in service order (offered calls are not waiting).
     pub fn waiting(&self, queue: QueueId) -> Vec<CallId> {
         self.queue_index
@@ -463,18 +472,16 @@ impl Router {
             priority = priority.max(*vip_priority);
         }
         if let Some(&action) = self.blacklist.lookup(number) {
+            if let BlacklistAction::RouteTo(target) = action {
+                q = *self
+                    .queue_index
+                    .get(&target)
+                    .ok_or(RouteError::UnknownQueue(target))?;
+            }
             self.emit(EventKind::Blacklisted { call, action });
-            match action {
-                BlacklistAction::Reject => {
-                    self.reject(call, RejectReason::Blacklisted);
-                    return Ok(());
-                }
-                BlacklistAction::RouteTo(target) => {
-                    q = *self
-                        .queue_index
-                        .get(&target)
-                        .ok_or(RouteError::UnknownQueue(target))?;
-                }
+            if action == BlacklistAction::Reject {
+                self.reject(call, RejectReason::Blacklisted);
+                return Ok(());
             }
         }
         let queue_id = self.queues[q].cfg.id;
@@ -1034,16 +1041,15 @@ impl Router {
             .calls
             .get_mut(&o.call)
             .ok_or(RouteError::UnknownCall(o.call))?;
-        let CallState::Offered(ids) = std::mem::replace(
-            &mut c.state,
-            CallState::Connected {
-                agent: o.agent,
-                since: self.now,
-                hold_ms: 0,
-                held_since: None,
-            },
-        ) else {
-            return Err(RouteError::OfferNotActive(offer));
+        let ids = match &c.state {
+            CallState::Offered(ids) if ids.contains(&offer) => ids.clone(),
+            _ => return Err(RouteError::OfferNotActive(offer)),
+        };
+        c.state = CallState::Connected {
+            agent: o.agent,
+            since: self.now,
+            hold_ms: 0,
+            held_since: None,
         };
         let (queue, waited_ms, callback) = (c.queue, self.now.since(c.arrival), c.callback);
         let caller = c.caller.clone();
@@ -1133,6 +1139,10 @@ impl Router {
                 expected: "connected",
             });
         };
+        let a = *self
+            .agent_index
+            .get(&agent)
+            .ok_or(RouteError::UnknownAgent(agent))?;
         hold_ms += held_since.map_or(0, |h| now.since(h));
         let talk_ms = now.since(since).saturating_sub(hold_ms);
         c.state = CallState::WrappingUp {
@@ -1147,7 +1157,6 @@ impl Router {
             talk_ms,
             hold_ms,
         });
-        let a = self.agent_idx(agent)?;
         let policy = match (self.agents[a].cfg.wrap_up, self.queue_index.get(&queue)) {
             (Some(p), _) => p,
             (None, Some(&q)) => self.queues[q].cfg.wrap_up,

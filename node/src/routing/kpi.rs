@@ -5,7 +5,8 @@
 //! Definitions (per queue and in total; a contact is attributed to the queue where
 //! it was answered or abandoned, i.e. after any overflow):
 //! - **Queued contacts** = answered + abandoned voice/chat contacts, *excluding*
-//!   callbacks; contacts still waiting at the end of the window are not counted.
+//!   callbacks; contacts still waiting at the end of the window are not counted,
+//!   nor are calls the engine rejected (blacklist, every queue full).
 //! - **Service level** X/T = contacts answered within T (the queue's
 //!   `service_level.threshold_ms`, waits measured from first queue entry) ÷ queued
 //!   contacts. Abandons count in the denominator whenever they happen, even within T

@@ -79,7 +79,7 @@ mod sticky;
 mod strategy;
 mod time;
 
-pub use agent::{REASON_LOGGED_IN, REASON_MISSED_OFFERS};
+pub use agent::{AgentStats, REASON_LOGGED_IN, REASON_MISSED_OFFERS};
 pub use config::{
     AgentConfig, BlacklistAction, BlacklistRule, ConfigError, FairnessWeights, GroupConfig,
     Membership, OverflowRule, OverflowWhen, QueueConfig, RoutingConfig, ServiceLevelTarget,
