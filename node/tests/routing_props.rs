@@ -40,11 +40,13 @@ struct QueueParams {
     timeout_s: u64,
 }
 
+/// (agent, group, proficiency, priority, shift window as (start, end) minute of Monday)
+type MemberParams = (usize, usize, u8, u8, Option<(u16, u16)>);
+
 #[derive(Debug, Clone)]
 struct Params {
     agents: usize,
-    /// (agent, group, proficiency, priority, shift window as (start, end) minute of Monday)
-    members: Vec<(usize, usize, u8, u8, Option<(u16, u16)>)>,
+    members: Vec<MemberParams>,
     groups: usize,
     queues: Vec<QueueParams>,
     chats: Vec<u8>,
