@@ -150,6 +150,18 @@ struct CallRt {
     check_at: Option<Timestamp>,
 }
 
+impl CallRt {
+    /// Whether `agent` may be offered this call now: capacity left on the call's
+    /// channel, and not within the retry delay after declining or missing it.
+    fn open_to(&self, agent: &AgentRt, now: Timestamp) -> bool {
+        agent.can_take(self.channel)
+            && !self
+                .declined
+                .iter()
+                .any(|&(d, until)| d == agent.cfg.id && until > now)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct OfferRt {
     call: CallId,
@@ -738,11 +750,7 @@ impl Router {
                     let m = &group.members[slot];
                     let agent = &self.agents[m.agent];
                     let eligible = m.proficiency >= ring.min_proficiency
-                        && agent.can_take(c.channel)
-                        && !c
-                            .declined
-                            .iter()
-                            .any(|&(d, until)| d == agent.cfg.id && until > self.now)
+                        && c.open_to(agent, self.now)
                         && self.in_shift(m);
                     eligible.then_some(Candidate {
                         agent: m.agent,
@@ -827,12 +835,8 @@ impl Router {
                 // Queue order first: the first eligible call is this queue's claim.
                 let head = queue.waiting.iter().find_map(|key| {
                     let c = self.calls.get(&key.call)?;
-                    let eligible = self.now.since(c.arrival) >= ring.after_ms
-                        && agent.can_take(c.channel)
-                        && !c
-                            .declined
-                            .iter()
-                            .any(|&(d, until)| d == agent.cfg.id && until > self.now);
+                    let eligible =
+                        self.now.since(c.arrival) >= ring.after_ms && c.open_to(agent, self.now);
                     eligible.then_some((key.call, c))
                 });
                 let Some((call, c)) = head else { continue };
