@@ -285,7 +285,13 @@ fn report() {
         percentile(&arrive_ns, 0.99),
         percentile(&arrive_ns, 1.0)
     );
-    println!("any decision: p99 {:.1} µs", percentile(&all, 0.99));
+    println!(
+        "any decision: p99 {:.1} µs, p99.9 {:.1} µs; {} of {} over 1 ms",
+        percentile(&all, 0.99),
+        percentile(&all, 0.999),
+        all.iter().filter(|&&ns| ns > 1_000_000).count(),
+        all.len()
+    );
 
     // Agent state change: a busy agent going on a break and back (presence and
     // index updates only, no matching possible while on the call).
