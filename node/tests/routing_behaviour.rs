@@ -367,6 +367,7 @@ fn overflow_when_full_when_nobody_is_ready_and_after_a_wait_keeps_age() {
 fn overflow_when_no_agent_is_ready_and_reject_when_nowhere_has_room() {
     let mut cfg = simple(2, Strategy::LongestIdle);
     cfg.groups = vec![group(1, &[1]), group(2, &[2])];
+    cfg.queues[0].max_waiting = Some(1);
     cfg.queues[0].overflow = vec![OverflowRule {
         when: OverflowWhen::NoReadyAgents,
         target: QueueId(2),
@@ -384,13 +385,17 @@ fn overflow_when_no_agent_is_ready_and_reject_when_nowhere_has_room() {
     );
     h.arrive(2, 1);
     assert_eq!(h.waiting(2), vec![2]);
+    // Queue 2 is full: call 3 stays in queue 1 rather than bouncing.
     h.arrive(3, 1);
+    assert_eq!(h.waiting(1), vec![3]);
+    // Queue 1 is full too and has no overflow for that: call 4 is refused.
+    h.arrive(4, 1);
     assert!(h.actions.iter().any(|a| a.kind
         == ActionKind::Reject {
-            call: CallId(3),
+            call: CallId(4),
             reason: RejectReason::QueueFull
         }));
-    assert_eq!(h.router.call_count(), 2);
+    assert_eq!(h.router.call_count(), 3);
 }
 
 #[test]
@@ -738,4 +743,36 @@ fn hold_time_is_tracked_apart_from_talk_time() {
             hold_ms: 15 * S,
             wrap_ms: 0
         }));
+}
+
+#[test]
+fn a_wait_overflow_into_a_full_queue_keeps_the_call_where_it_is() {
+    let mut cfg = simple(2, Strategy::LongestIdle);
+    cfg.groups = vec![group(1, &[1]), group(2, &[2])];
+    cfg.queues[0].overflow = vec![OverflowRule {
+        when: OverflowWhen::WaitExceedsMs(20 * S),
+        target: QueueId(2),
+    }];
+    let mut q2 = queue(2, &[2]);
+    q2.max_waiting = Some(1);
+    cfg.queues.push(q2);
+    let mut h = Harness::new(cfg);
+    h.arrive(1, 1);
+    h.arrive(2, 1);
+    h.arrive(3, 2);
+    h.at(60 * S);
+    assert_eq!(
+        h.waiting(1),
+        vec![1, 2],
+        "no room in queue 2: both stay, in order"
+    );
+    assert_eq!(h.waiting(2), vec![3]);
+    assert_eq!(
+        h.count_events(|e| matches!(e, EventKind::Overflowed { .. })),
+        0
+    );
+    assert_eq!(
+        h.count_events(|e| matches!(e, EventKind::Rejected { .. })),
+        0
+    );
 }

@@ -175,9 +175,10 @@ pub struct OverflowRule {
 pub enum OverflowWhen {
     /// Checked on entry: the queue already holds `max_waiting` calls.
     Full,
-    /// Checked on entry: no eligible agent is ready right now.
+    /// Checked on entry: no eligible agent is ready right now (and the target has room).
     NoReadyAgents,
-    /// The call has waited this long *in this queue*.
+    /// The call has waited this long *in this queue*. If the target is full at that
+    /// moment the call stays where it is, in place, rather than being bounced.
     WaitExceedsMs(u64),
 }
 

@@ -557,11 +557,7 @@ impl Router {
                     .find(|o| when(&o.when) && !visited.contains(&o.target))
                     .map(|o| o.target)
             };
-            let full = queue
-                .cfg
-                .max_waiting
-                .is_some_and(|m| queue.waiting.len() >= m as usize);
-            let (reason, target) = if full {
+            let (reason, target) = if !self.has_room(q) {
                 match overflow_to(|w| *w == OverflowWhen::Full) {
                     Some(t) => (OverflowReason::QueueFull, t),
                     None => {
@@ -570,8 +566,10 @@ impl Router {
                     }
                 }
             } else {
+                let has_room =
+                    |t: &QueueId| self.queue_index.get(t).is_some_and(|&tq| self.has_room(tq));
                 match overflow_to(|w| *w == OverflowWhen::NoReadyAgents) {
-                    Some(t) if self.candidates(call).is_none() => {
+                    Some(t) if has_room(&t) && self.candidates(call).is_none() => {
                         (OverflowReason::NoReadyAgents, t)
                     }
                     _ => break,
@@ -597,6 +595,15 @@ impl Router {
         self.check_call(call);
     }
 
+    /// Whether queue `q` can take one more waiting call.
+    fn has_room(&self, q: usize) -> bool {
+        let queue = &self.queues[q];
+        queue
+            .cfg
+            .max_waiting
+            .is_none_or(|m| queue.waiting.len() < m as usize)
+    }
+
     /// Timed work for a waiting call: overflow on wait, widening, retry of agents
     /// who declined, announcements; then re-arms the next check.
     fn check_call(&mut self, call: CallId) {
@@ -612,7 +619,7 @@ impl Router {
         let now = self.now;
         let age = now.since(c.arrival);
         let queue = &self.queues[q];
-        let overflow = queue.cfg.overflow.iter().find_map(|o| match o.when {
+        let mut overflow = queue.cfg.overflow.iter().find_map(|o| match o.when {
             OverflowWhen::WaitExceedsMs(ms) if !c.visited.contains(&o.target) => {
                 Some((c.entered_queue.plus(ms), o.target))
             }
@@ -620,19 +627,33 @@ impl Router {
         });
         if let Some((deadline, target)) = overflow
             && deadline <= now
-            && let Some(&next) = self.queue_index.get(&target)
         {
-            let from = queue.cfg.id;
-            self.queues[q].waiting.remove(&c.key);
-            self.emit(EventKind::Overflowed {
-                call,
-                from,
-                to: target,
-                reason: OverflowReason::WaitExceeded,
-            });
-            self.enter_queue(call, next);
-            return;
+            match self.queue_index.get(&target) {
+                Some(&next) if self.has_room(next) => {
+                    let (from, key) = (queue.cfg.id, c.key);
+                    self.queues[q].waiting.remove(&key);
+                    self.emit(EventKind::Overflowed {
+                        call,
+                        from,
+                        to: target,
+                        reason: OverflowReason::WaitExceeded,
+                    });
+                    self.enter_queue(call, next);
+                    return;
+                }
+                // A full target would only bounce the caller: stay, keep the place.
+                _ => {
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        c.visited.push(target);
+                    }
+                    overflow = None;
+                }
+            }
         }
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let queue = &self.queues[q];
         let rings_open = queue.rings_open(age);
         let next_ring = queue.next_ring_after(age).map(|a| c.arrival.plus(a));
         let announce_every = queue.cfg.announce_every_ms;
