@@ -23,7 +23,9 @@
 //! - A call whose offer is rejected, times out or is withdrawn returns to exactly
 //!   its old place: its queue key (priority, first-entry time) never changes.
 //!   Overflow and widening also keep the first-entry time, so age is never lost.
-//! - After every input, no waiting call has a ready, eligible agent.
+//! - After every input, no waiting call has a ready, eligible agent (eligible: in
+//!   a ring already open for the call, proficient enough, in shift, and not within
+//!   the retry delay after declining or missing that very call).
 //! - Replacing the configuration keeps waiting calls in place and keeps agent
 //!   statistics (answered calls, idle time, missed offers, round-robin memory,
 //!   caller→agent memory, per-queue AHT).
