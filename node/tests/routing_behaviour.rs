@@ -776,3 +776,41 @@ fn a_wait_overflow_into_a_full_queue_keeps_the_call_where_it_is() {
         0
     );
 }
+
+#[test]
+fn auto_not_ready_returns_every_ringing_chat_to_the_queue_and_rematches_it() {
+    let mut cfg = simple(2, Strategy::Linear);
+    cfg.agents[0].max_chats = 2;
+    cfg.agents[0].max_missed_offers = 1;
+    cfg.agents[1].max_chats = 2;
+    let mut h = Harness::new(cfg);
+    h.ready(1);
+    for call in 1..=2 {
+        h.ok(Input::CallArrived {
+            call: CallId(call),
+            queue: QueueId(1),
+            caller: None,
+            priority: 0,
+            channel: Channel::Chat,
+        });
+    }
+    let offers = h.new_offers();
+    assert!(offers.len() == 2 && offers.iter().all(|o| o.agent == AgentId(1)));
+    h.at(S).ready(2);
+    h.no_offer();
+    // Both offers expire together; the first expiry sets agent 1 not ready and
+    // withdraws the other, and both chats go to agent 2.
+    h.at(10 * S);
+    assert_eq!(
+        h.state(1),
+        Some(AgentState::NotReady(REASON_MISSED_OFFERS.into()))
+    );
+    let mut calls: Vec<u64> = h
+        .new_offers()
+        .iter()
+        .filter(|o| o.agent == AgentId(2))
+        .map(|o| o.call.0)
+        .collect();
+    calls.sort();
+    assert_eq!(calls, vec![1, 2]);
+}

@@ -350,6 +350,7 @@ impl Router {
             Timer::OfferTimeout(offer) => {
                 if let Some(o) = self.offers.get(&offer).copied() {
                     self.end_offer(offer, OfferEnd::TimedOut);
+                    self.apply_missed_limit(o.agent);
                     self.after_offer_ended(o);
                 }
             }
@@ -1005,16 +1006,7 @@ impl Router {
         if let Some(&a) = self.agent_index.get(&o.agent) {
             self.agents[a].remove_interaction(o.call);
             if how == OfferEnd::TimedOut {
-                let agent = &mut self.agents[a];
-                agent.missed_in_row += 1;
-                if agent.missed_in_row >= agent.cfg.max_missed_offers
-                    && agent.presence == Presence::Ready
-                {
-                    agent.presence = Presence::NotReady(REASON_MISSED_OFFERS.to_string());
-                    for other in agent.pending_offers() {
-                        self.end_offer(other, OfferEnd::Cancelled);
-                    }
-                }
+                self.agents[a].missed_in_row += 1;
             }
             self.agent_changed(a);
         }
@@ -1036,6 +1028,19 @@ impl Router {
                     self.queues[q].waiting.insert(key);
                 }
             }
+        }
+    }
+
+    /// Sets an agent not ready after too many offers in a row went unanswered, and
+    /// withdraws whatever else is ringing there (their calls go back in place).
+    fn apply_missed_limit(&mut self, agent: AgentId) {
+        let Some(&a) = self.agent_index.get(&agent) else {
+            return;
+        };
+        let rt = &mut self.agents[a];
+        if rt.presence == Presence::Ready && rt.missed_in_row >= rt.cfg.max_missed_offers {
+            rt.presence = Presence::NotReady(REASON_MISSED_OFFERS.to_string());
+            self.withdraw_offers(a);
         }
     }
 
