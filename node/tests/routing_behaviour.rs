@@ -814,3 +814,35 @@ fn auto_not_ready_returns_every_ringing_chat_to_the_queue_and_rematches_it() {
     calls.sort();
     assert_eq!(calls, vec![1, 2]);
 }
+
+#[test]
+fn the_clock_never_runs_backwards_and_timers_fire_at_their_deadline() {
+    let mut h = Harness::new(simple(1, Strategy::LongestIdle));
+    h.ready(1);
+    h.at(50 * S).arrive(1, 1);
+    let o = h.one_offer();
+    assert_eq!(h.router.next_deadline(), Some(Timestamp(T0 + 60 * S)));
+    // An input stamped in the past is applied at the engine's current time.
+    h.now = 10 * S;
+    h.ok(Input::AgentNotReady {
+        agent: AgentId(1),
+        reason: "break".into(),
+    });
+    assert_eq!(h.router.now(), Timestamp(T0 + 50 * S));
+    assert!(h.events.iter().all(|e| e.at >= Timestamp(T0)));
+    assert_eq!(h.events.last().map(|e| e.at), Some(Timestamp(T0 + 50 * S)));
+    // A late tick fires the timer at its own deadline, not at the tick's time.
+    h.ok(Input::AgentReady { agent: AgentId(1) });
+    let o2 = h.one_offer();
+    assert_ne!(o.offer, o2.offer);
+    h.at(500 * S);
+    let timed_out = h.events.iter().find_map(|e| match e.kind {
+        EventKind::OfferEnded {
+            offer,
+            how: OfferEnd::TimedOut,
+            ..
+        } if offer == o2.offer => Some(e.at),
+        _ => None,
+    });
+    assert_eq!(timed_out, Some(Timestamp(T0 + 60 * S)));
+}
