@@ -10,3 +10,4 @@ pub mod logging;
 pub mod names;
 pub mod proto;
 pub mod record;
+pub mod routing;
