@@ -1,1 +1,3 @@
 //! `tandem-gateway`: the branch appliance daemon.
+
+pub mod media;

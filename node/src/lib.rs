@@ -3,3 +3,5 @@
 //! The wire protocol, the QUIC link with its identities, media transport and the
 //! ACD routing engine live here so the coordinator and the gateways speak and decide
 //! with exactly the same code.
+
+pub mod media;
