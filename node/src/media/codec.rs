@@ -15,6 +15,8 @@
 
 use opus_rs::{Application, OpusDecoder, OpusEncoder};
 
+use super::analysis::rms_dbfs;
+
 /// Largest Opus packet for one frame (RFC 6716 §3.2.1); bounds every buffer.
 pub const MAX_OPUS_PACKET: usize = 1275;
 
@@ -203,7 +205,7 @@ impl Encoder {
             });
         }
         if self.config.dtx {
-            if rms_dbfs(pcm) < self.config.dtx_threshold_dbfs {
+            if rms_dbfs(pcm) < f64::from(self.config.dtx_threshold_dbfs) {
                 self.quiet_frames = self.quiet_frames.saturating_add(1);
             } else {
                 self.quiet_frames = 0;
@@ -217,20 +219,6 @@ impl Encoder {
             .encode_i16(pcm, expected, out)
             .map_err(CodecError::Opus)?;
         Ok(Encoded::Packet(len))
-    }
-}
-
-/// RMS level of a frame in dBFS (−inf for digital silence is clamped to −120).
-pub fn rms_dbfs(pcm: &[i16]) -> f32 {
-    if pcm.is_empty() {
-        return -120.0;
-    }
-    let energy: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-    let rms = (energy / pcm.len() as f64).sqrt() / 32768.0;
-    if rms <= 1e-6 {
-        -120.0
-    } else {
-        (20.0 * rms.log10()) as f32
     }
 }
 

@@ -386,3 +386,210 @@ impl JitterBuffer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::datagram::LegId;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    const F: u64 = 20_000;
+
+    fn hdr(k: u32, flags: Flags) -> Header {
+        Header {
+            leg: LegId(1),
+            seq: k as u16,
+            timestamp: 1_000_000u32.wrapping_add(k * 960),
+            flags,
+        }
+    }
+
+    fn buffer() -> JitterBuffer {
+        JitterBuffer::new(JitterConfig::for_frame(FrameDuration::Ms20))
+    }
+
+    fn kind(p: Playout<'_>) -> String {
+        match p {
+            Playout::Packet(d) => format!("P{}", d[0]),
+            Playout::Fec(d) => format!("F{}", d[0]),
+            Playout::Conceal => "C".into(),
+            Playout::Silence => "S".into(),
+        }
+    }
+
+    #[test]
+    fn starts_at_one_frame_and_stays_there_on_a_clean_path() {
+        let mut jb = buffer();
+        assert_eq!(kind(jb.pop(0)), "S");
+        for k in 0..200u32 {
+            let t = u64::from(k) * F + 3_000;
+            jb.push(t, &hdr(k, Flags::empty()), &[k as u8]);
+            assert_eq!(kind(jb.pop(u64::from(k + 1) * F)), format!("P{}", k as u8));
+            assert_eq!(jb.stats().current_delay_ms, 20.0);
+        }
+        assert_eq!(jb.stats().target_delay_ms, 0.0);
+        assert_eq!(jb.stats().lost(), 0);
+    }
+
+    /// Frame `k` arriving on time (at the end of its capture) plus `extra_us`.
+    fn at(k: u32, extra_us: u64) -> u64 {
+        u64::from(k + 1) * F + extra_us
+    }
+
+    #[test]
+    fn reorders_drops_duplicates_and_counts_late() {
+        let mut jb = buffer();
+        jb.push(at(0, 0), &hdr(0, Flags::empty()), &[0]);
+        jb.push(at(2, 0), &hdr(2, Flags::empty()), &[2]);
+        jb.push(at(2, 1), &hdr(1, Flags::empty()), &[1]);
+        jb.push(at(2, 2), &hdr(1, Flags::empty()), &[1]);
+        let got: Vec<String> = (0..3).map(|i| kind(jb.pop(at(2, 10 + i)))).collect();
+        assert_eq!(got, ["P0", "P1", "P2"]);
+        jb.push(at(3, 0), &hdr(2, Flags::empty()), &[2]);
+        assert_eq!(jb.stats().duplicates, 2);
+        // The reordering showed > 1 frame of jitter, so the target headroom is 2
+        // frames: with 3 missing and only 4 buffered the buffer waits (stretch);
+        // once 5 is in too it gives 3 up, and 3 arriving afterwards is late.
+        assert_eq!(jb.stats().target_delay_ms, 40.0);
+        jb.push(at(4, 0), &hdr(4, Flags::empty()), &[4]);
+        assert_eq!(kind(jb.pop(at(4, 1))), "C");
+        jb.push(at(5, 0), &hdr(5, Flags::empty()), &[5]);
+        assert_eq!(kind(jb.pop(at(5, 1))), "C");
+        jb.push(at(5, 2), &hdr(3, Flags::empty()), &[3]);
+        assert_eq!(jb.stats().late, 1);
+        assert_eq!(kind(jb.pop(at(6, 0))), "P4");
+        assert_eq!(jb.stats().lost(), 0, "late is not lost: {:?}", jb.stats());
+    }
+
+    #[test]
+    fn uses_fec_of_the_next_packet_before_concealing() {
+        let mut jb = buffer();
+        let mut got = Vec::new();
+        for k in 0..6u32 {
+            let flags = if k == 2 { Flags::FEC } else { Flags::empty() };
+            // Frames 1 and 4 are lost.
+            if k != 1 && k != 4 {
+                jb.push(at(k, 0), &hdr(k, flags), &[k as u8]);
+            }
+            got.push(kind(jb.pop(at(k, 100))));
+        }
+        // Loss of 1 is only noticed once 2 is buffered, so it first shows as a
+        // one-frame stretch (concealed, not advancing); then 1 is rebuilt from 2's
+        // FEC. Playout is now a frame later, so 4 is given up once 5 is buffered,
+        // and 5 has no FEC: concealed.
+        assert_eq!(got, ["P0", "C", "F2", "P2", "P3", "C"]);
+        jb.push(at(6, 0), &hdr(6, Flags::empty()), &[6]);
+        assert_eq!(kind(jb.pop(at(6, 100))), "P5");
+        assert_eq!(jb.stats().fec_recovered, 1);
+        assert_eq!(jb.stats().lost(), 2);
+    }
+
+    /// Sender clock off by `ppm`; returns (max buffered ms after warm-up, stats).
+    fn drift(ppm: f64) -> (f64, LegStats) {
+        let mut jb = buffer();
+        let mut rng = StdRng::seed_from_u64(5);
+        let frames = 30_000u32; // 10 minutes
+        let mut next = 0u32;
+        let mut max_delay: f64 = 0.0;
+        for pop in 0..u64::from(frames) {
+            let now = pop * F;
+            loop {
+                let sent = (f64::from(next + 1) * F as f64 * (1.0 - ppm * 1e-6)) as u64;
+                let arrive = sent + rng.random_range(0..2_000);
+                if next >= frames || arrive > now {
+                    break;
+                }
+                jb.push(arrive, &hdr(next, Flags::empty()), &[0]);
+                next += 1;
+            }
+            let _ = jb.pop(now);
+            if pop > 500 {
+                max_delay = max_delay.max(jb.stats().current_delay_ms);
+            }
+        }
+        (max_delay, *jb.stats())
+    }
+
+    #[test]
+    fn clock_drift_does_not_grow_the_delay() {
+        // Fast sender (+500 ppm): 15 surplus frames in 10 min, dropped one by one.
+        let (max, s) = drift(500.0);
+        assert!(max <= 60.0, "fast sender: {max} ms {s:?}");
+        assert!((10..=20).contains(&s.dropped), "{s:?}");
+        // Slow sender (−500 ppm): 15 missing frames, each concealed once.
+        let (max, s) = drift(-500.0);
+        assert!(max <= 60.0, "slow sender: {max} ms {s:?}");
+        assert!((10..=25).contains(&s.concealed), "{s:?}");
+        assert_eq!(s.dropped, 0, "{s:?}");
+    }
+
+    #[test]
+    fn headroom_follows_jitter_up_and_back_down() {
+        let mut jb = buffer();
+        let mut rng = StdRng::seed_from_u64(9);
+        let mut pending: Vec<(u64, u32)> = Vec::new();
+        let mut conceal_late = 0;
+        for k in 0..3_000u32 {
+            // 60 ms of uniform jitter for the first 30 s, then a clean path.
+            let jitter = if k < 1_500 {
+                rng.random_range(0..60_000)
+            } else {
+                0
+            };
+            pending.push((u64::from(k + 1) * F + jitter, k));
+            let now = u64::from(k + 1) * F;
+            pending.sort();
+            while let Some(&(at, j)) = pending.first() {
+                if at > now {
+                    break;
+                }
+                jb.push(at, &hdr(j, Flags::empty()), &[0]);
+                pending.remove(0);
+            }
+            let p = jb.pop(now);
+            if k > 200 && k < 1_500 && p == Playout::Conceal {
+                conceal_late += 1;
+            }
+            if k == 1_400 {
+                let t = jb.stats().target_delay_ms;
+                assert!((40.0..=60.0).contains(&t), "target under jitter {t}");
+            }
+        }
+        // Under 60 ms jitter, the adapted buffer conceals under 3 % of frames.
+        assert!(conceal_late < 40, "{conceal_late} {:?}", jb.stats());
+        // 30 s later on a clean path the target and the buffer are back to minimum.
+        assert_eq!(jb.stats().target_delay_ms, 0.0);
+        assert!(jb.stats().current_delay_ms <= 40.0, "{:?}", jb.stats());
+    }
+
+    #[test]
+    fn delay_never_exceeds_the_bound() {
+        let mut jb = buffer();
+        // 50 frames arrive in one burst (a stalled path flushing).
+        for k in 0..50u32 {
+            jb.push(1_000_000, &hdr(k, Flags::empty()), &[k as u8]);
+        }
+        let _ = jb.pop(1_000_000);
+        assert!(jb.stats().current_delay_ms <= 200.0, "{:?}", jb.stats());
+        assert!(jb.stats().dropped >= 30, "{:?}", jb.stats());
+    }
+
+    #[test]
+    fn timestamps_and_sequence_numbers_wrap() {
+        let mut jb = buffer();
+        let base = u32::MAX - 960 * 5;
+        for k in 0..20u32 {
+            let h = Header {
+                leg: LegId(1),
+                seq: 65530u16.wrapping_add(k as u16),
+                timestamp: base.wrapping_add(k * 960),
+                flags: Flags::empty(),
+            };
+            jb.push(u64::from(k) * F, &h, &[k as u8]);
+            assert_eq!(kind(jb.pop(u64::from(k) * F + 1)), format!("P{k}"));
+        }
+        assert_eq!(jb.stats().expected, 20);
+        assert_eq!(jb.stats().lost(), 0);
+    }
+}

@@ -13,6 +13,7 @@ pub mod datagram;
 pub mod impair;
 pub mod jitter;
 pub mod leg;
+pub mod loopback;
 pub mod sender;
 pub mod stats;
 pub mod worker;
