@@ -61,6 +61,25 @@ impl SampleRate {
     }
 }
 
+/// Channel layout: legs are mono; recordings are stereo (caller left, agent right).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channels {
+    /// One channel: every media leg.
+    Mono,
+    /// Two interleaved channels: call recordings.
+    Stereo,
+}
+
+impl Channels {
+    /// Number of channels.
+    pub fn count(self) -> usize {
+        match self {
+            Channels::Mono => 1,
+            Channels::Stereo => 2,
+        }
+    }
+}
+
 /// Opus frame length: 20 ms by default, 10 ms where latency matters more than bandwidth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameDuration {
@@ -100,6 +119,8 @@ impl FrameDuration {
 pub struct CodecConfig {
     /// Rate of the PCM handed to the encoder.
     pub rate: SampleRate,
+    /// Mono for legs, stereo for recordings.
+    pub channels: Channels,
     /// Frame length.
     pub frame: FrameDuration,
     /// Opus complexity 0..=10 (WebRTC uses 9 on desktops, 5 on mobiles).
@@ -120,6 +141,7 @@ impl CodecConfig {
     pub fn voice(rate: SampleRate) -> Self {
         CodecConfig {
             rate,
+            channels: Channels::Mono,
             frame: FrameDuration::Ms20,
             complexity: 9,
             bitrate_bps: match rate {
@@ -132,9 +154,9 @@ impl CodecConfig {
         }
     }
 
-    /// Samples in one frame.
+    /// Samples in one frame, all channels interleaved.
     pub fn frame_samples(&self) -> usize {
-        self.frame.samples(self.rate)
+        self.frame.samples(self.rate) * self.channels.count()
     }
 }
 
@@ -160,8 +182,12 @@ impl Encoder {
         if config.complexity > 10 {
             return Err(CodecError::Complexity(config.complexity));
         }
-        let mut inner = OpusEncoder::new(config.rate.hz() as i32, 1, Application::Voip)
-            .map_err(CodecError::Opus)?;
+        let mut inner = OpusEncoder::new(
+            config.rate.hz() as i32,
+            config.channels.count(),
+            Application::Voip,
+        )
+        .map_err(CodecError::Opus)?;
         inner.complexity = i32::from(config.complexity);
         inner.bitrate_bps = config.bitrate_bps.min(i32::MAX as u32) as i32;
         inner.use_cbr = false;
@@ -195,7 +221,8 @@ impl Encoder {
         hz / 400 + hz / 250
     }
 
-    /// Encodes exactly one frame of PCM into `out` (at least [`MAX_OPUS_PACKET`] bytes).
+    /// Encodes exactly one frame of (interleaved) PCM into `out` (at least
+    /// [`MAX_OPUS_PACKET`] bytes).
     pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<Encoded, CodecError> {
         let expected = self.config.frame_samples();
         if pcm.len() != expected {
@@ -214,9 +241,10 @@ impl Encoder {
                 return Ok(Encoded::Silent);
             }
         }
+        let per_channel = self.config.frame.samples(self.config.rate);
         let len = self
             .inner
-            .encode_i16(pcm, expected, out)
+            .encode_i16(pcm, per_channel, out)
             .map_err(CodecError::Opus)?;
         Ok(Encoded::Packet(len))
     }
@@ -228,29 +256,36 @@ pub struct Decoder {
     inner: OpusDecoder,
     rate: SampleRate,
     frame: FrameDuration,
+    channels: Channels,
     scratch: Vec<f32>,
 }
 
 impl Decoder {
     /// Builds a decoder producing `frame`-long PCM at `rate`.
-    pub fn new(rate: SampleRate, frame: FrameDuration) -> Result<Self, CodecError> {
-        let inner = OpusDecoder::new(rate.hz() as i32, 1).map_err(CodecError::Opus)?;
+    pub fn new(
+        rate: SampleRate,
+        frame: FrameDuration,
+        channels: Channels,
+    ) -> Result<Self, CodecError> {
+        let inner =
+            OpusDecoder::new(rate.hz() as i32, channels.count()).map_err(CodecError::Opus)?;
         Ok(Decoder {
             inner,
             rate,
             frame,
-            scratch: vec![0.0; frame.samples(rate)],
+            channels,
+            scratch: vec![0.0; frame.samples(rate) * channels.count()],
         })
     }
 
-    /// Samples per output frame.
+    /// Samples per output frame, all channels interleaved.
     pub fn frame_samples(&self) -> usize {
-        self.frame.samples(self.rate)
+        self.frame.samples(self.rate) * self.channels.count()
     }
 
     /// Decodes one received packet into `out` (exactly one frame).
     pub fn decode(&mut self, packet: &[u8], out: &mut [i16]) -> Result<(), CodecError> {
-        let n = self.frame_samples();
+        let n = self.frame.samples(self.rate);
         self.check(out)?;
         let got = self
             .inner
@@ -263,7 +298,7 @@ impl Decoder {
     /// Rebuilds the frame before `next_packet` from its in-band FEC (falls back to
     /// concealment inside Opus when the packet carries none).
     pub fn decode_fec(&mut self, next_packet: &[u8], out: &mut [i16]) -> Result<(), CodecError> {
-        let n = self.frame_samples();
+        let n = self.frame.samples(self.rate);
         self.check(out)?;
         let got = self
             .inner

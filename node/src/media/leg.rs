@@ -5,7 +5,7 @@
 //! once per frame; they do no I/O and never block.
 
 use super::codec::{
-    CodecConfig, CodecError, Decoder, Encoded, Encoder, MAX_OPUS_PACKET, SampleRate,
+    Channels, CodecConfig, CodecError, Decoder, Encoded, Encoder, MAX_OPUS_PACKET, SampleRate,
 };
 use super::datagram::{DatagramError, Flags, Header, LegId, MAX_DATAGRAM, MediaDatagram};
 use super::jitter::{JitterBuffer, JitterConfig, Playout};
@@ -106,7 +106,7 @@ impl LegReceiver {
     pub fn new(leg: LegId, rate: SampleRate, jitter: JitterConfig) -> Result<Self, CodecError> {
         Ok(LegReceiver {
             leg,
-            decoder: Decoder::new(rate, jitter.frame)?,
+            decoder: Decoder::new(rate, jitter.frame, Channels::Mono)?,
             jitter: JitterBuffer::new(jitter),
         })
     }

@@ -18,7 +18,7 @@ pub mod sender;
 pub mod stats;
 pub mod worker;
 
-pub use codec::{CodecConfig, CodecError, FrameDuration, SampleRate};
+pub use codec::{Channels, CodecConfig, CodecError, FrameDuration, SampleRate};
 pub use datagram::{DatagramError, LegId, MediaDatagram};
 pub use jitter::{JitterBuffer, JitterConfig, Playout};
 pub use leg::{FrameSource, LegReceiver, LegSender};
