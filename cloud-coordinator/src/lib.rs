@@ -1,1 +1,3 @@
 //! `tandem-coordinator`: the federation service.
+
+pub mod relay;
