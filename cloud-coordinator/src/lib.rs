@@ -9,6 +9,7 @@ pub mod admin;
 pub mod ca;
 pub mod http;
 pub mod registry;
+pub mod relay;
 pub mod server;
 pub mod session;
 pub mod store;

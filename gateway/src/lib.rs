@@ -6,6 +6,7 @@
 
 pub mod enroll;
 pub mod identity;
+pub mod media;
 pub mod uplink;
 
 use identity::{GatewayStore, Identity, IdentityError};

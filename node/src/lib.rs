@@ -7,6 +7,7 @@
 pub mod inventory;
 pub mod link;
 pub mod logging;
+pub mod media;
 pub mod names;
 pub mod proto;
 pub mod record;
