@@ -199,7 +199,9 @@ mod tests {
             "name='t'\narch='any'\nbackend='sim'\nports=[{id='a',kind='fxo'},{id='a',kind='fxs'}]",
             "d.toml",
         );
-        assert!(matches!(dup, Err(BoardError::Invalid { message, .. }) if message.contains("\"a\" is used twice")));
+        assert!(
+            matches!(dup, Err(BoardError::Invalid { message, .. }) if message.contains("\"a\" is used twice"))
+        );
         let span = BoardConfig::parse(
             "name='t'\narch='any'\nbackend='sim'\nspans=[{id='e',timeslots=40}]",
             "s.toml",

@@ -5,3 +5,7 @@
 //! processing can be tested sample by sample against the telephony standards.
 
 pub mod board;
+pub mod dsp;
+
+#[cfg(test)]
+mod testutil;
