@@ -4,8 +4,11 @@
 //! A-law overload point), so a 0 dBm0 sine has RMS 16 162 (peak 22 857). Using the
 //! same reference for generating and detecting keeps detector thresholds honest.
 
-/// dBm0 of a full-scale (±32768) square wave; a full-scale sine is 3.01 dB lower.
-const DBM0_OF_FULL_SCALE_POWER: f32 = 3.14 + 3.01;
+/// Level of a full-scale sine (G.711's A-law overload point).
+#[expect(clippy::approx_constant, reason = "3.14 dBm0 is G.711's overload level, not π")]
+pub const FULL_SCALE_SINE_DBM0: f32 = 3.14;
+/// dBm0 of a full-scale (±32768) square wave.
+const DBM0_OF_FULL_SCALE_POWER: f32 = FULL_SCALE_SINE_DBM0 + 3.01;
 
 /// Mean-square value (in 16-bit units) of a 0 dBm0 signal.
 pub fn mean_square_of_dbm0(dbm0: f32) -> f32 {
@@ -105,7 +108,7 @@ mod tests {
         for x in buf.iter_mut() {
             *x = (s.next_unit() * amp) as i16;
         }
-        assert!((dbm0(&buf) - 3.14).abs() < 0.05, "{}", dbm0(&buf));
+        assert!((dbm0(&buf) - FULL_SCALE_SINE_DBM0).abs() < 0.05, "{}", dbm0(&buf));
     }
 
     #[test]
