@@ -5,7 +5,10 @@
 //! same reference for generating and detecting keeps detector thresholds honest.
 
 /// Level of a full-scale sine (G.711's A-law overload point).
-#[expect(clippy::approx_constant, reason = "3.14 dBm0 is G.711's overload level, not π")]
+#[expect(
+    clippy::approx_constant,
+    reason = "3.14 dBm0 is G.711's overload level, not π"
+)]
 pub const FULL_SCALE_SINE_DBM0: f32 = 3.14;
 /// dBm0 of a full-scale (±32768) square wave.
 const DBM0_OF_FULL_SCALE_POWER: f32 = FULL_SCALE_SINE_DBM0 + 3.01;
@@ -108,7 +111,11 @@ mod tests {
         for x in buf.iter_mut() {
             *x = (s.next_unit() * amp) as i16;
         }
-        assert!((dbm0(&buf) - FULL_SCALE_SINE_DBM0).abs() < 0.05, "{}", dbm0(&buf));
+        assert!(
+            (dbm0(&buf) - FULL_SCALE_SINE_DBM0).abs() < 0.05,
+            "{}",
+            dbm0(&buf)
+        );
     }
 
     #[test]

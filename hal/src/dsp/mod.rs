@@ -7,8 +7,10 @@ pub mod dtmf;
 pub mod g711;
 pub mod level;
 pub mod oscillator;
+pub mod progress;
 
 pub mod spectrum;
+pub mod tones;
 
 /// Line-side sample rate: every analog line and E1 timeslot runs at 8 kHz.
 pub const LINE_RATE: u32 = 8_000;
