@@ -1,7 +1,7 @@
 //! Signal level in dBm0, the unit every telephony threshold is written in.
 //!
 //! The reference follows G.711: a full-scale sine in 16-bit PCM is +3.14 dBm0 (the
-//! A-law overload point), so a 0 dBm0 sine has RMS 16 162 (peak 22 857). Using the
+//! A-law overload point), so a 0 dBm0 sine has RMS 16 142 (peak 22 828). Using the
 //! same reference for generating and detecting keeps detector thresholds honest.
 
 /// Level of a full-scale sine (G.711's A-law overload point).
@@ -120,8 +120,8 @@ mod tests {
 
     #[test]
     fn digital_milliwatt_is_0_dbm0() {
-        // The G.711 digital milliwatt: 1 kHz at 0 dBm0, RMS ≈ 16 162.
-        assert!((mean_square_of_dbm0(0.0).sqrt() - 16_162.0).abs() < 5.0);
+        // The G.711 digital milliwatt: 1 kHz at 0 dBm0, RMS ≈ 16 142.
+        assert!((mean_square_of_dbm0(0.0).sqrt() - 16_142.0).abs() < 5.0);
         let mut s = Sine::new(1000.0, 0.0);
         let mut buf = [0i16; 1600];
         s.fill(&mut buf);

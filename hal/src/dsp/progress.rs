@@ -208,13 +208,13 @@ impl State {
         }
         // A frame half tone, half silence has a smeared spectrum and classifies as
         // "other": fold it into the segment before it.
-        if done.class == Class::Other && done.ms == BLOCK_MS {
-            if let Some(prev) = self.history.back_mut() {
-                if prev.class != Class::Other {
-                    prev.ms += BLOCK_MS;
-                    return;
-                }
-            }
+        if done.class == Class::Other
+            && done.ms == BLOCK_MS
+            && let Some(prev) = self.history.back_mut()
+            && prev.class != Class::Other
+        {
+            prev.ms += BLOCK_MS;
+            return;
         }
         done.level = self.level_sum / (done.ms / BLOCK_MS) as f32;
         if self.history.is_full() {
@@ -261,7 +261,7 @@ impl State {
                 let step = (phase + j) % cadence.len();
                 let want = cadence[step];
                 let tol = TOLERANCE_MS.max((want as f32 * TOLERANCE_FRACTION) as u32);
-                let class_ok = if step % 2 == 0 {
+                let class_ok = if step.is_multiple_of(2) {
                     seg.class == Class::Tone { set }
                 } else {
                     seg.class == Class::Silence

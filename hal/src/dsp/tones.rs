@@ -176,7 +176,7 @@ impl ToneGenerator {
             self.left -= 1;
             let a = self.oscs[0].next_sample();
             let b = if two { self.oscs[1].next_sample() } else { 0.0 };
-            *x = if self.step % 2 == 0 {
+            *x = if self.step.is_multiple_of(2) {
                 saturate(a + b)
             } else {
                 0
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn china_busy_is_350_on_350_off_at_450_hz() {
         let mut g = ToneGenerator::new(&CHINA.busy);
-        let mut x = vec![0i16; 8000];
+        let mut x = vec![0i16; 16000];
         g.fill(&mut x);
         let on = &x[..ms_to_samples(350)];
         let off = &x[ms_to_samples(350)..ms_to_samples(700)];
