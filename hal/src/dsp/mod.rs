@@ -3,6 +3,7 @@
 //! of 16-bit linear PCM at 8 kHz; none allocates once constructed, so thousands of
 //! channels run on one core without touching the allocator on the audio path.
 
+pub mod callerid;
 pub mod dtmf;
 pub mod g711;
 pub mod level;
