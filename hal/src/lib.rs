@@ -4,8 +4,12 @@
 //! simulated lines (demo, tests, benchmarks) and on real boards, and so the signal
 //! processing can be tested sample by sample against the telephony standards.
 
+pub mod audio;
 pub mod board;
 pub mod dsp;
+pub mod e1;
+pub mod indicator;
+pub mod line;
 
 #[cfg(test)]
 mod testutil;
