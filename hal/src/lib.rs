@@ -10,6 +10,8 @@ pub mod dsp;
 pub mod e1;
 pub mod indicator;
 pub mod line;
+pub mod sim;
+pub mod wav;
 
 #[cfg(test)]
 mod testutil;

@@ -69,8 +69,23 @@ pub enum LineError {
     },
     #[error("port {port}: caller ID cannot be sent: {reason}")]
     CallerId { port: String, reason: String },
+    #[error("port {port}: {reason}")]
+    State { port: String, reason: &'static str },
     #[error("port {port}: hardware fault: {reason}")]
     Hardware { port: String, reason: String },
+}
+
+/// Checks a frame against the port's frame length, for implementations.
+pub(crate) fn check_frame(port: &str, expected: usize, got: usize) -> Result<(), LineError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(LineError::FrameSize {
+            port: port.to_owned(),
+            expected,
+            got,
+        })
+    }
 }
 
 /// An FXO or FXS port.
