@@ -8,6 +8,7 @@ pub mod audio;
 pub mod board;
 pub mod dsp;
 pub mod e1;
+pub mod fxo;
 pub mod indicator;
 pub mod line;
 pub mod sim;

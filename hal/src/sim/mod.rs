@@ -178,3 +178,30 @@ impl SimBoard {
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::tones::CHINA;
+    use std::path::Path;
+
+    #[test]
+    fn sim_board_builds_every_port_of_sim_toml() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/sim.toml");
+        let board = BoardConfig::load(&path).unwrap();
+        let sim = SimBoard::new(&board, &CHINA, crate::dsp::FRAME_20MS, Pace::Fast);
+        let kinds: Vec<_> = sim.lines.iter().map(|l| l.kind()).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == PortKind::Fxo).count(), 4);
+        assert_eq!(kinds.iter().filter(|k| **k == PortKind::Fxs).count(), 2);
+        assert_eq!(sim.spans.len(), 1);
+        assert_eq!(sim.seats.len(), 2);
+        assert!(sim.exchange.fxo("fxo4").is_ok());
+        assert!(sim.exchange.phone("fxs2").is_ok());
+        assert!(sim.exchange.far_end("e1a").is_ok());
+        assert!(sim.exchange.seat("seat1").is_ok());
+        let err = sim.exchange.fxo("fxs1").err().unwrap();
+        assert_eq!(err.to_string(), "no simulated FXO line named \"fxs1\"");
+        use crate::audio::AudioDevice;
+        assert_eq!(sim.seats[0].period(), 320);
+    }
+}
