@@ -12,6 +12,7 @@ pub mod fxo;
 pub mod indicator;
 pub mod line;
 pub mod sim;
+pub mod slic;
 pub mod wav;
 
 #[cfg(test)]
