@@ -4,6 +4,8 @@
 //! simulated lines (demo, tests, benchmarks) and on real boards, and so the signal
 //! processing can be tested sample by sample against the telephony standards.
 
+#[cfg(feature = "alsa")]
+pub mod alsa;
 pub mod audio;
 pub mod board;
 pub mod dsp;
