@@ -1,1 +1,84 @@
-fn main() {}
+//! `tandem-gateway`: the command-line entry point of the branch appliance.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use tandem_gateway::Gateway;
+use tandem_gateway::identity::GatewayStore;
+use tandem_hal::board::BoardConfig;
+
+/// The Tandem branch gateway: bridges this office's phone lines and agent seats into
+/// the virtual contact center.
+///
+/// First `enroll` once with the token from the administrator, then `run` (normally
+/// started at boot). The gateway reconnects by itself after any outage.
+#[derive(Parser)]
+#[command(name = "tandem-gateway", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enroll this box with the coordinator using a one-time token.
+    ///
+    /// The token pins the coordinator's CA, so the box cannot be tricked into
+    /// enrolling elsewhere. The box's private key is generated here and never sent.
+    Enroll {
+        /// Coordinator address, host:port (e.g. tandem.example.com:4433).
+        #[arg(long)]
+        coordinator: String,
+        /// The token printed by `tandem-coordinator token create`.
+        #[arg(long, env = "TANDEM_TOKEN")]
+        token: String,
+        /// Data directory for the identity (and later configuration and outbox).
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+        /// Replace an existing identity.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the gateway: connect to the coordinator and drive the board's lines.
+    Run {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+        /// Board description, e.g. board-configs/sim.toml.
+        #[arg(long)]
+        board: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tandem_node::logging::init();
+    match Cli::parse().command {
+        Command::Enroll {
+            coordinator,
+            token,
+            data,
+            force,
+        } => {
+            let store = GatewayStore::open(&data)
+                .with_context(|| format!("opening data directory {}", data.display()))?;
+            let identity =
+                tandem_gateway::enroll::enroll(&store, &coordinator, &token, force).await?;
+            println!(
+                "enrolled as node {} (site {}); start it with: tandem-gateway run --data {} --board <board.toml>",
+                identity.node_id,
+                identity.site,
+                data.display()
+            );
+            Ok(())
+        }
+        Command::Run { data, board } => {
+            let board = BoardConfig::load(&board)?;
+            let mut gateway = Gateway::start(&data, &board)?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => gateway.stop().await?,
+                result = gateway.finished() => result?,
+            }
+            Ok(())
+        }
+    }
+}

@@ -3,3 +3,10 @@
 //! The wire protocol, the QUIC link with its identities, media transport and the
 //! ACD routing engine live here so the coordinator and the gateways speak and decide
 //! with exactly the same code.
+
+pub mod inventory;
+pub mod link;
+pub mod logging;
+pub mod names;
+pub mod proto;
+pub mod record;

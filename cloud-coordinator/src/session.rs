@@ -1,0 +1,333 @@
+//! One gateway connection, from handshake to close.
+//!
+//! A connection without a client certificate may only enroll. A connection with a
+//! node certificate (already checked against the CA and the revocation list during
+//! the handshake) runs a session: hello, welcome, heartbeats both ways, until the
+//! link dies, the node leaves, or an administrator revokes it.
+
+use crate::registry::OnlineNode;
+use crate::server::Presence;
+use crate::tls::node_id_of;
+use crate::{Coordinator, VERSION, now_secs};
+use std::time::Duration;
+use tandem_node::link::control::kind_name;
+use tandem_node::link::{ClockSync, ControlStream, LinkError, close, now_us};
+use tandem_node::names::NodeId;
+use tandem_node::proto::{
+    GoodbyeReason, Heartbeat, HeartbeatAck, Hello, Message, RejectReason, Welcome,
+};
+use tokio::sync::mpsc;
+use tokio::time::{MissedTickBehavior, timeout};
+use tracing::Instrument;
+
+/// How often each side sends a heartbeat.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long a closing session waits for its last message to be received.
+const LAST_WORDS: Duration = Duration::from_millis(300);
+
+/// Time a fresh connection has to say what it wants.
+const FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Handles an accepted connection until it ends.
+pub async fn handle(coordinator: Coordinator, conn: quinn::Connection, presence: Presence) {
+    let remote = conn.remote_address();
+    let node = conn
+        .peer_identity()
+        .and_then(|any| {
+            any.downcast::<Vec<rustls_pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
+        .and_then(|chain| chain.first().and_then(|c| node_id_of(c)));
+    match node {
+        None => {
+            let span = tracing::info_span!("enroll", %remote);
+            enroll(coordinator, conn).instrument(span).await
+        }
+        Some(node) => {
+            let site = coordinator
+                .store()
+                .node(&node)
+                .ok()
+                .flatten()
+                .map(|r| r.site.to_string())
+                .unwrap_or_default();
+            let span = tracing::info_span!("session", node = %node, site = %site, %remote);
+            session(coordinator, conn, node, presence)
+                .instrument(span)
+                .await
+        }
+    }
+}
+
+async fn enroll(coordinator: Coordinator, conn: quinn::Connection) {
+    let outcome: Result<(), LinkError> = async {
+        let mut control = timeout(FIRST_MESSAGE_TIMEOUT, ControlStream::accept(&conn))
+            .await
+            .map_err(|_| LinkError::Timeout("the enrollment request"))??;
+        let env = timeout(FIRST_MESSAGE_TIMEOUT, control.recv_answering())
+            .await
+            .map_err(|_| LinkError::Timeout("the enrollment request"))??;
+        let Message::EnrollRequest(request) = env.message else {
+            let reason = RejectReason::NotAllowed(
+                "this connection has no node certificate: enroll first".to_owned(),
+            );
+            control
+                .send(&Message::Reject {
+                    request: env.id,
+                    reason,
+                })
+                .await?;
+            control.finish(LAST_WORDS).await;
+            return Err(LinkError::Unexpected {
+                expected: "EnrollRequest",
+                got: kind_name(&env.message),
+            });
+        };
+        let c = coordinator.clone();
+        let result = tokio::task::spawn_blocking(move || c.enroll(&request))
+            .await
+            .map_err(|_| LinkError::Closed)?;
+        if let tandem_node::proto::EnrollResult::Refused(refusal) = &result {
+            tracing::warn!(%refusal, "enrollment refused");
+        }
+        control.send(&Message::EnrollResult(result)).await?;
+        control.finish(LAST_WORDS).await;
+        // Let the gateway read the answer and close; bounded.
+        let _ = timeout(FIRST_MESSAGE_TIMEOUT, conn.closed()).await;
+        Ok(())
+    }
+    .await;
+    if let Err(err) = outcome {
+        tracing::warn!(%err, "enrollment connection ended with an error");
+        conn.close(
+            quinn::VarInt::from_u32(close::PROTOCOL_VIOLATION),
+            err.to_string().as_bytes(),
+        );
+    }
+}
+
+async fn session(
+    coordinator: Coordinator,
+    conn: quinn::Connection,
+    node: NodeId,
+    presence: Presence,
+) {
+    let (mut control, hello) = match accept_hello(&conn, &node).await {
+        Ok(accepted) => accepted,
+        Err(HelloFailure::Link(err)) => {
+            tracing::info!(%err, "connection ended before the hello");
+            return;
+        }
+        Err(HelloFailure::Misbehaved(control, reason)) => {
+            drop_peer(&conn, control, reason).await;
+            return;
+        }
+    };
+    let registry = coordinator.registry();
+    let session = registry.next_session();
+    let (kick_tx, mut kick_rx) = mpsc::channel(1);
+    let online = OnlineNode {
+        session,
+        site: hello.site.clone(),
+        software_version: hello.software_version.clone(),
+        address: conn.remote_address(),
+        connected_at: now_secs(),
+        inventory: hello.inventory.clone(),
+        health: Default::default(),
+        conn: conn.clone(),
+        kick: kick_tx,
+    };
+    if let Some(old) = registry.insert(node.clone(), online) {
+        tracing::info!("a new session replaces the previous one");
+        let _ = old.kick.try_send(GoodbyeReason::Replaced);
+    }
+    // Revocation may have landed between the handshake and the registration.
+    if coordinator.revocations().contains(&node) {
+        registry.remove(&node, session);
+        say_goodbye(&conn, &mut control, GoodbyeReason::Revoked, close::REVOKED).await;
+        return;
+    }
+    presence.online(&node, &hello, conn.remote_address());
+    tracing::info!(version = %hello.software_version, inventory = %hello.inventory.summary(), "node online");
+    let welcome = Message::Welcome(Welcome {
+        coordinator_version: VERSION.to_owned(),
+        heartbeat_interval_ms: HEARTBEAT_INTERVAL.as_millis() as u32,
+        server_time_us: now_us(),
+    });
+    let ended = match control.send(&welcome).await {
+        Ok(_) => {
+            run(
+                &conn,
+                &mut control,
+                &node,
+                session,
+                &coordinator,
+                &mut kick_rx,
+            )
+            .await
+        }
+        Err(e) => Ended::Link(e),
+    };
+    registry.remove(&node, session);
+    presence.offline(&node);
+    match ended {
+        Ended::Kicked(reason) => {
+            let code = match reason {
+                GoodbyeReason::Revoked => close::REVOKED,
+                GoodbyeReason::Replaced => close::REPLACED,
+                GoodbyeReason::ShuttingDown => close::SHUTTING_DOWN,
+                GoodbyeReason::ProtocolViolation(_) => close::PROTOCOL_VIOLATION,
+                GoodbyeReason::NodeStopping => close::NORMAL,
+            };
+            tracing::info!(%reason, "session ended by the coordinator");
+            say_goodbye(&conn, &mut control, reason, code).await;
+        }
+        Ended::Left(reason) => tracing::info!(%reason, "node said goodbye"),
+        Ended::Link(LinkError::Proto(err)) => {
+            drop_peer(&conn, Some(control), err.to_string()).await
+        }
+        Ended::Link(err) => tracing::info!(%err, "node offline"),
+    }
+}
+
+/// Why a session did not get past its hello.
+enum HelloFailure {
+    /// The connection went away: nothing to blame the peer for.
+    Link(LinkError),
+    /// The peer broke the protocol.
+    Misbehaved(Option<ControlStream>, String),
+}
+
+async fn accept_hello(
+    conn: &quinn::Connection,
+    node: &NodeId,
+) -> Result<(ControlStream, Hello), HelloFailure> {
+    let mut control = timeout(FIRST_MESSAGE_TIMEOUT, ControlStream::accept(conn))
+        .await
+        .map_err(|_| HelloFailure::Misbehaved(None, "no control stream opened".to_owned()))?
+        .map_err(HelloFailure::Link)?;
+    let env = match timeout(FIRST_MESSAGE_TIMEOUT, control.recv_answering()).await {
+        Ok(Ok(env)) => env,
+        Ok(Err(LinkError::Proto(err))) => {
+            return Err(HelloFailure::Misbehaved(Some(control), err.to_string()));
+        }
+        Ok(Err(err)) => return Err(HelloFailure::Link(err)),
+        Err(_) => {
+            return Err(HelloFailure::Misbehaved(
+                Some(control),
+                "no hello".to_owned(),
+            ));
+        }
+    };
+    let reason = match env.message {
+        Message::Hello(hello) if hello.node_id == *node => return Ok((control, hello)),
+        Message::Hello(hello) => format!(
+            "hello claims node {} but the certificate is for {node}",
+            hello.node_id
+        ),
+        other => format!("expected Hello, got {}", kind_name(&other)),
+    };
+    Err(HelloFailure::Misbehaved(Some(control), reason))
+}
+
+/// Ends the connection of a peer that broke the protocol, saying why in the log and
+/// to the peer. Other sessions are untouched.
+async fn drop_peer(conn: &quinn::Connection, control: Option<ControlStream>, reason: String) {
+    tracing::warn!(%reason, "dropping misbehaving peer");
+    if let Some(mut control) = control {
+        let goodbye = Message::Goodbye(GoodbyeReason::ProtocolViolation(reason.clone()));
+        let _ = timeout(LAST_WORDS, control.send(&goodbye)).await;
+        control.finish(LAST_WORDS).await;
+    }
+    conn.close(
+        quinn::VarInt::from_u32(close::PROTOCOL_VIOLATION),
+        reason.as_bytes(),
+    );
+}
+
+enum Ended {
+    Kicked(GoodbyeReason),
+    Left(GoodbyeReason),
+    Link(LinkError),
+}
+
+async fn run(
+    conn: &quinn::Connection,
+    control: &mut ControlStream,
+    node: &NodeId,
+    session: u64,
+    coordinator: &Coordinator,
+    kick_rx: &mut mpsc::Receiver<GoodbyeReason>,
+) -> Ended {
+    let mut clock = ClockSync::new();
+    let mut beat = tokio::time::interval(HEARTBEAT_INTERVAL);
+    beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut seq = 0u64;
+    loop {
+        tokio::select! {
+            received = control.recv() => {
+                let env = match received {
+                    Ok(env) => env,
+                    Err(LinkError::Proto(err)) => match control.answer(&err).await {
+                        Ok(true) => {
+                            tracing::info!(%err, "rejected an unknown message");
+                            continue;
+                        }
+                        Ok(false) => return Ended::Link(LinkError::Proto(err)),
+                        Err(e) => return Ended::Link(e),
+                    },
+                    Err(e) => return Ended::Link(e),
+                };
+                let reply = match env.message {
+                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(HeartbeatAck {
+                        seq: hb.seq,
+                        request_sent_us: hb.sent_us,
+                        received_us: now_us(),
+                        sent_us: now_us(),
+                    })),
+                    Message::HeartbeatAck(ack) => {
+                        if let Some(health) = clock.record(&ack, now_us()) {
+                            coordinator.registry().set_health(node, session, health);
+                        }
+                        None
+                    }
+                    Message::Goodbye(reason) => return Ended::Left(reason),
+                    other => Some(Message::Reject {
+                        request: env.id,
+                        reason: RejectReason::NotAllowed(format!(
+                            "{} is not accepted in a session",
+                            kind_name(&other)
+                        )),
+                    }),
+                };
+                if let Some(reply) = reply
+                    && let Err(e) = control.send(&reply).await
+                {
+                    return Ended::Link(e);
+                }
+            }
+            _ = beat.tick() => {
+                seq += 1;
+                let hb = Message::Heartbeat(Heartbeat { seq, sent_us: now_us() });
+                if let Err(e) = control.send(&hb).await {
+                    return Ended::Link(e);
+                }
+            }
+            Some(reason) = kick_rx.recv() => return Ended::Kicked(reason),
+            closed = conn.closed() => return Ended::Link(LinkError::Connection(closed)),
+        }
+    }
+}
+
+async fn say_goodbye(
+    conn: &quinn::Connection,
+    control: &mut ControlStream,
+    reason: GoodbyeReason,
+    code: u32,
+) {
+    let text = reason.to_string();
+    let _ = timeout(LAST_WORDS, control.send(&Message::Goodbye(reason))).await;
+    control.finish(LAST_WORDS).await;
+    conn.close(quinn::VarInt::from_u32(code), text.as_bytes());
+}

@@ -1,0 +1,337 @@
+//! The coordinator's durable state in redb: enrolled nodes and enrollment tokens.
+//!
+//! redb allows one opener per file; admin commands reach a running server through
+//! its admin socket instead (see [`crate::admin`]).
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tandem_node::inventory::Inventory;
+use tandem_node::link::EnrollToken;
+use tandem_node::names::{NodeId, Site};
+use tandem_node::proto::EnrollRefusal;
+use tandem_node::record::{self, RecordError};
+
+const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
+const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
+
+const NODE_RECORD_VERSION: u8 = 1;
+const TOKEN_RECORD_VERSION: u8 = 1;
+
+const DB_FILE: &str = "coordinator.redb";
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the data directory is in use by a running coordinator (and its admin socket did not answer)"
+    )]
+    Locked,
+    #[error("database: {0}")]
+    Db(String),
+    #[error("stored record")]
+    Record(#[from] RecordError),
+    #[error("no node {0}")]
+    UnknownNode(NodeId),
+}
+
+macro_rules! db_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.to_string())
+            }
+        }
+    )*};
+}
+db_errors!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// What the coordinator knows of a node between sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub node_id: NodeId,
+    pub site: Site,
+    /// Unix seconds.
+    pub enrolled_at: u64,
+    /// Unix seconds; `None` while active.
+    pub revoked_at: Option<u64>,
+    /// Unix seconds of the last moment the node was known online.
+    pub last_seen: Option<u64>,
+    pub software_version: Option<String>,
+    pub address: Option<String>,
+    pub inventory: Inventory,
+}
+
+/// A token as stored: only the hash of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct TokenRecord {
+    site: Site,
+    secret_hash: [u8; 32],
+    created_at: u64,
+    expires_at: u64,
+    /// Node enrolled with it and the SHA-256 of that node's request key, so a retry
+    /// by the same box (same key) gets its certificate again.
+    used: Option<(NodeId, [u8; 32])>,
+}
+
+/// The coordinator database.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        match Database::create(dir.join(DB_FILE)) {
+            Ok(db) => Ok(Self { db }),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::Locked),
+            Err(e) => Err(StoreError::Db(e.to_string())),
+        }
+    }
+
+    /// Records a new token.
+    pub fn add_token(&self, token: &EnrollToken, now: u64) -> Result<(), StoreError> {
+        let rec = TokenRecord {
+            site: token.site.clone(),
+            secret_hash: token.secret_hash(),
+            created_at: now,
+            expires_at: token.expires_at,
+            used: None,
+        };
+        let tx = self.db.begin_write()?;
+        tx.open_table(TOKENS)?.insert(
+            token.token_id.as_slice(),
+            record::encode(TOKEN_RECORD_VERSION, &rec).as_slice(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Spends a token and records the new node, atomically. `issue` signs the
+    /// certificate for the chosen node id; it runs inside the transaction so a
+    /// failure leaves the token unspent.
+    pub fn enroll(
+        &self,
+        token: &EnrollToken,
+        key_hash: [u8; 32],
+        now: u64,
+        new_id: impl Fn(&Site) -> Result<NodeId, EnrollRefusal>,
+        issue: impl FnOnce(&NodeId) -> Result<Vec<u8>, EnrollRefusal>,
+    ) -> Result<Result<(NodeRecord, Vec<u8>), EnrollRefusal>, StoreError> {
+        let tx = self.db.begin_write()?;
+        let outcome = {
+            let mut tokens = tx.open_table(TOKENS)?;
+            let mut nodes = tx.open_table(NODES)?;
+            let stored = match tokens.get(token.token_id.as_slice())? {
+                Some(v) => record::decode::<TokenRecord>(TOKEN_RECORD_VERSION, v.value())?,
+                None => return Ok(Err(EnrollRefusal::Unknown)),
+            };
+            if stored.secret_hash != token.secret_hash() {
+                return Ok(Err(EnrollRefusal::Unknown));
+            }
+            let node_id = match &stored.used {
+                Some((node_id, used_key)) if *used_key == key_hash => node_id.clone(),
+                Some((node_id, _)) => {
+                    return Ok(Err(EnrollRefusal::AlreadyUsed {
+                        node_id: node_id.clone(),
+                    }));
+                }
+                None if now >= stored.expires_at => {
+                    return Ok(Err(EnrollRefusal::Expired {
+                        expired_at: stored.expires_at,
+                    }));
+                }
+                None => loop {
+                    let id = match new_id(&stored.site) {
+                        Ok(id) => id,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    };
+                    if nodes.get(id.as_str())?.is_none() {
+                        break id;
+                    }
+                },
+            };
+            let cert = match issue(&node_id) {
+                Ok(cert) => cert,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let node = match nodes.get(node_id.as_str())? {
+                Some(v) => record::decode::<NodeRecord>(NODE_RECORD_VERSION, v.value())?,
+                None => NodeRecord {
+                    node_id: node_id.clone(),
+                    site: stored.site.clone(),
+                    enrolled_at: now,
+                    revoked_at: None,
+                    last_seen: None,
+                    software_version: None,
+                    address: None,
+                    inventory: Inventory::default(),
+                },
+            };
+            nodes.insert(
+                node_id.as_str(),
+                record::encode(NODE_RECORD_VERSION, &node).as_slice(),
+            )?;
+            let spent = TokenRecord {
+                used: Some((node_id, key_hash)),
+                ..stored
+            };
+            tokens.insert(
+                token.token_id.as_slice(),
+                record::encode(TOKEN_RECORD_VERSION, &spent).as_slice(),
+            )?;
+            (node, cert)
+        };
+        tx.commit()?;
+        Ok(Ok(outcome))
+    }
+
+    pub fn node(&self, id: &NodeId) -> Result<Option<NodeRecord>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(NODES)?;
+        let found = table.get(id.as_str())?;
+        Ok(match found {
+            Some(v) => Some(record::decode(NODE_RECORD_VERSION, v.value())?),
+            None => None,
+        })
+    }
+
+    pub fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(NODES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            out.push(record::decode(NODE_RECORD_VERSION, v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Applies `update` to each listed node in one transaction (presence updates
+    /// are batched this way so a thousand reconnecting gateways cost a handful of
+    /// commits, not a thousand).
+    pub fn update_nodes<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a NodeId>,
+        mut update: impl FnMut(&mut NodeRecord),
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(NODES)?;
+            for id in ids {
+                let current = table
+                    .get(id.as_str())?
+                    .map(|v| record::decode::<NodeRecord>(NODE_RECORD_VERSION, v.value()))
+                    .transpose()?;
+                if let Some(mut node) = current {
+                    update(&mut node);
+                    table.insert(
+                        id.as_str(),
+                        record::encode(NODE_RECORD_VERSION, &node).as_slice(),
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks a node revoked. Idempotent.
+    pub fn revoke(&self, id: &NodeId, now: u64) -> Result<NodeRecord, StoreError> {
+        let mut found = None;
+        self.update_nodes([id], |node| {
+            node.revoked_at.get_or_insert(now);
+            found = Some(node.clone());
+        })?;
+        found.ok_or_else(|| StoreError::UnknownNode(id.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_node::link::CaFingerprint;
+
+    fn token(expires_at: u64) -> EnrollToken {
+        EnrollToken::generate(
+            Site::new("bj-01").unwrap(),
+            CaFingerprint([1; 32]),
+            expires_at,
+        )
+        .unwrap()
+    }
+
+    fn enroll(
+        store: &Store,
+        t: &EnrollToken,
+        key: u8,
+        now: u64,
+    ) -> Result<(NodeRecord, Vec<u8>), EnrollRefusal> {
+        store
+            .enroll(
+                t,
+                [key; 32],
+                now,
+                |site| Ok(NodeId::new(format!("{site}-{now}")).unwrap()),
+                |_| Ok(vec![9]),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn tokens_work_once_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t = token(100);
+        store.add_token(&t, 10).unwrap();
+        let (node, _) = enroll(&store, &t, 1, 50).unwrap();
+        assert_eq!(node.site.as_str(), "bj-01");
+        // The same box retrying gets the same node back.
+        assert_eq!(enroll(&store, &t, 1, 60).unwrap().0.node_id, node.node_id);
+        assert_eq!(
+            enroll(&store, &t, 2, 60),
+            Err(EnrollRefusal::AlreadyUsed {
+                node_id: node.node_id.clone()
+            })
+        );
+        let late = token(100);
+        store.add_token(&late, 10).unwrap();
+        assert_eq!(
+            enroll(&store, &late, 3, 100),
+            Err(EnrollRefusal::Expired { expired_at: 100 })
+        );
+        let mut forged = late.clone();
+        forged.secret[0] ^= 1;
+        assert_eq!(enroll(&store, &forged, 3, 50), Err(EnrollRefusal::Unknown));
+        assert_eq!(
+            enroll(&store, &token(100), 3, 50),
+            Err(EnrollRefusal::Unknown)
+        );
+        assert!(store.revoke(&node.node_id, 70).unwrap().revoked_at == Some(70));
+        assert_eq!(
+            store.revoke(&node.node_id, 80).unwrap().revoked_at,
+            Some(70)
+        );
+        assert!(matches!(
+            store.revoke(&NodeId::new("nope").unwrap(), 1),
+            Err(StoreError::UnknownNode(_))
+        ));
+        drop(store);
+        assert_eq!(Store::open(dir.path()).unwrap().nodes().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_second_opener_is_told_the_directory_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        assert!(matches!(Store::open(dir.path()), Err(StoreError::Locked)));
+    }
+}

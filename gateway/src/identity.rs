@@ -1,0 +1,113 @@
+//! The gateway's enrolled identity, kept in its data directory across reboots.
+
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tandem_node::link::NodeKey;
+use tandem_node::link::tls::{TlsError, enrolled_client_config};
+use tandem_node::names::{NodeId, Site};
+use tandem_node::record::{self, RecordError};
+
+const DB_FILE: &str = "gateway.redb";
+const IDENTITY: TableDefinition<&str, &[u8]> = TableDefinition::new("identity");
+const KEY: &str = "self";
+const IDENTITY_RECORD_VERSION: u8 = 1;
+
+/// Identity storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("gateway database: {0}")]
+    Db(String),
+    #[error("stored identity")]
+    Record(#[from] RecordError),
+    #[error("stored key")]
+    Key(#[from] tandem_node::link::identity::KeyError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(
+        "this gateway is not enrolled yet: run `tandem-gateway enroll --coordinator ADDR --token TOKEN --data DIR` first"
+    )]
+    NotEnrolled,
+}
+
+macro_rules! db_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for IdentityError {
+            fn from(e: $t) -> Self {
+                IdentityError::Db(e.to_string())
+            }
+        }
+    )*};
+}
+db_errors!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Everything the gateway needs to reconnect on every boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub node_id: NodeId,
+    pub site: Site,
+    /// Address the field tech enrolled against (host:port).
+    pub coordinator: String,
+    pub cert_der: Vec<u8>,
+    pub ca_der: Vec<u8>,
+    pub key_pem: String,
+}
+
+impl Identity {
+    /// QUIC client configuration presenting this identity.
+    pub fn client_config(&self) -> Result<quinn::ClientConfig, IdentityError> {
+        let key = NodeKey::from_pem(&self.key_pem)?;
+        Ok(enrolled_client_config(&self.ca_der, &self.cert_der, &key)?)
+    }
+}
+
+/// The gateway database (identity today; cached configuration and outbox later).
+pub struct GatewayStore {
+    db: Database,
+}
+
+impl GatewayStore {
+    pub fn open(dir: &Path) -> Result<Self, IdentityError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| IdentityError::DataDir(dir.display().to_string(), e))?;
+        Ok(Self {
+            db: Database::create(dir.join(DB_FILE))?,
+        })
+    }
+
+    pub fn identity(&self) -> Result<Option<Identity>, IdentityError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(IDENTITY) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let value = table.get(KEY)?;
+        Ok(match value {
+            Some(v) => Some(record::decode(IDENTITY_RECORD_VERSION, v.value())?),
+            None => None,
+        })
+    }
+
+    pub fn save_identity(&self, identity: &Identity) -> Result<(), IdentityError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(IDENTITY)?.insert(
+            KEY,
+            record::encode(IDENTITY_RECORD_VERSION, identity).as_slice(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! The gateway's session with the coordinator: connect with the stored identity,
+//! hello, heartbeats, and reconnect by itself after any outage.
+
+use crate::enroll::{client_endpoint, resolve};
+use crate::identity::{Identity, IdentityError};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::time::Duration;
+use tandem_node::inventory::Inventory;
+use tandem_node::link::control::kind_name;
+use tandem_node::link::tls::is_revocation;
+use tandem_node::link::{
+    Backoff, COORDINATOR_SERVER_NAME, ClockSync, ControlStream, LinkError, LinkHealth, close,
+    now_us,
+};
+use tandem_node::proto::{
+    GoodbyeReason, Heartbeat, HeartbeatAck, Hello, Message, RejectReason, capability,
+};
+use tokio::sync::watch;
+use tokio::time::{MissedTickBehavior, timeout};
+
+/// What the uplink is doing, for status displays and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UplinkState {
+    /// Not connected; `attempt` counts failures since the last session.
+    Connecting { attempt: u32 },
+    /// Session up.
+    Online { health: LinkHealth },
+    /// The coordinator revoked this node; the uplink has stopped.
+    Revoked,
+    /// Stopped on request.
+    Stopped,
+}
+
+/// Fatal uplink failures (everything else is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    #[error("this node was revoked by the coordinator; enroll again with a new token")]
+    Revoked,
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("the uplink task failed: {0}")]
+    Crashed(String),
+}
+
+/// How long to wait for the coordinator's welcome.
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why one session ended.
+enum SessionEnd {
+    Stopped,
+    Revoked,
+    Lost(String),
+}
+
+/// Runs the uplink until stopped or revoked.
+pub async fn run(
+    identity: Identity,
+    inventory: Inventory,
+    mut stop: watch::Receiver<bool>,
+    state: watch::Sender<UplinkState>,
+) -> Result<(), UplinkError> {
+    let config = identity.client_config()?;
+    let mut backoff = Backoff::gateway_default();
+    let mut rng = StdRng::from_os_rng();
+    let mut endpoint: Option<quinn::Endpoint> = None;
+    let mut attempt = 0u32;
+    loop {
+        state.send_replace(UplinkState::Connecting { attempt });
+        let end = tokio::select! {
+            end = session(&identity, &inventory, &config, &mut endpoint, &state, &mut backoff) => end,
+            _ = stop.wait_for(|s| *s) => SessionEnd::Stopped,
+        };
+        match end {
+            SessionEnd::Stopped => {
+                if let Some(ep) = endpoint {
+                    ep.close(quinn::VarInt::from_u32(close::NORMAL), b"gateway stopping");
+                    let _ = timeout(Duration::from_secs(1), ep.wait_idle()).await;
+                }
+                state.send_replace(UplinkState::Stopped);
+                return Ok(());
+            }
+            SessionEnd::Revoked => {
+                tracing::error!("the coordinator revoked this node; stopping the uplink");
+                state.send_replace(UplinkState::Revoked);
+                return Err(UplinkError::Revoked);
+            }
+            SessionEnd::Lost(reason) => {
+                attempt += 1;
+                let delay = backoff.next_delay(&mut rng);
+                tracing::warn!(%reason, retry_in_ms = delay.as_millis() as u64, "coordinator link down");
+                state.send_replace(UplinkState::Connecting { attempt });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn session(
+    identity: &Identity,
+    inventory: &Inventory,
+    config: &quinn::ClientConfig,
+    endpoint: &mut Option<quinn::Endpoint>,
+    state: &watch::Sender<UplinkState>,
+    backoff: &mut Backoff,
+) -> SessionEnd {
+    let addr = match resolve(&identity.coordinator).await {
+        Ok(addr) => addr,
+        Err(e) => return SessionEnd::Lost(e.to_string()),
+    };
+    let ep = match endpoint {
+        Some(ep) => ep.clone(),
+        None => match client_endpoint(addr) {
+            Ok(ep) => endpoint.insert(ep).clone(),
+            Err(e) => return SessionEnd::Lost(format!("cannot open a UDP socket: {e}")),
+        },
+    };
+    let conn = match ep.connect_with(config.clone(), addr, COORDINATOR_SERVER_NAME) {
+        Ok(connecting) => match connecting.await {
+            Ok(conn) => conn,
+            Err(e) if is_revocation(&e) => return SessionEnd::Revoked,
+            Err(e) => return SessionEnd::Lost(format!("connect to {addr}: {e}")),
+        },
+        Err(e) => return SessionEnd::Lost(format!("connect to {addr}: {e}")),
+    };
+    let end = match established(identity, inventory, &conn, state, backoff).await {
+        Ok(never) => match never {},
+        Err(end) => end,
+    };
+    if let SessionEnd::Lost(_) = &end
+        && let Some(reason) = conn.close_reason()
+        && is_revoked_close(&reason)
+    {
+        return SessionEnd::Revoked;
+    }
+    end
+}
+
+fn is_revoked_close(err: &quinn::ConnectionError) -> bool {
+    match err {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            c.error_code == quinn::VarInt::from_u32(close::REVOKED)
+        }
+        other => is_revocation(other),
+    }
+}
+
+async fn established(
+    identity: &Identity,
+    inventory: &Inventory,
+    conn: &quinn::Connection,
+    state: &watch::Sender<UplinkState>,
+    backoff: &mut Backoff,
+) -> Result<std::convert::Infallible, SessionEnd> {
+    let lost = |e: LinkError| SessionEnd::Lost(e.to_string());
+    let mut control = ControlStream::open(conn).await.map_err(lost)?;
+    let hello = Hello {
+        node_id: identity.node_id.clone(),
+        site: identity.site.clone(),
+        software_version: crate::VERSION.to_owned(),
+        capabilities: capabilities(inventory),
+        inventory: inventory.clone(),
+    };
+    control.send(&Message::Hello(hello)).await.map_err(lost)?;
+    let welcome = timeout(WELCOME_TIMEOUT, control.recv_answering())
+        .await
+        .map_err(|_| SessionEnd::Lost("no welcome from the coordinator".to_owned()))?
+        .map_err(lost)?;
+    let welcome = match welcome.message {
+        Message::Welcome(w) => w,
+        Message::Goodbye(GoodbyeReason::Revoked) => return Err(SessionEnd::Revoked),
+        other => {
+            return Err(SessionEnd::Lost(format!(
+                "expected Welcome, got {}",
+                kind_name(&other)
+            )));
+        }
+    };
+    backoff.reset();
+    tracing::info!(coordinator_version = %welcome.coordinator_version, "connected to the coordinator");
+    let interval = Duration::from_millis(u64::from(welcome.heartbeat_interval_ms.max(100)));
+    let mut beat = tokio::time::interval(interval);
+    beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut clock = ClockSync::new();
+    let mut seq = 0u64;
+    state.send_replace(UplinkState::Online {
+        health: LinkHealth::default(),
+    });
+    loop {
+        tokio::select! {
+            received = control.recv() => {
+                let env = match received {
+                    Ok(env) => env,
+                    Err(LinkError::Proto(err)) => match control.answer(&err).await {
+                        Ok(true) => continue,
+                        Ok(false) => return Err(SessionEnd::Lost(format!("coordinator broke the protocol: {err}"))),
+                        Err(e) => return Err(lost(e)),
+                    },
+                    Err(e) => return Err(lost(e)),
+                };
+                let reply = match env.message {
+                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(HeartbeatAck {
+                        seq: hb.seq,
+                        request_sent_us: hb.sent_us,
+                        received_us: now_us(),
+                        sent_us: now_us(),
+                    })),
+                    Message::HeartbeatAck(ack) => {
+                        if let Some(health) = clock.record(&ack, now_us()) {
+                            tracing::debug!(rtt_us = health.rtt_us, offset_us = health.offset_us, "heartbeat");
+                            state.send_replace(UplinkState::Online { health });
+                        }
+                        None
+                    }
+                    Message::Goodbye(GoodbyeReason::Revoked) => return Err(SessionEnd::Revoked),
+                    Message::Goodbye(reason) => return Err(SessionEnd::Lost(format!("coordinator said goodbye: {reason}"))),
+                    Message::Reject { request, reason } => {
+                        tracing::warn!(request, %reason, "coordinator rejected a message");
+                        None
+                    }
+                    other => Some(Message::Reject {
+                        request: env.id,
+                        reason: RejectReason::NotAllowed(format!("{} is not expected by a gateway", kind_name(&other))),
+                    }),
+                };
+                if let Some(reply) = reply {
+                    control.send(&reply).await.map_err(lost)?;
+                }
+            }
+            _ = beat.tick() => {
+                seq += 1;
+                control
+                    .send(&Message::Heartbeat(Heartbeat { seq, sent_us: now_us() }))
+                    .await
+                    .map_err(lost)?;
+            }
+        }
+    }
+}
+
+fn capabilities(inventory: &Inventory) -> Vec<String> {
+    let mut caps = vec![capability::MEDIA_DATAGRAMS.to_owned()];
+    if !inventory.lines.is_empty() {
+        caps.push(capability::LINES.to_owned());
+    }
+    if !inventory.seats.is_empty() {
+        caps.push(capability::SEATS.to_owned());
+    }
+    caps
+}
