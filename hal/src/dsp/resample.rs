@@ -24,7 +24,8 @@ pub enum ResampleError {
 pub struct Resampler {
     up: usize,
     down: usize,
-    /// Polyphase taps: phase p uses taps[p * TAPS_PER_PHASE ..][..TAPS_PER_PHASE].
+    /// Polyphase taps, each phase stored oldest-sample-first so it lines up with
+    /// the history window: phase p uses taps[p * TAPS_PER_PHASE ..][..TAPS_PER_PHASE].
     taps: Vec<f32>,
     /// Input history, newest last, twice the length so a window is always contiguous.
     hist: Vec<f32>,
@@ -41,6 +42,25 @@ fn bessel_i0(x: f64) -> f64 {
         sum += term * term;
     }
     sum
+}
+
+/// Dot product with eight independent accumulators so the compiler can use SIMD
+/// (a single running sum is a serial dependency chain).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 impl Resampler {
@@ -77,13 +97,14 @@ impl Resampler {
         let gain = up as f64 / proto.iter().sum::<f64>();
         proto.iter_mut().for_each(|t| *t *= gain);
         let taps = if up > 1 {
-            // Reorder into phases: phase p holds proto[p], proto[p + up], ...
+            // Phase p holds proto[p], proto[p + up], ... (newest sample first),
+            // reversed to match the window's oldest-first order.
             (0..up)
-                .flat_map(|p| (0..TAPS_PER_PHASE).map(move |t| (p, t)))
+                .flat_map(|p| (0..TAPS_PER_PHASE).rev().map(move |t| (p, t)))
                 .map(|(p, t)| proto[p + t * up] as f32)
                 .collect()
         } else {
-            proto.iter().map(|&t| t as f32).collect()
+            proto.iter().rev().map(|&t| t as f32).collect()
         };
         let hist_len = if up > 1 { TAPS_PER_PHASE } else { len };
         Ok(Self {
@@ -120,7 +141,7 @@ impl Resampler {
             if self.up > 1 {
                 for p in 0..self.up {
                     let taps = &self.taps[p * TAPS_PER_PHASE..(p + 1) * TAPS_PER_PHASE];
-                    let acc: f32 = recent.iter().rev().zip(taps).map(|(h, t)| h * t).sum();
+                    let acc = dot(recent, taps);
                     if let Some(o) = out.get_mut(n) {
                         *o = saturate(acc);
                     }
