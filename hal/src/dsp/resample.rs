@@ -136,7 +136,11 @@ impl Resampler {
             let x = f32::from(x);
             self.hist[self.pos] = x;
             self.hist[self.pos + window] = x;
-            self.pos = (self.pos + 1) % window;
+            // Branch, not `%`: an integer division per sample costs more than the filter.
+            self.pos += 1;
+            if self.pos == window {
+                self.pos = 0;
+            }
             let recent = &self.hist[self.pos..self.pos + window];
             if self.up > 1 {
                 for p in 0..self.up {
@@ -149,7 +153,10 @@ impl Resampler {
                 }
             } else {
                 let emit = self.phase == 0;
-                self.phase = (self.phase + 1) % self.down;
+                self.phase += 1;
+                if self.phase == self.down {
+                    self.phase = 0;
+                }
                 if emit {
                     let acc: f32 = recent
                         .iter()

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 struct SeatSim {
     mic: AudioQueue,
-    /// Mic audio is produced at 8 kHz and converted to the device rate.
-    up: Resampler,
+    /// Mic audio is produced at 8 kHz and converted to a wideband device's rate.
+    up: Option<Resampler>,
     earpiece: Vec<i16>,
 }
 
@@ -33,8 +33,10 @@ pub struct SeatControl {
 
 /// A headset at `rate` Hz (8000 or 16000) with `period` samples per period.
 pub fn seat(id: &str, rate: u32, period: usize, pace: Pace) -> (SimAudio, SeatControl) {
-    let up = Resampler::new(LINE_RATE, rate)
-        .unwrap_or_else(|_| unreachable!("board validation allows only 8 and 16 kHz seats"));
+    let up = (rate != LINE_RATE).then(|| {
+        Resampler::new(LINE_RATE, rate)
+            .unwrap_or_else(|_| unreachable!("board validation allows only 8 and 16 kHz seats"))
+    });
     let shared = Arc::new(Mutex::new(SeatSim {
         mic: AudioQueue::default(),
         up,
@@ -70,11 +72,15 @@ impl AudioDevice for SimAudio {
         self.pacer.wait();
         let mut seat = lock(&self.shared);
         let seat = &mut *seat;
+        let Some(up) = &mut seat.up else {
+            seat.mic.fill(out);
+            return Ok(());
+        };
         let narrow_len = self.period * LINE_RATE as usize / self.rate as usize;
         let mut narrow = [0i16; 960];
         let narrow = &mut narrow[..narrow_len.min(960)];
         seat.mic.fill(narrow);
-        let n = seat.up.process(narrow, out);
+        let n = up.process(narrow, out);
         out[n..].fill(0);
         Ok(())
     }

@@ -2,8 +2,7 @@
 
 use super::*;
 use embedded_hal::spi::{ErrorKind, ErrorType, Operation};
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Register-level model of an Si3050 with its line side.
 struct Chip {
@@ -115,7 +114,7 @@ impl embedded_hal::spi::Error for BusError {
 }
 
 #[derive(Clone)]
-struct Spi(Rc<RefCell<Chip>>);
+struct Spi(Arc<Mutex<Chip>>);
 
 impl ErrorType for Spi {
     type Error = BusError;
@@ -123,7 +122,7 @@ impl ErrorType for Spi {
 
 impl SpiDevice for Spi {
     fn transaction(&mut self, ops: &mut [Operation<'_, u8>]) -> Result<(), BusError> {
-        let mut chip = self.0.borrow_mut();
+        let mut chip = self.0.lock().unwrap();
         if chip.fail {
             return Err(BusError);
         }
@@ -140,7 +139,7 @@ impl SpiDevice for Spi {
     }
 }
 
-struct Irq(Rc<RefCell<Chip>>);
+struct Irq(Arc<Mutex<Chip>>);
 
 impl embedded_hal::digital::ErrorType for Irq {
     type Error = core::convert::Infallible;
@@ -148,10 +147,10 @@ impl embedded_hal::digital::ErrorType for Irq {
 
 impl InputPin for Irq {
     fn is_high(&mut self) -> Result<bool, Self::Error> {
-        Ok(!self.0.borrow().irq_asserted())
+        Ok(!self.0.lock().unwrap().irq_asserted())
     }
     fn is_low(&mut self) -> Result<bool, Self::Error> {
-        Ok(self.0.borrow().irq_asserted())
+        Ok(self.0.lock().unwrap().irq_asserted())
     }
 }
 
@@ -188,8 +187,8 @@ const CONFIG: DaaConfig = DaaConfig {
     country: CountrySettings::CHINA,
 };
 
-fn ready() -> (Rc<RefCell<Chip>>, Si3050<Spi, ResetPin, Irq>) {
-    let chip = Rc::new(RefCell::new(Chip::new(Some(3))));
+fn ready() -> (Arc<Mutex<Chip>>, Si3050<Spi, ResetPin, Irq>) {
+    let chip = Arc::new(Mutex::new(Chip::new(Some(3))));
     let mut daa = Si3050::new(
         Spi(chip.clone()),
         ResetPin::default(),
@@ -208,7 +207,7 @@ fn events(daa: &mut Si3050<Spi, ResetPin, Irq>) -> Vec<LineEvent> {
 
 #[test]
 fn init_resets_configures_pcm_and_waits_for_the_isolation_link() {
-    let chip = Rc::new(RefCell::new(Chip::new(Some(3))));
+    let chip = Arc::new(Mutex::new(Chip::new(Some(3))));
     let mut daa = Si3050::new(
         Spi(chip.clone()),
         ResetPin::default(),
@@ -217,7 +216,7 @@ fn init_resets_configures_pcm_and_waits_for_the_isolation_link() {
     );
     let mut clock = Clock::default();
     daa.init(&mut clock).unwrap();
-    let c = chip.borrow();
+    let c = chip.lock().unwrap();
     assert_eq!(c.writes[0], (reg::CONTROL1, SR));
     for expected in [
         (reg::PCM_MODE, 0x20),
@@ -244,7 +243,7 @@ fn init_resets_configures_pcm_and_waits_for_the_isolation_link() {
 
 #[test]
 fn ulaw_and_slot_offsets_are_programmed() {
-    let chip = Rc::new(RefCell::new(Chip::new(Some(0))));
+    let chip = Arc::new(Mutex::new(Chip::new(Some(0))));
     let cfg = DaaConfig {
         law: Law::Ulaw,
         pcm_start: 0x123,
@@ -257,7 +256,7 @@ fn ulaw_and_slot_offsets_are_programmed() {
         cfg,
     );
     daa.init(&mut Clock::default()).unwrap();
-    let c = chip.borrow();
+    let c = chip.lock().unwrap();
     for expected in [
         (reg::PCM_MODE, 0x28),
         (reg::TX_START_LO, 0x23),
@@ -270,7 +269,7 @@ fn ulaw_and_slot_offsets_are_programmed() {
 
 #[test]
 fn missing_line_side_and_bus_faults_are_reported() {
-    let chip = Rc::new(RefCell::new(Chip::new(None)));
+    let chip = Arc::new(Mutex::new(Chip::new(None)));
     let mut daa = Si3050::new(
         Spi(chip.clone()),
         ResetPin::default(),
@@ -283,7 +282,7 @@ fn missing_line_side_and_bus_faults_are_reported() {
         clock.0 >= 1_000_000_000,
         "gave up only after the link timeout"
     );
-    chip.borrow_mut().fail = true;
+    chip.lock().unwrap().fail = true;
     assert_eq!(
         daa.set_hook(Hook::Off),
         Err(DaaError::Spi(ErrorKind::ModeFault))
@@ -295,14 +294,14 @@ fn missing_line_side_and_bus_faults_are_reported() {
 fn ring_bursts_become_ring_start_and_stop() {
     let (chip, mut daa) = ready();
     assert!(events(&mut daa).is_empty(), "no interrupt, no events");
-    chip.borrow_mut().ring(true);
+    chip.lock().unwrap().ring(true);
     assert_eq!(events(&mut daa), [LineEvent::RingStart]);
-    assert!(!chip.borrow().irq_asserted(), "interrupt cleared");
+    assert!(!chip.lock().unwrap().irq_asserted(), "interrupt cleared");
     assert!(daa.ring_detected().unwrap());
     assert!(events(&mut daa).is_empty(), "still ringing");
-    chip.borrow_mut().ring(false);
+    chip.lock().unwrap().ring(false);
     assert_eq!(events(&mut daa), [LineEvent::RingStop]);
-    chip.borrow_mut().ring(true);
+    chip.lock().unwrap().ring(true);
     assert_eq!(events(&mut daa), [LineEvent::RingStart]);
 }
 
@@ -310,7 +309,7 @@ fn ring_bursts_become_ring_start_and_stop() {
 fn polarity_reversal_is_reported_and_visible_in_the_line_voltage() {
     let (chip, mut daa) = ready();
     assert_eq!(daa.line_voltage().unwrap(), 48);
-    chip.borrow_mut().reverse_polarity();
+    chip.lock().unwrap().reverse_polarity();
     assert_eq!(events(&mut daa), [LineEvent::PolarityReversal]);
     assert_eq!(daa.line_voltage().unwrap(), -48);
 }
@@ -320,19 +319,59 @@ fn off_hook_loop_current_drop_out_and_return() {
     let (chip, mut daa) = ready();
     daa.set_hook(Hook::Off).unwrap();
     assert_eq!(
-        chip.borrow().regs[reg::DAA_CONTROL1 as usize] & (OH | ONHM),
+        chip.lock().unwrap().regs[reg::DAA_CONTROL1 as usize] & (OH | ONHM),
         OH | ONHM
     );
     assert!((daa.loop_current_ma().unwrap() - 22.0).abs() < 0.01);
     assert_eq!(events(&mut daa), [LineEvent::LoopCurrent { present: true }]);
-    chip.borrow_mut().loop_current(0);
+    chip.lock().unwrap().loop_current(0);
     assert_eq!(
         events(&mut daa),
         [LineEvent::LoopCurrent { present: false }]
     );
     assert!(events(&mut daa).is_empty());
-    chip.borrow_mut().loop_current(25);
+    chip.lock().unwrap().loop_current(25);
     assert_eq!(events(&mut daa), [LineEvent::LoopCurrent { present: true }]);
     daa.set_hook(Hook::On).unwrap();
-    assert_eq!(chip.borrow().regs[reg::DAA_CONTROL1 as usize] & OH, 0);
+    assert_eq!(
+        chip.lock().unwrap().regs[reg::DAA_CONTROL1 as usize] & OH,
+        0
+    );
+}
+
+#[test]
+fn daa_port_is_a_line_port_with_chip_signalling_and_slot_audio() {
+    use crate::line::{LineCommand, LinePort};
+    use crate::slic::daa_port::DaaPort;
+    let (chip, daa) = ready();
+    let (audio, far) = crate::sim::audio::seat("slot0", 8000, 160, crate::sim::Pace::Fast);
+    let mut port = DaaPort::new("fxo1", daa, audio).unwrap();
+    assert_eq!(
+        (port.id(), port.kind(), port.frame_len()),
+        ("fxo1", crate::board::PortKind::Fxo, 160)
+    );
+    far.say(crate::sim::Audio::Samples(vec![700; 160])).unwrap();
+    chip.lock().unwrap().ring(true);
+    let mut frame = [0i16; 160];
+    port.read_frame(&mut frame).unwrap();
+    assert_eq!(frame, [700; 160]);
+    assert_eq!(port.poll_event(), Some(LineEvent::RingStart));
+    port.command(LineCommand::SetHook(Hook::Off)).unwrap();
+    assert_eq!(
+        chip.lock().unwrap().regs[reg::DAA_CONTROL1 as usize] & OH,
+        OH
+    );
+    port.write_frame(&[5; 160]).unwrap();
+    assert_eq!(far.take_heard(), vec![5; 160]);
+    assert!(matches!(
+        port.command(LineCommand::StopRing),
+        Err(crate::line::LineError::WrongKind { .. })
+    ));
+    chip.lock().unwrap().fail = true;
+    let err = port.read_frame(&mut frame).unwrap_err();
+    assert!(err.to_string().contains("SPI transfer failed"), "{err}");
+
+    let (_, daa2) = ready();
+    let (wide, _) = crate::sim::audio::seat("w", 16000, 320, crate::sim::Pace::Fast);
+    assert!(DaaPort::new("fxo2", daa2, wide).is_err());
 }
