@@ -237,7 +237,7 @@ mod tests {
     use crate::dsp::callerid::{CallerId, CidStandard};
     use crate::dsp::tones::CHINA;
     use crate::line::{Hook, LineCommand, LinePort};
-    use crate::sim::line::{Disconnect as SimDisconnect, FxoControl, IncomingCall, fxo};
+    use crate::sim::line::{FxoControl, HangUp, IncomingCall, fxo};
     use crate::sim::{Audio, Pace};
     use crate::testutil::SpeechLike;
 
@@ -309,7 +309,7 @@ mod tests {
         let (mut port, ex, mut sup) = setup();
         ex.place_call(call(CidStandard::Bell202)).unwrap();
         run(&mut port, &mut sup, 1500, false);
-        ex.hang_up(SimDisconnect::Silent).unwrap();
+        ex.hang_up(HangUp::Silent).unwrap();
         let got = run(&mut port, &mut sup, 10_000, false);
         let (t, s) = got.last().unwrap();
         assert_eq!(*s, Signal::Abandoned);
@@ -323,17 +323,14 @@ mod tests {
     #[test]
     fn each_disconnect_signal_is_recognised() {
         let cases = [
-            (SimDisconnect::LoopBreak { ms: 800 }, Disconnect::LoopBreak),
+            (HangUp::LoopBreak { ms: 800 }, Disconnect::LoopBreak),
+            (HangUp::PolarityReversal, Disconnect::PolarityReversal),
             (
-                SimDisconnect::PolarityReversal,
-                Disconnect::PolarityReversal,
-            ),
-            (
-                SimDisconnect::Tone(ToneKind::Busy),
+                HangUp::Tone(ToneKind::Busy),
                 Disconnect::Tone(ToneKind::Busy),
             ),
             (
-                SimDisconnect::Tone(ToneKind::Congestion),
+                HangUp::Tone(ToneKind::Congestion),
                 Disconnect::Tone(ToneKind::Congestion),
             ),
         ];

@@ -47,7 +47,7 @@ impl IncomingCall {
 
 /// How the exchange tells the gateway the far end has hung up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disconnect {
+pub enum HangUp {
     /// Loop current drops for `ms` milliseconds (CPC / open-loop disconnect).
     LoopBreak { ms: u32 },
     /// The exchange reverses polarity.
@@ -596,7 +596,7 @@ impl FxoControl {
     }
 
     /// The far end hangs up. While alerting, the caller just gives up (rings stop).
-    pub fn hang_up(&self, signal: Disconnect) -> Result<(), SimError> {
+    pub fn hang_up(&self, signal: HangUp) -> Result<(), SimError> {
         self.with(|line| {
             let plan = line.plan;
             let id = line.id.clone();
@@ -627,18 +627,18 @@ impl FxoControl {
                     *state = FxoState::Released;
                     line.to_gateway.clear();
                     match signal {
-                        Disconnect::LoopBreak { ms } => {
+                        HangUp::LoopBreak { ms } => {
                             line.events
                                 .push_back(LineEvent::LoopCurrent { present: false });
                             *loop_restore_in_ms = Some(ms.max(1));
                         }
-                        Disconnect::PolarityReversal => {
+                        HangUp::PolarityReversal => {
                             line.events.push_back(LineEvent::PolarityReversal)
                         }
-                        Disconnect::Tone(kind) => line
+                        HangUp::Tone(kind) => line
                             .to_gateway
                             .push(Source::Tone(ToneGenerator::new(plan.tone(kind)), None)),
-                        Disconnect::Silent => {}
+                        HangUp::Silent => {}
                     }
                 }
                 FxoState::Idle | FxoState::Released => {

@@ -96,7 +96,7 @@ fn incoming_call_with_bell202_caller_id_answer_talk_and_busy_tone_hang_up() {
     assert_eq!(captured.len(), 8000);
     assert!((dbm0(&captured) + 12.0).abs() < 0.1);
 
-    ex.hang_up(Disconnect::Tone(ToneKind::Busy)).unwrap();
+    ex.hang_up(HangUp::Tone(ToneKind::Busy)).unwrap();
     let mut after = Gw::new();
     after.run(&mut port, 4000, &[]);
     let mut det = ProgressDetector::new(&CHINA, ProgressConfig::default());
@@ -140,7 +140,7 @@ fn loop_break_and_polarity_disconnects_are_signalled() {
     })
     .unwrap();
     port.command(LineCommand::SetHook(Hook::Off)).unwrap();
-    ex.hang_up(Disconnect::LoopBreak { ms: 600 }).unwrap();
+    ex.hang_up(HangUp::LoopBreak { ms: 600 }).unwrap();
     let mut gw = Gw::new();
     gw.run(&mut port, 1000, &[]);
     let drops: Vec<_> = gw
@@ -163,11 +163,11 @@ fn loop_break_and_polarity_disconnects_are_signalled() {
     })
     .unwrap();
     port.command(LineCommand::SetHook(Hook::Off)).unwrap();
-    ex.hang_up(Disconnect::PolarityReversal).unwrap();
+    ex.hang_up(HangUp::PolarityReversal).unwrap();
     let mut gw = Gw::new();
     gw.run(&mut port, 100, &[]);
     assert!(gw.kinds().contains(&LineEvent::PolarityReversal));
-    assert!(ex.hang_up(Disconnect::Silent).is_err(), "already released");
+    assert!(ex.hang_up(HangUp::Silent).is_err(), "already released");
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn caller_who_gives_up_stops_the_rings() {
     })
     .unwrap();
     gw.run(&mut port, 100, &[]);
-    ex.hang_up(Disconnect::Silent).unwrap();
+    ex.hang_up(HangUp::Silent).unwrap();
     assert_eq!(ex.state(), FxoState::Idle);
 }
 
@@ -315,7 +315,7 @@ fn wrong_commands_and_frame_sizes_are_errors() {
         "port fxo1: frame of 80 samples, the port uses 160"
     );
     assert!(fxo_port.write_frame(&small).is_err());
-    assert!(ex.hang_up(Disconnect::Silent).is_err());
+    assert!(ex.hang_up(HangUp::Silent).is_err());
     ex.place_call(IncomingCall {
         caller_id: None,
         standard: CidStandard::Bell202,
