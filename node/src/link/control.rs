@@ -163,5 +163,7 @@ pub fn kind_name(message: &Message) -> &'static str {
         Message::Heartbeat(_) => "Heartbeat",
         Message::HeartbeatAck(_) => "HeartbeatAck",
         Message::Goodbye(_) => "Goodbye",
+        Message::LegOpen(_) => "LegOpen",
+        Message::LegClose { .. } => "LegClose",
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Number of [`Message`] variants this build knows; a kind at or above it comes
 /// from a newer peer.
-pub const KNOWN_KINDS: u32 = 9;
+pub const KNOWN_KINDS: u32 = 11;
 
 /// Every control message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +37,22 @@ pub enum Message {
     HeartbeatAck(HeartbeatAck),
     /// The sender is closing the session and says why.
     Goodbye(GoodbyeReason),
+    /// Coordinator → node: media for `leg` now flows on this connection's
+    /// datagrams; attach it to the local line or seat `endpoint`.
+    LegOpen(LegOpen),
+    /// Coordinator → node: the leg is torn down; stop sending on it.
+    LegClose { leg: u32 },
+}
+
+/// A media leg assigned to a node by call control.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegOpen {
+    /// The id carried in every media datagram of the leg.
+    pub leg: u32,
+    /// The call the leg belongs to (for logs and records).
+    pub call: String,
+    /// The local line or seat id the leg attaches to ("fxo1", "headset").
+    pub endpoint: String,
 }
 
 /// Why a request was refused.
@@ -259,6 +275,10 @@ mod tests {
             }),
             Just(Message::Goodbye(GoodbyeReason::Revoked)),
             Just(Message::Goodbye(GoodbyeReason::NodeStopping)),
+            (any::<u32>(), ".{0,20}", ".{0,20}").prop_map(|(leg, call, endpoint)| Message::LegOpen(
+                LegOpen { leg, call, endpoint }
+            )),
+            any::<u32>().prop_map(|leg| Message::LegClose { leg }),
         ]
     }
 
@@ -284,7 +304,7 @@ mod tests {
 
     #[test]
     fn the_last_variant_has_the_last_known_kind() {
-        let bytes = postcard::to_stdvec(&Message::Goodbye(GoodbyeReason::Revoked)).unwrap();
+        let bytes = postcard::to_stdvec(&Message::LegClose { leg: 1 }).unwrap();
         assert_eq!(u32::from(bytes[0]), KNOWN_KINDS - 1);
     }
 
