@@ -77,6 +77,7 @@ mod kpi;
 mod model;
 mod numbers;
 mod queue;
+mod simulate;
 mod sticky;
 mod strategy;
 mod time;
@@ -96,4 +97,5 @@ pub use model::{
     QueueId, RejectReason, Site, Strategy,
 };
 pub use numbers::{NumberPattern, NumberTable};
+pub use simulate::{Distribution, Estimate, Scenario, SimError, SimRun, SimSummary};
 pub use time::{TimeWindow, Timestamp};
