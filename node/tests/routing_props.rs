@@ -646,6 +646,17 @@ fn run(p: Params, ops: Vec<Op>) {
         tr.check_router(&h, &cfg);
         tr.check_stats(&h, &cfg);
     }
+    // Every action must survive a postcard round trip (sent to the executing node).
+    for a in &h.actions {
+        let bytes = match postcard::to_allocvec(a) {
+            Ok(b) => b,
+            Err(err) => panic!("action {a:?} does not serialize: {err}"),
+        };
+        assert_eq!(
+            postcard::from_bytes::<Action>(&bytes).ok().as_ref(),
+            Some(a)
+        );
+    }
     // Every event must survive a postcard round trip (CDR upload).
     for e in &h.events {
         let bytes = match postcard::to_allocvec(e) {

@@ -60,6 +60,13 @@
 //! Default weights: `Wq = 10, Wc = 20, Wa = 1, Wp = 5, Wi = 0.1` (one caller
 //! priority level is worth 20 s of waiting). Ties go to the earlier arrival.
 //!
+//! # Simulation
+//! [`Scenario`] drives the real engine with simulated callers and agents (Poisson
+//! arrivals, exponential or lognormal handle times, exponential or lognormal
+//! patience, one seed) and [`SimRun::summary`] reports service level, ASA,
+//! abandonment, occupancy and announced EWT with batch-means confidence intervals;
+//! the tests check it against Erlang C and Erlang A.
+//!
 //! # Cost
 //! Each group keeps its ready members in a set, and each group knows the queue
 //! rings it serves. A call arriving inspects the ready members of its open rings;
