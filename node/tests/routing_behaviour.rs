@@ -350,6 +350,12 @@ fn overflow_when_full_when_nobody_is_ready_and_after_a_wait_keeps_age() {
             to: QueueId(2),
             reason: OverflowReason::QueueFull
         }));
+    assert!(h.actions.iter().any(|a| a.kind
+        == ActionKind::Overflow {
+            call: CallId(2),
+            from: QueueId(1),
+            to: QueueId(2)
+        }));
     h.at(5 * S).arrive(3, 2);
     assert_eq!(h.waiting(2), vec![2, 3]);
     // Call 1 overflows after 20 s and lands by age: ahead of calls 2 and 3.

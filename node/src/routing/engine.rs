@@ -577,12 +577,7 @@ impl Router {
                 }
             };
             let from = self.queues[q].cfg.id;
-            self.emit(EventKind::Overflowed {
-                call,
-                from,
-                to: target,
-                reason,
-            });
+            self.moved(call, from, target, reason);
             let Some(&next) = self.queue_index.get(&target) else {
                 return;
             };
@@ -594,6 +589,18 @@ impl Router {
         self.queues[q].waiting.insert(key);
         self.match_call(call);
         self.check_call(call);
+    }
+
+    /// Records an overflow and tells the executing node (which may play a message
+    /// and, in a cluster, hand the call to the target queue's owner).
+    fn moved(&mut self, call: CallId, from: QueueId, to: QueueId, reason: OverflowReason) {
+        self.act(ActionKind::Overflow { call, from, to });
+        self.emit(EventKind::Overflowed {
+            call,
+            from,
+            to,
+            reason,
+        });
     }
 
     /// Whether queue `q` can take one more waiting call.
@@ -633,12 +640,7 @@ impl Router {
                 Some(&next) if self.has_room(next) => {
                     let (from, key) = (queue.cfg.id, c.key);
                     self.queues[q].waiting.remove(&key);
-                    self.emit(EventKind::Overflowed {
-                        call,
-                        from,
-                        to: target,
-                        reason: OverflowReason::WaitExceeded,
-                    });
+                    self.moved(call, from, target, OverflowReason::WaitExceeded);
                     self.enter_queue(call, next);
                     return;
                 }
