@@ -728,6 +728,38 @@ fn inputs_that_do_not_apply_are_refused_without_change() {
         Err(RouteError::UnknownCall(CallId(5)))
     );
     assert_eq!(h.waiting(1), vec![1]);
+    let long = Input::CallArrived {
+        call: CallId(3),
+        queue: QueueId(1),
+        caller: Some("9".repeat(MAX_CALLER_LEN + 1)),
+        priority: 0,
+        channel: Channel::Voice,
+    };
+    assert!(matches!(
+        h.try_input(long),
+        Err(RouteError::TooLong {
+            field: "caller",
+            ..
+        })
+    ));
+    h.ready(1);
+    let o = h.one_offer();
+    let long = Input::AgentNotReady {
+        agent: AgentId(1),
+        reason: "x".repeat(MAX_REASON_LEN + 1),
+    };
+    assert!(matches!(
+        h.try_input(long),
+        Err(RouteError::TooLong {
+            field: "reason",
+            ..
+        })
+    ));
+    assert_eq!(
+        h.state(1),
+        Some(AgentState::Reserved),
+        "offer {o:?} still ringing"
+    );
 }
 
 #[test]

@@ -95,7 +95,7 @@ pub use config::{
     Membership, OverflowRule, OverflowWhen, QueueConfig, RoutingConfig, ServiceLevelTarget,
     TargetStep, VipRule, WrapUpMode, WrapUpPolicy,
 };
-pub use engine::{MAX_CALLER_PRIORITY, RouteError, Router};
+pub use engine::{MAX_CALLER_LEN, MAX_CALLER_PRIORITY, MAX_REASON_LEN, RouteError, Router};
 pub use events::{Action, ActionKind, Event, EventKind, Input};
 pub use ewt::{HandleTimeEstimate, estimated_wait_ms};
 pub use kpi::{AgentKpis, KpiReport, QueueKpis};

@@ -37,6 +37,12 @@ impl Router {
         if self.agents[a].presence == Presence::LoggedOut {
             return Err(RouteError::NotLoggedIn(agent));
         }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(RouteError::TooLong {
+                field: "reason",
+                max: MAX_REASON_LEN,
+            });
+        }
         self.agents[a].presence = Presence::NotReady(reason);
         self.withdraw_offers(a);
         Ok(())

@@ -25,6 +25,12 @@ impl Router {
         if priority > MAX_CALLER_PRIORITY {
             return Err(RouteError::BadPriority(priority));
         }
+        if caller.as_ref().is_some_and(|c| c.len() > MAX_CALLER_LEN) {
+            return Err(RouteError::TooLong {
+                field: "caller",
+                max: MAX_CALLER_LEN,
+            });
+        }
         let number = caller.as_deref().unwrap_or_default();
         let mut priority = priority;
         if let Some((vip_priority, _)) = self.vips.lookup(number) {

@@ -39,6 +39,11 @@ mod calls;
 mod install;
 mod matching;
 
+/// Longest caller number accepted (E.164 is at most 15 digits plus `+`).
+pub const MAX_CALLER_LEN: usize = 32;
+/// Longest not-ready reason code accepted.
+pub const MAX_REASON_LEN: usize = 64;
+
 /// Highest caller priority accepted on input.
 pub const MAX_CALLER_PRIORITY: u8 = 9;
 
@@ -89,6 +94,14 @@ pub enum RouteError {
     /// Caller priority above the maximum.
     #[error("priority {0} is above the maximum {MAX_CALLER_PRIORITY}")]
     BadPriority(u8),
+    /// A text field longer than the engine stores (it would be kept in memory).
+    #[error("{field} is longer than {max} bytes")]
+    TooLong {
+        /// Which input field.
+        field: &'static str,
+        /// The limit.
+        max: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
