@@ -246,6 +246,8 @@ enum Op {
     Callback(u8),
     Hold(u8, bool),
     Replace(u8),
+    /// Any input with arbitrary (often unknown or stale) ids.
+    Raw(u8, u8),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -265,6 +267,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::Callback),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(c, h)| Op::Hold(c, h)),
         1 => (0..3u8).prop_map(Op::Replace),
+        2 => (0..10u8, 0..40u8).prop_map(|(k, id)| Op::Raw(k, id)),
     ]
 }
 
@@ -620,6 +623,35 @@ fn run(p: Params, ops: Vec<Op>) {
                         Input::CallResumed { call }
                     }
                 }),
+            Op::Raw(kind, id) => {
+                let (call, agent, offer) = (
+                    CallId(u64::from(id)),
+                    AgentId(u32::from(id) % 8),
+                    OfferId(u64::from(id)),
+                );
+                Some(match kind {
+                    0 => Input::OfferAccepted { offer },
+                    1 => Input::OfferRejected { offer },
+                    2 => Input::CallEnded { call },
+                    3 => Input::CallAbandoned { call },
+                    4 => Input::WrapUpDone { agent, call },
+                    5 => Input::CallbackRequested { call },
+                    6 => Input::CallHeld { call },
+                    7 => Input::AgentLogout { agent },
+                    8 => Input::AgentReady { agent },
+                    _ => Input::CallArrived {
+                        // Call ids are unique by contract: never reuse one.
+                        call: {
+                            next_call += 1;
+                            CallId(next_call)
+                        },
+                        queue: QueueId(u32::from(id) % 5),
+                        caller: None,
+                        priority: id % 12,
+                        channel: Channel::Voice,
+                    },
+                })
+            }
             Op::Replace(tweak) => {
                 let next = build(&p, tweak);
                 let ok = h
