@@ -884,3 +884,45 @@ fn the_clock_never_runs_backwards_and_timers_fire_at_their_deadline() {
     });
     assert_eq!(timed_out, Some(Timestamp(T0 + 60 * S)));
 }
+
+#[test]
+fn an_expert_pool_spanning_sites_serves_every_region_after_widening() {
+    // Regional queues 1 (Beijing team: agent 1) and 2 (Shanghai team: agent 2);
+    // experts 3 (at headquarters) and 4 (at home) in one pool serving both after 30 s.
+    let mut cfg = simple(4, Strategy::LongestIdle);
+    cfg.agents[0].site = Site::Branch("beijing".into());
+    cfg.agents[1].site = Site::Branch("shanghai".into());
+    cfg.agents[2].site = Site::Branch("hq".into());
+    cfg.groups = vec![
+        group(1, &[1]),
+        group(2, &[2]),
+        GroupConfig {
+            kind: GroupKind::ExpertPool,
+            ..group(3, &[3, 4])
+        },
+    ];
+    let expert_ring = TargetStep {
+        group: GroupId(3),
+        after_ms: 30 * S,
+        min_proficiency: 1,
+    };
+    cfg.queues = vec![queue(1, &[1]), queue(2, &[2])];
+    for q in &mut cfg.queues {
+        q.targets.push(expert_ring);
+    }
+    let mut h = Harness::new(cfg);
+    h.ready(3);
+    h.at(S).ready(4);
+    h.arrive(1, 1);
+    h.arrive(2, 2);
+    h.no_offer();
+    h.at(30 * S).no_offer();
+    h.at(31 * S);
+    let mut got: Vec<(u64, u32)> = h
+        .new_offers()
+        .iter()
+        .map(|o| (o.call.0, o.agent.0))
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![(1, 3), (2, 4)], "both regions reach the pool");
+}
