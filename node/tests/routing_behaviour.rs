@@ -633,12 +633,29 @@ fn config_change_keeps_positions_and_agent_statistics() {
     cfg.agents.push(agent(3));
     cfg.groups[0].members[1].proficiency = 5;
     cfg.queues.push(queue(2, &[1]));
+    let stats_before = [
+        h.router.agent_stats(AgentId(1)),
+        h.router.agent_stats(AgentId(2)),
+    ];
+    assert_eq!(
+        stats_before.map(|s| s.map(|s| s.answered)),
+        [Some(3), Some(2)]
+    );
     h.ok(Input::ConfigReplaced(Box::new(cfg.clone())));
-    assert_eq!(h.waiting(1), vec![10, 11, 12]);
+    assert_eq!(h.waiting(1), vec![10, 11, 12], "positions kept");
+    assert_eq!(
+        [
+            h.router.agent_stats(AgentId(1)),
+            h.router.agent_stats(AgentId(2))
+        ],
+        stats_before,
+        "statistics kept"
+    );
+    assert_eq!(h.state(1), Some(AgentState::OnCall));
     h.ok(Input::CallEnded { call: CallId(4) });
     h.ok(Input::CallEnded { call: CallId(5) });
-    h.new_offers();
-    // Calls 10 and 11 went to agents 1 and 2; when both free up, fewest answered (2: 2) goes first.
+    let calls: Vec<u64> = h.new_offers().iter().map(|o| o.call.0).collect();
+    assert_eq!(calls, vec![10, 11], "served in their kept order");
     assert_eq!(h.waiting(1), vec![12]);
     // Removing a queue with calls or a logged-in agent is refused, naming it.
     let mut bad = cfg.clone();
