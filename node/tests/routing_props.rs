@@ -286,6 +286,14 @@ struct CallTrack {
     finished: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Presence {
+    #[default]
+    LoggedOut,
+    NotReady,
+    Ready,
+}
+
 /// Independent bookkeeping of the engine's outputs, checking the guarantees.
 #[derive(Default)]
 struct Tracker {
@@ -295,6 +303,9 @@ struct Tracker {
     holding: HashMap<AgentId, Vec<(CallId, Channel)>>,
     declined: HashMap<(CallId, AgentId), u64>,
     answered_by: HashMap<AgentId, u64>,
+    /// What each agent said (or the engine decided after missed offers).
+    presence: HashMap<AgentId, Presence>,
+    missed_in_row: HashMap<AgentId, u32>,
     seen_events: usize,
     arrived: usize,
 }
@@ -369,6 +380,16 @@ impl Tracker {
                     how,
                 } => {
                     self.offers.remove(offer);
+                    if *how == OfferEnd::TimedOut {
+                        let missed = self.missed_in_row.entry(*agent).or_default();
+                        *missed += 1;
+                        let presence = self.presence.entry(*agent).or_default();
+                        if *missed >= cfg_agent(cfg, *agent).max_missed_offers
+                            && *presence == Presence::Ready
+                        {
+                            *presence = Presence::NotReady;
+                        }
+                    }
                     self.release(*agent, *call);
                     if let Some(t) = self.calls.get_mut(call) {
                         t.offers.remove(offer);
@@ -388,6 +409,7 @@ impl Tracker {
                 } => {
                     self.offers.remove(offer);
                     *self.answered_by.entry(*agent).or_default() += 1;
+                    self.missed_in_row.insert(*agent, 0);
                     let t = self.calls.entry(*call).or_default();
                     t.offers.remove(offer);
                     t.answered += 1;
@@ -501,7 +523,7 @@ impl Tracker {
                             .get(&(*c, m.agent))
                             .is_some_and(|&until| until > now);
                         assert!(
-                            declined || h.state(m.agent.0) != Some(AgentState::Ready),
+                            declined || !self.free_for(m.agent, t.channel, cfg),
                             "call {c} waits in queue {} while agent {} is ready and eligible",
                             q.id,
                             m.agent
@@ -509,6 +531,43 @@ impl Tracker {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the agent is ready and has room for one more `channel` interaction.
+    fn free_for(&self, agent: AgentId, channel: Channel, cfg: &RoutingConfig) -> bool {
+        let held = self.holding.get(&agent).map_or(&[][..], |h| h.as_slice());
+        let cap = match channel {
+            Channel::Voice => 1,
+            Channel::Chat => usize::from(cfg_agent(cfg, agent).max_chats),
+        };
+        self.presence.get(&agent) == Some(&Presence::Ready)
+            && held.iter().all(|&(_, ch)| ch == channel)
+            && held.len() < cap
+    }
+
+    /// Applies an accepted presence input.
+    fn presence_input(&mut self, input: &Input) {
+        match input {
+            Input::AgentLogin { agent } => {
+                let p = self.presence.entry(*agent).or_default();
+                if *p == Presence::LoggedOut {
+                    *p = Presence::NotReady;
+                }
+            }
+            Input::AgentReady { agent } => {
+                // A repeated "ready" (a retry) does not wipe the missed-offer count.
+                if self.presence.insert(*agent, Presence::Ready) != Some(Presence::Ready) {
+                    self.missed_in_row.insert(*agent, 0);
+                }
+            }
+            Input::AgentNotReady { agent, .. } => {
+                self.presence.insert(*agent, Presence::NotReady);
+            }
+            Input::AgentLogout { agent } => {
+                self.presence.insert(*agent, Presence::LoggedOut);
+            }
+            _ => {}
         }
     }
 
@@ -666,7 +725,10 @@ fn run(p: Params, ops: Vec<Op>) {
         if let Some(input) = input {
             // Inputs may legitimately be refused (e.g. mandatory wrap-up); refused ones change nothing.
             let before = (h.router.call_count(), h.actions.len(), h.events.len());
-            if h.try_input(input).is_err() {
+            let presence = input.clone();
+            if h.try_input(input).is_ok() {
+                tr.presence_input(&presence);
+            } else {
                 assert_eq!(
                     before,
                     (h.router.call_count(), h.actions.len(), h.events.len()),
