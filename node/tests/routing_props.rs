@@ -556,8 +556,9 @@ impl Tracker {
                 }
             }
             Input::AgentReady { agent } => {
+                let before = self.presence.insert(*agent, Presence::Ready);
                 // A repeated "ready" (a retry) does not wipe the missed-offer count.
-                if self.presence.insert(*agent, Presence::Ready) != Some(Presence::Ready) {
+                if before != Some(Presence::Ready) {
                     self.missed_in_row.insert(*agent, 0);
                 }
             }
