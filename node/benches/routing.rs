@@ -341,6 +341,16 @@ fn report() {
         percentile(&state_ns, 0.99)
     );
 
+    // Replacing the whole configuration while 20,000 calls wait (positions and
+    // statistics carried over, then a full re-match).
+    let t = Instant::now();
+    w.input(Input::ConfigReplaced(Box::new(config())));
+    println!(
+        "configuration replaced with {} calls waiting: {:.0} ms (incl. building the new config)",
+        w.router.waiting_total(),
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+
     // Agent surplus: arrivals find ready agents (call-side choice by strategy).
     let mut w = World::build_surplus();
     let mut offer_ns = Vec::with_capacity(rounds);
