@@ -158,7 +158,8 @@ impl World {
         self.input(Input::CallEnded { call });
     }
 
-    fn build() -> World {
+    /// Every agent logged in and ready, no calls.
+    fn all_ready() -> World {
         let router = match Router::new(config(), Timestamp(T0)) {
             Ok(r) => r,
             Err(e) => panic!("bench config invalid: {e}"),
@@ -175,26 +176,48 @@ impl World {
             w.input(Input::AgentLogin { agent: AgentId(a) });
             w.input(Input::AgentReady { agent: AgentId(a) });
         }
+        w
+    }
+
+    /// Abandons waiting calls (first queues first) until `keep` remain.
+    fn trim_waiting(&mut self, keep: usize) {
+        let mut excess = self.router.waiting_total().saturating_sub(keep);
+        for q in 0..QUEUES {
+            for call in self.router.waiting(QueueId(q)) {
+                if excess == 0 {
+                    return;
+                }
+                self.input(Input::CallAbandoned { call });
+                excess -= 1;
+            }
+        }
+    }
+
+    /// Call surplus: every agent busy, exactly 20,000 calls waiting.
+    fn build() -> World {
+        let mut w = World::all_ready();
         // Calls until every agent is busy; calls reaching a queue whose first ring
         // is busy wait meanwhile. Then trim or top up to exactly 20,000 waiting.
         while w.connected.len() < AGENTS as usize {
             w.now += 1;
             w.arrive();
         }
-        let mut excess = w.router.waiting_total().saturating_sub(WAITING as usize);
-        for q in 0..QUEUES {
-            for call in w.router.waiting(QueueId(q)) {
-                if excess == 0 {
-                    break;
-                }
-                w.input(Input::CallAbandoned { call });
-                excess -= 1;
-            }
-        }
+        w.trim_waiting(WAITING as usize);
         while w.router.waiting_total() < WAITING as usize {
             w.now += 1;
             w.arrive();
         }
+        w
+    }
+
+    /// Agent surplus: 40,000 agents busy, 10,000 ready, nobody waiting.
+    fn build_surplus() -> World {
+        let mut w = World::all_ready();
+        while w.connected.len() < 40_000 {
+            w.now += 1;
+            w.arrive();
+        }
+        w.trim_waiting(0);
         w
     }
 
@@ -316,6 +339,38 @@ fn report() {
         "agent state change (not ready / ready): p50 {:.2} µs, p99 {:.2} µs",
         percentile(&state_ns, 0.5),
         percentile(&state_ns, 0.99)
+    );
+
+    // Replacing the whole configuration while 20,000 calls wait (positions and
+    // statistics carried over, then a full re-match).
+    let t = Instant::now();
+    w.input(Input::ConfigReplaced(Box::new(config())));
+    println!(
+        "configuration replaced with {} calls waiting: {:.0} ms (incl. building the new config)",
+        w.router.waiting_total(),
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+
+    // Agent surplus: arrivals find ready agents (call-side choice by strategy).
+    let mut w = World::build_surplus();
+    let mut offer_ns = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        w.now += 10;
+        let before = w.decisions;
+        let t = Instant::now();
+        w.arrive();
+        let ns = t.elapsed().as_nanos() as u64;
+        if w.decisions > before {
+            offer_ns.push(ns);
+        }
+        w.end_random_call();
+    }
+    offer_ns.sort_unstable();
+    println!(
+        "agent surplus (10,000 ready): call arrives → offered to a ready agent (incl. accept): {} of {rounds} offered at once, p50 {:.1} µs, p99 {:.1} µs",
+        offer_ns.len(),
+        percentile(&offer_ns, 0.5),
+        percentile(&offer_ns, 0.99)
     );
 
     // Baseline in the same run: the naive scan for one freed agent.

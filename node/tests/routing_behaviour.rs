@@ -350,6 +350,12 @@ fn overflow_when_full_when_nobody_is_ready_and_after_a_wait_keeps_age() {
             to: QueueId(2),
             reason: OverflowReason::QueueFull
         }));
+    assert!(h.actions.iter().any(|a| a.kind
+        == ActionKind::Overflow {
+            call: CallId(2),
+            from: QueueId(1),
+            to: QueueId(2)
+        }));
     h.at(5 * S).arrive(3, 2);
     assert_eq!(h.waiting(2), vec![2, 3]);
     // Call 1 overflows after 20 s and lands by age: ahead of calls 2 and 3.
@@ -627,12 +633,29 @@ fn config_change_keeps_positions_and_agent_statistics() {
     cfg.agents.push(agent(3));
     cfg.groups[0].members[1].proficiency = 5;
     cfg.queues.push(queue(2, &[1]));
+    let stats_before = [
+        h.router.agent_stats(AgentId(1)),
+        h.router.agent_stats(AgentId(2)),
+    ];
+    assert_eq!(
+        stats_before.map(|s| s.map(|s| s.answered)),
+        [Some(3), Some(2)]
+    );
     h.ok(Input::ConfigReplaced(Box::new(cfg.clone())));
-    assert_eq!(h.waiting(1), vec![10, 11, 12]);
+    assert_eq!(h.waiting(1), vec![10, 11, 12], "positions kept");
+    assert_eq!(
+        [
+            h.router.agent_stats(AgentId(1)),
+            h.router.agent_stats(AgentId(2))
+        ],
+        stats_before,
+        "statistics kept"
+    );
+    assert_eq!(h.state(1), Some(AgentState::OnCall));
     h.ok(Input::CallEnded { call: CallId(4) });
     h.ok(Input::CallEnded { call: CallId(5) });
-    h.new_offers();
-    // Calls 10 and 11 went to agents 1 and 2; when both free up, fewest answered (2: 2) goes first.
+    let calls: Vec<u64> = h.new_offers().iter().map(|o| o.call.0).collect();
+    assert_eq!(calls, vec![10, 11], "served in their kept order");
     assert_eq!(h.waiting(1), vec![12]);
     // Removing a queue with calls or a logged-in agent is refused, naming it.
     let mut bad = cfg.clone();
@@ -722,6 +745,38 @@ fn inputs_that_do_not_apply_are_refused_without_change() {
         Err(RouteError::UnknownCall(CallId(5)))
     );
     assert_eq!(h.waiting(1), vec![1]);
+    let long = Input::CallArrived {
+        call: CallId(3),
+        queue: QueueId(1),
+        caller: Some("9".repeat(MAX_CALLER_LEN + 1)),
+        priority: 0,
+        channel: Channel::Voice,
+    };
+    assert!(matches!(
+        h.try_input(long),
+        Err(RouteError::TooLong {
+            field: "caller",
+            ..
+        })
+    ));
+    h.ready(1);
+    let o = h.one_offer();
+    let long = Input::AgentNotReady {
+        agent: AgentId(1),
+        reason: "x".repeat(MAX_REASON_LEN + 1),
+    };
+    assert!(matches!(
+        h.try_input(long),
+        Err(RouteError::TooLong {
+            field: "reason",
+            ..
+        })
+    ));
+    assert_eq!(
+        h.state(1),
+        Some(AgentState::Reserved),
+        "offer {o:?} still ringing"
+    );
 }
 
 #[test]
@@ -845,4 +900,46 @@ fn the_clock_never_runs_backwards_and_timers_fire_at_their_deadline() {
         _ => None,
     });
     assert_eq!(timed_out, Some(Timestamp(T0 + 60 * S)));
+}
+
+#[test]
+fn an_expert_pool_spanning_sites_serves_every_region_after_widening() {
+    // Regional queues 1 (Beijing team: agent 1) and 2 (Shanghai team: agent 2);
+    // experts 3 (at headquarters) and 4 (at home) in one pool serving both after 30 s.
+    let mut cfg = simple(4, Strategy::LongestIdle);
+    cfg.agents[0].site = Site::Branch("beijing".into());
+    cfg.agents[1].site = Site::Branch("shanghai".into());
+    cfg.agents[2].site = Site::Branch("hq".into());
+    cfg.groups = vec![
+        group(1, &[1]),
+        group(2, &[2]),
+        GroupConfig {
+            kind: GroupKind::ExpertPool,
+            ..group(3, &[3, 4])
+        },
+    ];
+    let expert_ring = TargetStep {
+        group: GroupId(3),
+        after_ms: 30 * S,
+        min_proficiency: 1,
+    };
+    cfg.queues = vec![queue(1, &[1]), queue(2, &[2])];
+    for q in &mut cfg.queues {
+        q.targets.push(expert_ring);
+    }
+    let mut h = Harness::new(cfg);
+    h.ready(3);
+    h.at(S).ready(4);
+    h.arrive(1, 1);
+    h.arrive(2, 2);
+    h.no_offer();
+    h.at(30 * S).no_offer();
+    h.at(31 * S);
+    let mut got: Vec<(u64, u32)> = h
+        .new_offers()
+        .iter()
+        .map(|o| (o.call.0, o.agent.0))
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![(1, 3), (2, 4)], "both regions reach the pool");
 }

@@ -246,6 +246,8 @@ enum Op {
     Callback(u8),
     Hold(u8, bool),
     Replace(u8),
+    /// Any input with arbitrary (often unknown or stale) ids.
+    Raw(u8, u8),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -265,6 +267,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::Callback),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(c, h)| Op::Hold(c, h)),
         1 => (0..3u8).prop_map(Op::Replace),
+        2 => (0..10u8, 0..40u8).prop_map(|(k, id)| Op::Raw(k, id)),
     ]
 }
 
@@ -283,6 +286,14 @@ struct CallTrack {
     finished: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Presence {
+    #[default]
+    LoggedOut,
+    NotReady,
+    Ready,
+}
+
 /// Independent bookkeeping of the engine's outputs, checking the guarantees.
 #[derive(Default)]
 struct Tracker {
@@ -292,6 +303,9 @@ struct Tracker {
     holding: HashMap<AgentId, Vec<(CallId, Channel)>>,
     declined: HashMap<(CallId, AgentId), u64>,
     answered_by: HashMap<AgentId, u64>,
+    /// What each agent said (or the engine decided after missed offers).
+    presence: HashMap<AgentId, Presence>,
+    missed_in_row: HashMap<AgentId, u32>,
     seen_events: usize,
     arrived: usize,
 }
@@ -366,6 +380,16 @@ impl Tracker {
                     how,
                 } => {
                     self.offers.remove(offer);
+                    if *how == OfferEnd::TimedOut {
+                        let missed = self.missed_in_row.entry(*agent).or_default();
+                        *missed += 1;
+                        let presence = self.presence.entry(*agent).or_default();
+                        if *missed >= cfg_agent(cfg, *agent).max_missed_offers
+                            && *presence == Presence::Ready
+                        {
+                            *presence = Presence::NotReady;
+                        }
+                    }
                     self.release(*agent, *call);
                     if let Some(t) = self.calls.get_mut(call) {
                         t.offers.remove(offer);
@@ -385,6 +409,7 @@ impl Tracker {
                 } => {
                     self.offers.remove(offer);
                     *self.answered_by.entry(*agent).or_default() += 1;
+                    self.missed_in_row.insert(*agent, 0);
                     let t = self.calls.entry(*call).or_default();
                     t.offers.remove(offer);
                     t.answered += 1;
@@ -498,7 +523,7 @@ impl Tracker {
                             .get(&(*c, m.agent))
                             .is_some_and(|&until| until > now);
                         assert!(
-                            declined || h.state(m.agent.0) != Some(AgentState::Ready),
+                            declined || !self.free_for(m.agent, t.channel, cfg),
                             "call {c} waits in queue {} while agent {} is ready and eligible",
                             q.id,
                             m.agent
@@ -506,6 +531,44 @@ impl Tracker {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the agent is ready and has room for one more `channel` interaction.
+    fn free_for(&self, agent: AgentId, channel: Channel, cfg: &RoutingConfig) -> bool {
+        let held = self.holding.get(&agent).map_or(&[][..], |h| h.as_slice());
+        let cap = match channel {
+            Channel::Voice => 1,
+            Channel::Chat => usize::from(cfg_agent(cfg, agent).max_chats),
+        };
+        self.presence.get(&agent) == Some(&Presence::Ready)
+            && held.iter().all(|&(_, ch)| ch == channel)
+            && held.len() < cap
+    }
+
+    /// Applies an accepted presence input.
+    fn presence_input(&mut self, input: &Input) {
+        match input {
+            Input::AgentLogin { agent } => {
+                let p = self.presence.entry(*agent).or_default();
+                if *p == Presence::LoggedOut {
+                    *p = Presence::NotReady;
+                }
+            }
+            Input::AgentReady { agent } => {
+                let before = self.presence.insert(*agent, Presence::Ready);
+                // A repeated "ready" (a retry) does not wipe the missed-offer count.
+                if before != Some(Presence::Ready) {
+                    self.missed_in_row.insert(*agent, 0);
+                }
+            }
+            Input::AgentNotReady { agent, .. } => {
+                self.presence.insert(*agent, Presence::NotReady);
+            }
+            Input::AgentLogout { agent } => {
+                self.presence.insert(*agent, Presence::LoggedOut);
+            }
+            _ => {}
         }
     }
 
@@ -620,6 +683,35 @@ fn run(p: Params, ops: Vec<Op>) {
                         Input::CallResumed { call }
                     }
                 }),
+            Op::Raw(kind, id) => {
+                let (call, agent, offer) = (
+                    CallId(u64::from(id)),
+                    AgentId(u32::from(id) % 8),
+                    OfferId(u64::from(id)),
+                );
+                Some(match kind {
+                    0 => Input::OfferAccepted { offer },
+                    1 => Input::OfferRejected { offer },
+                    2 => Input::CallEnded { call },
+                    3 => Input::CallAbandoned { call },
+                    4 => Input::WrapUpDone { agent, call },
+                    5 => Input::CallbackRequested { call },
+                    6 => Input::CallHeld { call },
+                    7 => Input::AgentLogout { agent },
+                    8 => Input::AgentReady { agent },
+                    _ => Input::CallArrived {
+                        // Call ids are unique by contract: never reuse one.
+                        call: {
+                            next_call += 1;
+                            CallId(next_call)
+                        },
+                        queue: QueueId(u32::from(id) % 5),
+                        caller: None,
+                        priority: id % 12,
+                        channel: Channel::Voice,
+                    },
+                })
+            }
             Op::Replace(tweak) => {
                 let next = build(&p, tweak);
                 let ok = h
@@ -634,7 +726,10 @@ fn run(p: Params, ops: Vec<Op>) {
         if let Some(input) = input {
             // Inputs may legitimately be refused (e.g. mandatory wrap-up); refused ones change nothing.
             let before = (h.router.call_count(), h.actions.len(), h.events.len());
-            if h.try_input(input).is_err() {
+            let presence = input.clone();
+            if h.try_input(input).is_ok() {
+                tr.presence_input(&presence);
+            } else {
                 assert_eq!(
                     before,
                     (h.router.call_count(), h.actions.len(), h.events.len()),
@@ -645,6 +740,17 @@ fn run(p: Params, ops: Vec<Op>) {
         tr.absorb(&h, &cfg, p.ring_all);
         tr.check_router(&h, &cfg);
         tr.check_stats(&h, &cfg);
+    }
+    // Every action must survive a postcard round trip (sent to the executing node).
+    for a in &h.actions {
+        let bytes = match postcard::to_allocvec(a) {
+            Ok(b) => b,
+            Err(err) => panic!("action {a:?} does not serialize: {err}"),
+        };
+        assert_eq!(
+            postcard::from_bytes::<Action>(&bytes).ok().as_ref(),
+            Some(a)
+        );
     }
     // Every event must survive a postcard round trip (CDR upload).
     for e in &h.events {

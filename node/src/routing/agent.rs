@@ -20,7 +20,8 @@ pub const REASON_MISSED_OFFERS: &str = "missed-offers";
 pub struct AgentStats {
     /// Calls answered since the engine started.
     pub answered: u64,
-    /// Consecutive offers that timed out (reset by an answer or by going ready).
+    /// Consecutive offers that timed out (reset by an answer, or by going ready
+    /// from not ready; a repeated "ready" — a retry — does not reset it).
     pub missed_in_row: u32,
     /// Start of the current (or last) idle period.
     pub idle_since: Timestamp,

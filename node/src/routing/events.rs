@@ -153,6 +153,15 @@ pub enum ActionKind {
         /// The estimated wait that triggered the proposal.
         ewt_ms: u64,
     },
+    /// The call moved to another queue, keeping its age.
+    Overflow {
+        /// The call.
+        call: CallId,
+        /// The queue it left.
+        from: QueueId,
+        /// The queue it now waits in.
+        to: QueueId,
+    },
     /// Refuse the call (play a message and release).
     Reject {
         /// The call.

@@ -60,6 +60,13 @@
 //! Default weights: `Wq = 10, Wc = 20, Wa = 1, Wp = 5, Wi = 0.1` (one caller
 //! priority level is worth 20 s of waiting). Ties go to the earlier arrival.
 //!
+//! # Simulation
+//! [`Scenario`] drives the real engine with simulated callers and agents (Poisson
+//! arrivals, exponential or lognormal handle times, exponential or lognormal
+//! patience, one seed) and [`SimRun::summary`] reports service level, ASA,
+//! abandonment, occupancy and announced EWT with batch-means confidence intervals;
+//! the tests check it against Erlang C and Erlang A.
+//!
 //! # Cost
 //! Each group keeps its ready members in a set, and each group knows the queue
 //! rings it serves. A call arriving inspects the ready members of its open rings;
@@ -77,6 +84,7 @@ mod kpi;
 mod model;
 mod numbers;
 mod queue;
+mod simulate;
 mod sticky;
 mod strategy;
 mod time;
@@ -87,7 +95,7 @@ pub use config::{
     Membership, OverflowRule, OverflowWhen, QueueConfig, RoutingConfig, ServiceLevelTarget,
     TargetStep, VipRule, WrapUpMode, WrapUpPolicy,
 };
-pub use engine::{MAX_CALLER_PRIORITY, RouteError, Router};
+pub use engine::{MAX_CALLER_LEN, MAX_CALLER_PRIORITY, MAX_REASON_LEN, RouteError, Router};
 pub use events::{Action, ActionKind, Event, EventKind, Input};
 pub use ewt::{HandleTimeEstimate, estimated_wait_ms};
 pub use kpi::{AgentKpis, KpiReport, QueueKpis};
@@ -96,4 +104,5 @@ pub use model::{
     QueueId, RejectReason, Site, Strategy,
 };
 pub use numbers::{NumberPattern, NumberTable};
+pub use simulate::{Distribution, Estimate, Scenario, SimError, SimRun, SimSummary};
 pub use time::{TimeWindow, Timestamp};

@@ -117,8 +117,6 @@ pub enum OverflowReason {
     NoReadyAgents,
     /// The call waited longer than the queue's threshold.
     WaitExceeded,
-    /// The caller's number matched a blacklist rule that routes to a chosen queue.
-    Blacklist,
 }
 
 /// Why an offer ended without the agent answering.
