@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod ca;
 pub mod http;
+pub mod media;
 pub mod registry;
 pub mod relay;
 pub mod server;
@@ -64,6 +65,7 @@ struct Inner {
     ca: Ca,
     revocations: Revocations,
     registry: Registry,
+    relay: std::sync::Mutex<relay::RelayTable<NodeId>>,
 }
 
 /// Seconds since the Unix epoch.
@@ -89,6 +91,7 @@ impl Coordinator {
                 ca,
                 revocations: Revocations::new(revoked),
                 registry: Registry::default(),
+                relay: Default::default(),
             }),
         })
     }

@@ -8,8 +8,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tandem_node::inventory::Inventory;
 use tandem_node::link::LinkHealth;
 use tandem_node::names::{NodeId, Site};
-use tandem_node::proto::GoodbyeReason;
+use tandem_node::proto::{GoodbyeReason, Message};
 use tokio::sync::mpsc;
+
+/// What other parts of the coordinator ask a session task to do.
+#[derive(Debug)]
+pub enum SessionCommand {
+    /// Send a message on the node's control stream.
+    Send(Message),
+    /// End the session, telling the node why.
+    Goodbye(GoodbyeReason),
+}
+
+/// Commands a session may have pending before call control must wait for it.
+pub const SESSION_COMMAND_QUEUE: usize = 64;
 
 /// One live session.
 #[derive(Debug, Clone)]
@@ -23,7 +35,7 @@ pub struct OnlineNode {
     pub inventory: Inventory,
     pub health: LinkHealth,
     pub(crate) conn: quinn::Connection,
-    pub(crate) kick: mpsc::Sender<GoodbyeReason>,
+    pub(crate) commands: mpsc::Sender<SessionCommand>,
 }
 
 /// The online set. The lock is held only for map operations, never across I/O.
@@ -84,11 +96,29 @@ impl Registry {
         let Some(node) = self.get(id) else {
             return false;
         };
-        if node.kick.try_send(reason.clone()).is_err() {
+        if node
+            .commands
+            .try_send(SessionCommand::Goodbye(reason.clone()))
+            .is_err()
+        {
             node.conn
                 .close(quinn::VarInt::from_u32(code), reason.to_string().as_bytes());
         }
         true
+    }
+
+    /// Queues a control message for an online node; false if it is offline or its
+    /// session is too far behind (the caller treats both as "not reachable").
+    pub fn send(&self, id: &NodeId, message: Message) -> bool {
+        let Some(commands) = self.lock().get(id).map(|n| n.commands.clone()) else {
+            return false;
+        };
+        commands.try_send(SessionCommand::Send(message)).is_ok()
+    }
+
+    /// The live connection of a node (for media forwarding).
+    pub fn connection(&self, id: &NodeId) -> Option<quinn::Connection> {
+        self.lock().get(id).map(|n| n.conn.clone())
     }
 
     /// Every online node id.

@@ -123,16 +123,18 @@ impl<N: Clone + Eq + Hash + Debug> RelayTable<N> {
         Ok(())
     }
 
-    /// Call control: stop relaying `leg`; returns what it carried.
-    pub fn tear_down(&mut self, leg: LegId) -> Result<LegCounters, RelayError<N>> {
+    /// Call control: stop relaying `leg`; returns its two ends (to tell them) and
+    /// what it carried.
+    pub fn tear_down(&mut self, leg: LegId) -> Result<(N, N, LegCounters), RelayError<N>> {
         self.legs
             .remove(&leg)
-            .map(|r| r.counters)
+            .map(|r| (r.a, r.b, r.counters))
             .ok_or(RelayError::UnknownLeg(leg))
     }
 
-    /// A node went away: tear down every leg it was an end of; returns them.
-    pub fn tear_down_node(&mut self, node: &N) -> Vec<LegId> {
+    /// A node went away: tear down every leg it was an end of; returns each leg
+    /// with its other end, which must be told.
+    pub fn tear_down_node(&mut self, node: &N) -> Vec<(LegId, N)> {
         let mut gone: Vec<LegId> = self
             .legs
             .iter()
@@ -140,10 +142,12 @@ impl<N: Clone + Eq + Hash + Debug> RelayTable<N> {
             .map(|(l, _)| *l)
             .collect();
         gone.sort();
-        for l in &gone {
-            self.legs.remove(l);
-        }
-        gone
+        gone.into_iter()
+            .filter_map(|l| {
+                let r = self.legs.remove(&l)?;
+                Some((l, if r.a == *node { r.b } else { r.a }))
+            })
+            .collect()
     }
 
     /// Where a datagram from `from` must go. The bytes are forwarded unchanged;
@@ -220,12 +224,14 @@ mod tests {
             t.route(&"seat-bo".into(), &datagram(2)).unwrap(),
             "gw-beijing"
         );
+        let (a, b, counters) = t.tear_down(LegId(1)).unwrap();
+        assert_eq!((a.as_str(), b.as_str()), ("gw-shanghai", "seat-anna"));
         assert_eq!(
-            t.tear_down(LegId(1)),
-            Ok(LegCounters {
+            counters,
+            LegCounters {
                 a_to_b: 1,
                 b_to_a: 1
-            })
+            }
         );
         assert_eq!(t.counters().forwarded, 3);
     }
@@ -277,7 +283,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             t.tear_down_node(&"seat-anna".into()),
-            vec![LegId(1), LegId(3)]
+            vec![
+                (LegId(1), "gw-shanghai".into()),
+                (LegId(3), "gw-beijing".into())
+            ]
         );
         assert_eq!(t.len(), 1);
     }

@@ -5,7 +5,7 @@
 //! the handshake) runs a session: hello, welcome, heartbeats both ways, until the
 //! link dies, the node leaves, or an administrator revokes it.
 
-use crate::registry::OnlineNode;
+use crate::registry::{OnlineNode, SESSION_COMMAND_QUEUE, SessionCommand};
 use crate::server::Presence;
 use crate::tls::identity_of;
 use crate::{Coordinator, VERSION, now_secs};
@@ -120,7 +120,7 @@ async fn session(
     };
     let registry = coordinator.registry();
     let session = registry.next_session();
-    let (kick_tx, mut kick_rx) = mpsc::channel(1);
+    let (commands_tx, mut commands) = mpsc::channel(SESSION_COMMAND_QUEUE);
     let online = OnlineNode {
         session,
         site: hello.site.clone(),
@@ -130,11 +130,13 @@ async fn session(
         inventory: hello.inventory.clone(),
         health: Default::default(),
         conn: conn.clone(),
-        kick: kick_tx,
+        commands: commands_tx,
     };
     if let Some(old) = registry.insert(node.clone(), online) {
         tracing::info!("a new session replaces the previous one");
-        let _ = old.kick.try_send(GoodbyeReason::Replaced);
+        let _ = old
+            .commands
+            .try_send(SessionCommand::Goodbye(GoodbyeReason::Replaced));
     }
     // Revocation may have landed between the handshake and the registration.
     if coordinator.revocations().contains(&node) {
@@ -149,6 +151,11 @@ async fn session(
         heartbeat_interval_ms: HEARTBEAT_INTERVAL.as_millis() as u32,
         server_time_us: now_us(),
     });
+    let media = tokio::spawn(crate::media::forward_datagrams(
+        coordinator.clone(),
+        conn.clone(),
+        node.clone(),
+    ));
     let ended = match control.send(&welcome).await {
         Ok(_) => {
             run(
@@ -157,13 +164,16 @@ async fn session(
                 &node,
                 session,
                 &coordinator,
-                &mut kick_rx,
+                &mut commands,
             )
             .await
         }
         Err(e) => Ended::Link(e),
     };
-    registry.remove(&node, session);
+    media.abort();
+    if registry.remove(&node, session) {
+        coordinator.node_gone(&node);
+    }
     presence.offline(&node);
     match ended {
         Ended::Kicked(reason) => {
@@ -255,7 +265,7 @@ async fn run(
     node: &NodeId,
     session: u64,
     coordinator: &Coordinator,
-    kick_rx: &mut mpsc::Receiver<GoodbyeReason>,
+    commands: &mut mpsc::Receiver<SessionCommand>,
 ) -> Ended {
     let mut clock = ClockSync::new();
     let mut beat = tokio::time::interval(HEARTBEAT_INTERVAL);
@@ -311,7 +321,14 @@ async fn run(
                     return Ended::Link(e);
                 }
             }
-            Some(reason) = kick_rx.recv() => return Ended::Kicked(reason),
+            Some(command) = commands.recv() => match command {
+                SessionCommand::Goodbye(reason) => return Ended::Kicked(reason),
+                SessionCommand::Send(message) => {
+                    if let Err(e) = control.send(&message).await {
+                        return Ended::Link(e);
+                    }
+                }
+            },
             closed = conn.closed() => return Ended::Link(LinkError::Connection(closed)),
         }
     }

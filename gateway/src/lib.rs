@@ -7,9 +7,11 @@
 pub mod enroll;
 pub mod identity;
 pub mod media;
+pub mod media_link;
 pub mod uplink;
 
 use identity::{GatewayStore, Identity, IdentityError};
+use media_link::MediaLink;
 use std::path::Path;
 use tandem_hal::board::BoardConfig;
 use tandem_node::inventory::Inventory;
@@ -24,6 +26,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// A running gateway.
 pub struct Gateway {
     identity: Identity,
+    media: MediaLink,
     state: watch::Receiver<UplinkState>,
     stop: watch::Sender<bool>,
     uplink: JoinHandle<Result<(), UplinkError>>,
@@ -41,11 +44,20 @@ impl Gateway {
         let (stop, stop_rx) = watch::channel(false);
         let span = tracing::info_span!("gateway", node = %identity.node_id, site = %identity.site);
         tracing::info!(parent: &span, board = %board.name, inventory = %inventory.summary(), "gateway starting");
+        let media = MediaLink::new();
         let uplink = tokio::spawn(
-            uplink::run(identity.clone(), inventory, stop_rx, state_tx).instrument(span),
+            uplink::run(
+                identity.clone(),
+                inventory,
+                media.clone(),
+                stop_rx,
+                state_tx,
+            )
+            .instrument(span),
         );
         Ok(Self {
             identity,
+            media,
             state,
             stop,
             uplink,
@@ -54,6 +66,11 @@ impl Gateway {
 
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// Media datagrams of the legs this gateway has across the WAN.
+    pub fn media(&self) -> &MediaLink {
+        &self.media
     }
 
     /// The uplink state, updated as it changes.

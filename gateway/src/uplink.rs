@@ -3,6 +3,7 @@
 
 use crate::enroll::{client_endpoint, resolve};
 use crate::identity::{Identity, IdentityError};
+use crate::media_link::{LegEvent, MediaLink};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::Duration;
@@ -57,6 +58,7 @@ enum SessionEnd {
 pub async fn run(
     identity: Identity,
     inventory: Inventory,
+    media: MediaLink,
     mut stop: watch::Receiver<bool>,
     state: watch::Sender<UplinkState>,
 ) -> Result<(), UplinkError> {
@@ -68,7 +70,7 @@ pub async fn run(
     loop {
         state.send_replace(UplinkState::Connecting { attempt });
         let end = tokio::select! {
-            end = session(&identity, &inventory, &config, &mut endpoint, &state, &mut backoff) => end,
+            end = session(&identity, &inventory, &config, &mut endpoint, &state, &mut backoff, &media) => end,
             _ = stop.wait_for(|s| *s) => SessionEnd::Stopped,
         };
         match end {
@@ -106,6 +108,7 @@ async fn session(
     endpoint: &mut Option<quinn::Endpoint>,
     state: &watch::Sender<UplinkState>,
     backoff: &mut Backoff,
+    media: &MediaLink,
 ) -> SessionEnd {
     let addr = match resolve(&identity.coordinator).await {
         Ok(addr) => addr,
@@ -126,10 +129,18 @@ async fn session(
         },
         Err(e) => return SessionEnd::Lost(format!("connect to {addr}: {e}")),
     };
-    let end = match established(identity, inventory, &conn, state, backoff).await {
+    media.connected(conn.clone());
+    let receiver = tokio::spawn({
+        let media = media.clone();
+        let conn = conn.clone();
+        async move { media.receive(conn).await }
+    });
+    let end = match established(identity, inventory, &conn, state, backoff, media).await {
         Ok(never) => match never {},
         Err(end) => end,
     };
+    media.disconnected();
+    receiver.abort();
     if let SessionEnd::Lost(_) = &end
         && let Some(reason) = conn.close_reason()
         && is_revoked_close(&reason)
@@ -154,6 +165,7 @@ async fn established(
     conn: &quinn::Connection,
     state: &watch::Sender<UplinkState>,
     backoff: &mut Backoff,
+    media: &MediaLink,
 ) -> Result<std::convert::Infallible, SessionEnd> {
     let lost = |e: LinkError| SessionEnd::Lost(e.to_string());
     let mut control = ControlStream::open(conn).await.map_err(lost)?;
@@ -217,6 +229,16 @@ async fn established(
                     }
                     Message::Goodbye(GoodbyeReason::Revoked) => return Err(SessionEnd::Revoked),
                     Message::Goodbye(reason) => return Err(SessionEnd::Lost(format!("coordinator said goodbye: {reason}"))),
+                    Message::LegOpen(open) => {
+                        tracing::info!(leg = open.leg, call = %open.call, endpoint = %open.endpoint, "media leg open");
+                        media.event(LegEvent::Opened(open));
+                        None
+                    }
+                    Message::LegClose { leg } => {
+                        tracing::info!(leg, "media leg closed");
+                        media.event(LegEvent::Closed(tandem_node::media::LegId(leg)));
+                        None
+                    }
                     Message::Reject { request, reason } => {
                         tracing::warn!(request, %reason, "coordinator rejected a message");
                         None
