@@ -13,9 +13,7 @@ use std::time::Duration;
 use tandem_node::link::control::kind_name;
 use tandem_node::link::{ClockSync, ControlStream, LinkError, close, now_us};
 use tandem_node::names::{NodeId, Site};
-use tandem_node::proto::{
-    GoodbyeReason, Heartbeat, HeartbeatAck, Hello, Message, RejectReason, Welcome,
-};
+use tandem_node::proto::{GoodbyeReason, Heartbeat, Hello, Message, RejectReason, Welcome};
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};
 use tracing::Instrument;
@@ -274,25 +272,13 @@ async fn run(
     loop {
         tokio::select! {
             received = control.recv() => {
-                let env = match received {
-                    Ok(env) => env,
-                    Err(LinkError::Proto(err)) => match control.answer(&err).await {
-                        Ok(true) => {
-                            tracing::info!(%err, "rejected an unknown message");
-                            continue;
-                        }
-                        Ok(false) => return Ended::Link(LinkError::Proto(err)),
-                        Err(e) => return Ended::Link(e),
-                    },
+                let env = match control.triage(received).await {
+                    Ok(Some(env)) => env,
+                    Ok(None) => continue,
                     Err(e) => return Ended::Link(e),
                 };
                 let reply = match env.message {
-                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(HeartbeatAck {
-                        seq: hb.seq,
-                        request_sent_us: hb.sent_us,
-                        received_us: now_us(),
-                        sent_us: now_us(),
-                    })),
+                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(hb.ack(now_us()))),
                     Message::HeartbeatAck(ack) => {
                         if let Some(health) = clock.record(&ack, now_us()) {
                             coordinator.registry().set_health(node, session, health);

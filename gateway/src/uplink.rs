@@ -14,9 +14,7 @@ use tandem_node::link::{
     Backoff, COORDINATOR_SERVER_NAME, ClockSync, ControlStream, LinkError, LinkHealth, close,
     now_us,
 };
-use tandem_node::proto::{
-    GoodbyeReason, Heartbeat, HeartbeatAck, Hello, Message, RejectReason, capability,
-};
+use tandem_node::proto::{GoodbyeReason, Heartbeat, Hello, Message, RejectReason, capability};
 use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, timeout};
 
@@ -204,22 +202,11 @@ async fn established(
     loop {
         tokio::select! {
             received = control.recv() => {
-                let env = match received {
-                    Ok(env) => env,
-                    Err(LinkError::Proto(err)) => match control.answer(&err).await {
-                        Ok(true) => continue,
-                        Ok(false) => return Err(SessionEnd::Lost(format!("coordinator broke the protocol: {err}"))),
-                        Err(e) => return Err(lost(e)),
-                    },
-                    Err(e) => return Err(lost(e)),
+                let Some(env) = control.triage(received).await.map_err(lost)? else {
+                    continue;
                 };
                 let reply = match env.message {
-                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(HeartbeatAck {
-                        seq: hb.seq,
-                        request_sent_us: hb.sent_us,
-                        received_us: now_us(),
-                        sent_us: now_us(),
-                    })),
+                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(hb.ack(now_us()))),
                     Message::HeartbeatAck(ack) => {
                         if let Some(health) = clock.record(&ack, now_us()) {
                             tracing::debug!(rtt_us = health.rtt_us, offset_us = health.offset_us, "heartbeat");

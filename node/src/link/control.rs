@@ -127,16 +127,34 @@ impl ControlStream {
         }
     }
 
+    /// Sorts the result of [`Self::recv`]: a message comes back as `Some`; an
+    /// answerable protocol error is answered and gives `None` (keep going);
+    /// anything else ends the session. Session loops call it in the body of their
+    /// `select!` arm, so the answer is never cancelled half-written.
+    pub async fn triage(
+        &mut self,
+        received: Result<Envelope, LinkError>,
+    ) -> Result<Option<Envelope>, LinkError> {
+        match received {
+            Ok(env) => Ok(Some(env)),
+            Err(LinkError::Proto(err)) => {
+                if self.answer(&err).await? {
+                    tracing::info!(%err, "answered a message this version does not know");
+                    Ok(None)
+                } else {
+                    Err(LinkError::Proto(err))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Receives until a message that is not an answerable protocol error arrives.
     pub async fn recv_answering(&mut self) -> Result<Envelope, LinkError> {
         loop {
-            match self.recv().await {
-                Err(LinkError::Proto(err)) => {
-                    if !self.answer(&err).await? {
-                        return Err(LinkError::Proto(err));
-                    }
-                }
-                other => return other,
+            let received = self.recv().await;
+            if let Some(env) = self.triage(received).await? {
+                return Ok(env);
             }
         }
     }

@@ -145,6 +145,18 @@ pub struct Heartbeat {
     pub sent_us: u64,
 }
 
+impl Heartbeat {
+    /// The answer to this heartbeat, stamped with our clock now.
+    pub fn ack(&self, now_us: u64) -> HeartbeatAck {
+        HeartbeatAck {
+            seq: self.seq,
+            request_sent_us: self.sent_us,
+            received_us: now_us,
+            sent_us: now_us,
+        }
+    }
+}
+
 /// NTP-style answer: echoes the request's send time and adds the responder's receive
 /// and send times, so the requester can split round trip from clock offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

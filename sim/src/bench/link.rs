@@ -18,7 +18,7 @@ use tandem_coordinator::admin::{self, AdminRequest, AdminResponse};
 use tandem_node::link::tls::enrolled_client_config;
 use tandem_node::link::{COORDINATOR_SERVER_NAME, ControlStream, NodeKey, now_us};
 use tandem_node::names::{NodeId, Site};
-use tandem_node::proto::{EnrollRequest, EnrollResult, Heartbeat, HeartbeatAck, Hello, Message};
+use tandem_node::proto::{EnrollRequest, EnrollResult, Heartbeat, Hello, Message};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Benchmark parameters.
@@ -240,12 +240,7 @@ async fn node_loop(
                 let Ok(env) = received else { return };
                 match env.message {
                     Message::Heartbeat(hb) => {
-                        let ack = Message::HeartbeatAck(HeartbeatAck {
-                            seq: hb.seq,
-                            request_sent_us: hb.sent_us,
-                            received_us: now_us(),
-                            sent_us: now_us(),
-                        });
+                        let ack = Message::HeartbeatAck(hb.ack(now_us()));
                         if control.send(&ack).await.is_err() {
                             return;
                         }
