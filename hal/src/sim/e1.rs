@@ -1,15 +1,17 @@
 //! A simulated E1 span: the far end sets ABCD bits, alarms and plays audio per
-//! channel; the gateway side receives TS16 through the real CAS receiver and the
-//! audio as A-law, as it would from a framer.
+//! channel and sends whole G.704 frames; the gateway side runs the real framer
+//! (frame and CRC-4 alignment, alarms) and CAS receiver on them and gets the
+//! voice channels as A-law, as it would from a framer chip.
 
 use super::source::AudioQueue;
 use super::{Audio, Pace, Pacer, SimError, lock};
 use crate::dsp::LINE_RATE;
-use crate::dsp::g711::Law;
+use crate::dsp::g711::{Law, alaw_encode};
 use crate::dsp::tones::CHINA;
+use crate::e1::framing::{FRAME_BYTES, Framer, Transmitter};
 use crate::e1::{
     Abcd, Alarms, CasReceiver, E1Span, SpanError, SpanEvent, SpanStatus, VOICE_CHANNELS,
-    cas_multiframe,
+    cas_multiframe, timeslot_of,
 };
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,10 @@ const IDLE: u8 = 0b1001;
 #[derive(Debug)]
 struct SpanSim {
     frame_len: usize,
+    /// What the far end is doing wrong (it sends zeros, all ones, bad FAS, RAI).
+    far_alarms: Alarms,
+    tx: Transmitter,
+    framer: Framer,
     status: SpanStatus,
     far_abcd: [Abcd; CHANNELS],
     our_abcd: [Abcd; CHANNELS],
@@ -28,6 +34,8 @@ struct SpanSim {
     mf_pos: usize,
     events: VecDeque<SpanEvent>,
     audio: Vec<AudioQueue>,
+    /// Far-end audio for one read, channel-major, reused across reads.
+    pcm: Vec<i16>,
     captured: Vec<Vec<i16>>,
 }
 
@@ -39,23 +47,63 @@ impl SpanSim {
         }
     }
 
-    /// One frame period: `frame_len` E1 frames of TS16 through the CAS receiver.
-    fn tick(&mut self) {
-        if self.status.alarms.los || self.status.alarms.ais {
-            return;
+    /// One read period: the far end builds `frame_len` whole E1 frames (TS0 from
+    /// its transmitter, TS16 CAS, A-law voice), the gateway's framer aligns to them
+    /// and the aligned frames feed the CAS receiver and `out` (channel-major codes).
+    fn tick(&mut self, out: &mut [u8]) {
+        let n = self.frame_len;
+        out.fill(Law::Alaw.silence());
+        for (ch, q) in self.audio.iter_mut().enumerate() {
+            q.fill(&mut self.pcm[ch * n..(ch + 1) * n]);
         }
-        let mf = cas_multiframe(&self.far_abcd, self.status.alarms.rai);
-        for _ in 0..self.frame_len {
-            let byte = mf[self.mf_pos];
+        let mf = cas_multiframe(&self.far_abcd, false);
+        let mut delivered = 0;
+        for i in 0..n {
+            let mut frame = [0u8; FRAME_BYTES];
+            frame[16] = mf[self.mf_pos];
             self.mf_pos = (self.mf_pos + 1) % mf.len();
-            let events = &mut self.events;
-            self.cas.push(byte, |channel, bits| {
-                events.push_back(SpanEvent::Abcd { channel, bits })
+            for ch in 1..=VOICE_CHANNELS {
+                let ts = usize::from(timeslot_of(ch).unwrap_or(0));
+                frame[ts] = alaw_encode(self.pcm[usize::from(ch - 1) * n + i]);
+            }
+            self.tx.frame(&mut frame);
+            let a = self.far_alarms;
+            if a.los {
+                frame = [0; FRAME_BYTES];
+            } else if a.ais {
+                frame = [0xFF; FRAME_BYTES];
+            } else if a.lof {
+                frame[0] &= 0x80;
+            }
+            let (cas, events) = (&mut self.cas, &mut self.events);
+            self.framer.push(&frame, |f| {
+                cas.push(f[16], |channel, bits| {
+                    events.push_back(SpanEvent::Abcd { channel, bits })
+                });
+                if delivered < n {
+                    for ch in 1..=VOICE_CHANNELS {
+                        let ts = usize::from(timeslot_of(ch).unwrap_or(0));
+                        out[usize::from(ch - 1) * n + delivered] = f[ts];
+                    }
+                    delivered += 1;
+                }
             });
         }
-        let mut status = self.status;
-        status.cas_sync = self.cas.in_sync();
-        self.set_status(status);
+        let fs = self.framer.status();
+        if !fs.frame_aligned {
+            self.cas = CasReceiver::new();
+        }
+        self.set_status(SpanStatus {
+            frame_sync: fs.frame_aligned,
+            crc4: fs.crc4_aligned,
+            cas_sync: fs.frame_aligned && self.cas.in_sync(),
+            alarms: Alarms {
+                los: fs.los,
+                lof: !fs.frame_aligned && !fs.los && !fs.ais,
+                ais: fs.ais,
+                rai: fs.rai,
+            },
+        });
     }
 }
 
@@ -73,23 +121,23 @@ pub struct FarEnd {
     shared: Arc<Mutex<SpanSim>>,
 }
 
-/// A span in frame sync with CRC-4, and its far end.
+/// A span whose far end sends CRC-4 framing, and that far end. The gateway side
+/// aligns on the first read.
 pub fn span(id: &str, frame_len: usize, pace: Pace) -> (SimSpan, FarEnd) {
     let idle = [Abcd::new(IDLE).unwrap_or_else(|_| unreachable!("1001 is valid")); CHANNELS];
     let shared = Arc::new(Mutex::new(SpanSim {
         frame_len,
-        status: SpanStatus {
-            frame_sync: true,
-            crc4: true,
-            cas_sync: false,
-            alarms: Alarms::default(),
-        },
+        far_alarms: Alarms::default(),
+        tx: Transmitter::new(true),
+        framer: Framer::new(),
+        status: SpanStatus::default(),
         far_abcd: idle,
         our_abcd: idle,
         cas: CasReceiver::new(),
         mf_pos: 0,
         events: VecDeque::new(),
         audio: (0..CHANNELS).map(|_| AudioQueue::default()).collect(),
+        pcm: vec![0; CHANNELS * frame_len],
         captured: vec![Vec::new(); CHANNELS],
     }));
     (
@@ -148,19 +196,7 @@ impl E1Span for SimSpan {
             });
         }
         self.pacer.wait();
-        let mut span = lock(&self.shared);
-        span.tick();
-        let silent = span.status.alarms.los || span.status.alarms.ais;
-        let mut pcm = [0i16; 480];
-        let n = self.frame_len.min(pcm.len());
-        for (ch, codes) in out.chunks_exact_mut(self.frame_len).enumerate() {
-            span.audio[ch].fill(&mut pcm[..n]);
-            if silent {
-                codes.fill(Law::Alaw.silence());
-            } else {
-                Law::Alaw.encode(&pcm[..n], codes);
-            }
-        }
+        lock(&self.shared).tick(out);
         Ok(())
     }
 
@@ -196,29 +232,19 @@ impl FarEnd {
         Ok(lock(&self.shared).our_abcd[index(channel)?])
     }
 
-    /// Raises or clears alarms as the gateway's framer would see them: loss of
-    /// signal and AIS also drop frame sync and CAS.
+    /// Makes the far end misbehave as the alarm describes: `los` sends nothing
+    /// (zeros), `ais` all ones, `lof` corrupts the alignment words, `rai` sets the
+    /// remote alarm bit. The gateway's framer notices on its next reads.
     pub fn set_alarms(&self, alarms: Alarms) {
         let mut span = lock(&self.shared);
-        let lost = alarms.los || alarms.lof || alarms.ais;
-        if lost {
-            span.cas = CasReceiver::new();
-        }
-        let status = SpanStatus {
-            frame_sync: !lost,
-            crc4: !lost && span.status.crc4,
-            cas_sync: !lost && span.cas.in_sync(),
-            alarms,
-        };
-        span.set_status(status);
+        span.far_alarms = alarms;
+        span.tx.set_remote_alarm(alarms.rai);
     }
 
-    /// Whether the far end runs CRC-4 (a non-CRC-4 far end leaves it false).
+    /// Whether the far end sends CRC-4 (without it the gateway falls back to
+    /// non-CRC-4 operation after 400 ms).
     pub fn set_crc4(&self, on: bool) {
-        let mut span = lock(&self.shared);
-        let mut status = span.status;
-        status.crc4 = on && status.frame_sync;
-        span.set_status(status);
+        lock(&self.shared).tx.set_crc4(on);
     }
 
     /// Queues audio on `channel` towards the gateway (tones use the China plan).
@@ -306,30 +332,70 @@ mod tests {
         assert!(span.write_frame(&frame[1..]).is_err());
     }
 
+    fn statuses(span: &mut SimSpan) -> Vec<SpanStatus> {
+        std::iter::from_fn(|| span.poll_event())
+            .filter_map(|e| match e {
+                SpanEvent::Status(s) => Some(s),
+                SpanEvent::Abcd { .. } => None,
+            })
+            .collect()
+    }
+
     #[test]
-    fn alarms_drop_sync_and_are_reported() {
+    fn the_framer_aligns_and_reports_far_end_alarms() {
         let (mut span, far) = span("e1a", 160, Pace::Fast);
         read(&mut span, 1);
+        let s = span.status();
+        assert!(
+            s.frame_sync && s.crc4 && s.cas_sync && !s.alarms.any(),
+            "{s:?}"
+        );
         while span.poll_event().is_some() {}
+
         far.set_alarms(Alarms {
             los: true,
             ..Alarms::default()
         });
-        let ev = span.poll_event().unwrap();
-        let SpanEvent::Status(s) = ev else {
-            panic!("{ev:?}")
-        };
-        assert!(!s.frame_sync && s.alarms.los && !s.cas_sync);
         let heard = read(&mut span, 1);
+        let s = *statuses(&mut span).last().unwrap();
+        assert!(s.alarms.los && !s.cas_sync, "{s:?}");
         assert!(
-            heard[0]
+            heard[0][80..]
                 .iter()
                 .all(|&x| x == alaw_decode(Law::Alaw.silence()))
         );
-        far.set_alarms(Alarms::default());
-        far.set_crc4(false);
+
+        far.set_alarms(Alarms {
+            ais: true,
+            ..Alarms::default()
+        });
+        read(&mut span, 1);
+        assert!(span.status().alarms.ais && !span.status().frame_sync);
+
+        far.set_alarms(Alarms {
+            lof: true,
+            ..Alarms::default()
+        });
         read(&mut span, 1);
         let s = span.status();
-        assert!(s.frame_sync && !s.crc4 && s.cas_sync && !s.alarms.any());
+        assert!(s.alarms.lof && !s.frame_sync && !s.alarms.los, "{s:?}");
+
+        far.set_alarms(Alarms {
+            rai: true,
+            ..Alarms::default()
+        });
+        read(&mut span, 1);
+        let s = span.status();
+        assert!(s.frame_sync && s.alarms.rai && s.cas_sync, "{s:?}");
+
+        // A far end that stops sending CRC-4: after 400 ms the span runs without it.
+        far.set_alarms(Alarms::default());
+        far.set_crc4(false);
+        read(&mut span, 25);
+        let s = span.status();
+        assert!(
+            s.frame_sync && !s.crc4 && s.cas_sync && !s.alarms.any(),
+            "{s:?}"
+        );
     }
 }
