@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tandem_sim::bench::link::{self, LinkBenchOptions};
 use tandem_sim::demo::{self, DemoOptions};
+use tandem_sim::dsp;
 
 /// The Tandem simulator: a virtual contact center on simulated lines, and the load
 /// generators behind the benchmarks. Everything runs the real coordinator and
@@ -35,6 +36,11 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Line DSP tools over 8 kHz 16-bit mono WAV files (the gateway's own code).
+    Dsp {
+        #[command(subcommand)]
+        tool: DspTool,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -46,6 +52,57 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum DspTool {
+    /// Write DTMF digits (0-9, *, #, A-D) to a WAV file.
+    DtmfEncode {
+        #[arg(long)]
+        digits: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the DTMF digits heard in a WAV file.
+    DtmfDecode { file: PathBuf },
+    /// Write a caller ID transmission to a WAV file.
+    CidEncode {
+        #[arg(long)]
+        number: String,
+        /// Caller name (FSK standards only).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_enum, default_value = "bell202")]
+        standard: Standard,
+        /// Date and time as the exchange sends it, MMDDHHMM (FSK standards only).
+        #[arg(long)]
+        time: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the caller ID (number, name, time) found in a WAV file.
+    CidDecode { file: PathBuf },
+}
+
+/// Caller ID signalling.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Standard {
+    /// Bell 202 FSK after the first ring.
+    Bell202,
+    /// ITU-T V.23 FSK (ETSI).
+    V23,
+    /// DTMF digits before the first ring.
+    Dtmf,
+}
+
+impl From<Standard> for tandem_hal::dsp::callerid::CidStandard {
+    fn from(s: Standard) -> Self {
+        match s {
+            Standard::Bell202 => Self::Bell202,
+            Standard::V23 => Self::V23,
+            Standard::Dtmf => Self::Dtmf,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -116,6 +173,31 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Dsp { tool } => run_dsp(tool),
         Command::CoordinatorChild { data } => link::coordinator_child(&data).await,
+    }
+}
+
+fn run_dsp(tool: DspTool) -> Result<()> {
+    match tool {
+        DspTool::DtmfEncode { digits, out } => dsp::dtmf_encode(&digits, &out),
+        DspTool::DtmfDecode { file } => {
+            println!("{}", dsp::dtmf_decode(&file)?);
+            Ok(())
+        }
+        DspTool::CidEncode {
+            number,
+            name,
+            standard,
+            time,
+            out,
+        } => {
+            let time = time.as_deref().map(dsp::parse_time).transpose()?;
+            dsp::cid_encode(&number, name.as_deref(), time, standard.into(), &out)
+        }
+        DspTool::CidDecode { file } => {
+            print!("{}", dsp::describe(&dsp::cid_decode(&file)?));
+            Ok(())
+        }
     }
 }
