@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tandem_sim::bench::link::{self, LinkBenchOptions};
+use tandem_sim::bench::relay;
 use tandem_sim::demo::{self, DemoOptions};
 use tandem_sim::dsp;
 
@@ -107,6 +108,21 @@ impl From<Standard> for tandem_hal::dsp::callerid::CidStandard {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Media datagrams through the coordinator's relay: datagrams forwarded per
+    /// CPU-second of the coordinator. Build with --release.
+    Relay {
+        /// Relayed legs, each between two simulated nodes.
+        #[arg(long, default_value_t = 100)]
+        pairs: usize,
+        /// Datagrams per second sent on each leg.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Measurement window.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        window: Duration,
+        #[arg(long)]
+        json: bool,
+    },
     /// Many nodes on one coordinator: handshakes/s, memory per idle node, control
     /// round trip. Build with --release for meaningful figures.
     Link {
@@ -166,6 +182,28 @@ async fn main() -> Result<()> {
                 idle,
             };
             let report = link::run(&options, &std::env::current_exe()?).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(())
+        }
+        Command::Bench {
+            bench:
+                Bench::Relay {
+                    pairs,
+                    rate,
+                    window,
+                    json,
+                },
+        } => {
+            let options = relay::RelayBenchOptions {
+                pairs: pairs.max(1),
+                rate_per_leg: rate.max(1),
+                window,
+            };
+            let report = relay::run(&options).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -1,6 +1,8 @@
 //! Load generators and benchmarks that run the real coordinator and node code.
 
 pub mod link;
+pub mod nodes;
+pub mod relay;
 
 /// Percentile of a sorted sample (nearest rank); zero for an empty sample.
 pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
