@@ -275,9 +275,13 @@ mod tests {
             }),
             Just(Message::Goodbye(GoodbyeReason::Revoked)),
             Just(Message::Goodbye(GoodbyeReason::NodeStopping)),
-            (any::<u32>(), ".{0,20}", ".{0,20}").prop_map(|(leg, call, endpoint)| Message::LegOpen(
-                LegOpen { leg, call, endpoint }
-            )),
+            (any::<u32>(), ".{0,20}", ".{0,20}").prop_map(
+                |(leg, call, endpoint)| Message::LegOpen(LegOpen {
+                    leg,
+                    call,
+                    endpoint
+                })
+            ),
             any::<u32>().prop_map(|leg| Message::LegClose { leg }),
         ]
     }
