@@ -75,6 +75,7 @@
 //! all members (Asterisk's device-state bottleneck).
 
 mod agent;
+pub mod bench_support;
 mod config;
 mod engine;
 mod erlang;
