@@ -22,10 +22,9 @@ impl ErlangC {
     /// handle time of `aht_s` seconds. `None` unless `0 < offered_erlangs < agents`
     /// and `aht_s > 0` (at or above 100 % occupancy the queue grows without bound).
     pub fn new(agents: u32, offered_erlangs: f64, aht_s: f64) -> Option<ErlangC> {
-        let stable = offered_erlangs.is_finite()
-            && offered_erlangs > 0.0
-            && offered_erlangs < f64::from(agents);
-        if !stable || !(aht_s.is_finite() && aht_s > 0.0) {
+        let stable = offered_erlangs > 0.0 && offered_erlangs < f64::from(agents);
+        let meaningful = aht_s.is_finite() && aht_s > 0.0;
+        if !(stable && meaningful) {
             return None;
         }
         // Through the Erlang B recursion B(k) = A·B(k−1) / (k + A·B(k−1)), which,
