@@ -72,7 +72,8 @@
 //! rings it serves. A call arriving inspects the ready members of its open rings;
 //! an agent freeing up inspects the heads of the queues its groups serve; an agent
 //! state change updates only its own groups' sets. No decision scans all queues ×
-//! all members (Asterisk's device-state bottleneck).
+//! all members (Asterisk's device-state bottleneck). [`bench_support`] builds the
+//! issue-6 world that the criterion bench and `tandem-sim bench acd` measure.
 
 mod agent;
 pub mod bench_support;
