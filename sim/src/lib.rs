@@ -1,7 +1,9 @@
 //! `tandem-sim`: the simulated world (PSTN callers, agents, branches) for the demo,
-//! the load generator and the benchmarks. Everything here drives the real
-//! coordinator and gateway code.
+//! the load generator, the benchmarks and the routing engine's checks against
+//! queueing theory. Everything here drives the real coordinator, gateway and
+//! routing code.
 
 pub mod bench;
 pub mod demo;
 pub mod dsp;
+pub mod erlang;

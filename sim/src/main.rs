@@ -5,10 +5,13 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use tandem_node::routing::bench_support::Workload;
+use tandem_sim::bench::acd::{self, AcdBenchOptions};
 use tandem_sim::bench::link::{self, LinkBenchOptions};
 use tandem_sim::bench::relay;
 use tandem_sim::demo::{self, DemoOptions};
 use tandem_sim::dsp;
+use tandem_sim::erlang::{self, ErlangOptions};
 
 /// The Tandem simulator: a virtual contact center on simulated lines, and the load
 /// generators behind the benchmarks. Everything runs the real coordinator and
@@ -41,6 +44,29 @@ enum Command {
     Dsp {
         #[command(subcommand)]
         tool: DspTool,
+    },
+    /// Check the routing engine against Erlang C: an M/M/N queue (one queue, FIFO,
+    /// longest idle, no abandonment) simulated through the engine; prints measured
+    /// P(wait), ASA and service level at 20 s with their intervals beside theory.
+    Erlang {
+        /// Agents N.
+        #[arg(long)]
+        agents: u32,
+        /// Poisson arrival rate, calls per second.
+        #[arg(long)]
+        arrival_rate: f64,
+        /// Mean (exponential) handle time, seconds.
+        #[arg(long)]
+        aht: f64,
+        /// Calls to simulate (more calls, narrower intervals).
+        #[arg(long, default_value_t = 100_000)]
+        calls: u32,
+        /// Seed of every random draw: same seed, same run.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Benchmarks.
     Bench {
@@ -141,6 +167,38 @@ enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// The ACD routing engine at scale on one core: decisions/s, p99 per decision,
+    /// agent state change, memory, and the naive queues × members scan in the same
+    /// run. Defaults are issue 6's figures. Build with --release.
+    Acd {
+        #[arg(long, default_value_t = Workload::default().agents)]
+        agents: u32,
+        /// Queues (and as many skill groups).
+        #[arg(long, default_value_t = Workload::default().queues)]
+        queues: u32,
+        /// Calls waiting in the steady state.
+        #[arg(long, default_value_t = Workload::default().waiting)]
+        waiting: usize,
+        /// Groups each agent belongs to.
+        #[arg(long, default_value_t = Workload::default().groups_per_agent)]
+        groups_per_agent: u32,
+        /// Routing decisions timed.
+        #[arg(long, default_value_t = 400_000)]
+        decisions: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Prints a report as pretty JSON or as text.
+fn print<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -182,12 +240,49 @@ async fn main() -> Result<()> {
                 idle,
             };
             let report = link::run(&options, &std::env::current_exe()?).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("{report}");
-            }
-            Ok(())
+            print(&report, json)
+        }
+        Command::Bench {
+            bench:
+                Bench::Acd {
+                    agents,
+                    queues,
+                    waiting,
+                    groups_per_agent,
+                    decisions,
+                    json,
+                },
+        } => {
+            let options = AcdBenchOptions {
+                workload: Workload {
+                    agents,
+                    queues,
+                    waiting,
+                    groups_per_agent,
+                    ..Workload::default()
+                },
+                decisions,
+            };
+            // CPU-bound and single-threaded by design: measured on this thread.
+            let report = acd::run(&options)?;
+            print(&report, json)
+        }
+        Command::Erlang {
+            agents,
+            arrival_rate,
+            aht,
+            calls,
+            seed,
+            json,
+        } => {
+            let report = erlang::run(&ErlangOptions {
+                agents,
+                arrival_rate_per_s: arrival_rate,
+                aht_s: aht,
+                calls,
+                seed,
+            })?;
+            print(&report, json)
         }
         Command::Bench {
             bench:

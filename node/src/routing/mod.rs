@@ -65,18 +65,21 @@
 //! arrivals, exponential or lognormal handle times, exponential or lognormal
 //! patience, one seed) and [`SimRun::summary`] reports service level, ASA,
 //! abandonment, occupancy and announced EWT with batch-means confidence intervals;
-//! the tests check it against Erlang C and Erlang A.
+//! the tests and `tandem-sim erlang` check it against [`ErlangC`] and [`erlang_a`].
 //!
 //! # Cost
 //! Each group keeps its ready members in a set, and each group knows the queue
 //! rings it serves. A call arriving inspects the ready members of its open rings;
 //! an agent freeing up inspects the heads of the queues its groups serve; an agent
 //! state change updates only its own groups' sets. No decision scans all queues ×
-//! all members (Asterisk's device-state bottleneck).
+//! all members (Asterisk's device-state bottleneck). [`bench_support`] builds the
+//! issue-6 world that the criterion bench and `tandem-sim bench acd` measure.
 
 mod agent;
+pub mod bench_support;
 mod config;
 mod engine;
+mod erlang;
 mod events;
 mod ewt;
 mod fairness;
@@ -96,6 +99,7 @@ pub use config::{
     TargetStep, VipRule, WrapUpMode, WrapUpPolicy,
 };
 pub use engine::{MAX_CALLER_LEN, MAX_CALLER_PRIORITY, MAX_REASON_LEN, RouteError, Router};
+pub use erlang::{ErlangC, erlang_a};
 pub use events::{Action, ActionKind, Event, EventKind, Input};
 pub use ewt::{HandleTimeEstimate, estimated_wait_ms};
 pub use kpi::{AgentKpis, KpiReport, QueueKpis};

@@ -134,6 +134,23 @@ enum Happening {
 }
 
 impl Scenario {
+    /// An M/M/N scenario: `agents` agents, Poisson arrivals at `arrival_rate_per_s`,
+    /// exponential handle times of mean `aht_s` seconds, nobody abandons, service
+    /// level measured at 20 s — the system [`Scenario::erlang_c`] predicts.
+    pub fn mm_n(agents: u32, arrival_rate_per_s: f64, aht_s: f64, calls: u32, seed: u64) -> Self {
+        Scenario {
+            agents,
+            arrival_rate_per_s,
+            handle: Distribution::Exponential {
+                mean_ms: aht_s * 1000.0,
+            },
+            patience: None,
+            calls,
+            seed,
+            service_level_ms: 20_000,
+        }
+    }
+
     /// The single-queue configuration of this scenario.
     pub fn config(&self) -> RoutingConfig {
         let mean_handle = match self.handle {
@@ -306,6 +323,32 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// Standard errors either side of the mean within which theory must lie for
+    /// the theory checks to pass: 3.5, ≈ 99.95 % two-sided if the batches were
+    /// independent — wide enough that a correct engine fails no check by chance
+    /// among the dozens run, narrow enough to catch a biased one.
+    pub const CHECK_STD_ERRORS: f64 = 3.5;
+
+    /// The interval `mean ± CHECK_STD_ERRORS · std_error` the theory checks use.
+    pub fn check_interval(&self) -> (f64, f64) {
+        let half = Self::CHECK_STD_ERRORS * self.std_error;
+        (self.mean - half, self.mean + half)
+    }
+
+    /// Whether `theory` lies within [`Estimate::check_interval`].
+    pub fn agrees_with(&self, theory: f64) -> bool {
+        let (low, high) = self.check_interval();
+        (low..=high).contains(&theory)
+    }
+
+    /// The same estimate in another unit (e.g. `0.001` for ms → s).
+    pub fn scaled(&self, factor: f64) -> Estimate {
+        Estimate {
+            mean: self.mean * factor,
+            std_error: self.std_error * factor,
+        }
+    }
+
     /// Mean and standard error of `samples` (in arrival order): the first 5 % are
     /// dropped as warm-up, the rest cut into `batches` equal batches whose means are
     /// treated as independent. `None` with fewer samples than two per batch.

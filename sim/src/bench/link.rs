@@ -216,13 +216,7 @@ impl ChildCoordinator {
     }
 
     fn rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .context("no VmRSS in /proc status")
+        super::rss_kib(Some(self.child.id())).context("no VmRSS in /proc status")
     }
 
     fn stop(&mut self) {
