@@ -1,0 +1,178 @@
+//! The anchor end to end: the caller on the line (8 kHz), a remote agent seat
+//! (16 kHz) across the datagram path both ways, and a supervisor on a same-box
+//! seat fed straight into the mixer (no network). Checks who hears whom, through
+//! the real codec, in each supervision mode.
+
+use tandem_gateway::media::mixer::{Mixer, ParticipantId, Role};
+use tandem_node::media::analysis::{goertzel_dbfs, tone};
+use tandem_node::media::impair::{ImpairedLink, Impairment};
+use tandem_node::media::{
+    CodecConfig, FrameDuration, JitterConfig, LegId, LegReceiver, LegSender, SampleRate,
+};
+
+const CALLER: ParticipantId = ParticipantId(1);
+const AGENT: ParticipantId = ParticipantId(2);
+const SUP: ParticipantId = ParticipantId(3);
+const F_CALLER: f64 = 440.0;
+const F_AGENT: f64 = 1000.0;
+const F_SUP: f64 = 1500.0;
+
+struct Call {
+    mixer: Mixer,
+    to_seat: LegSender,
+    at_seat: LegReceiver,
+    from_seat: LegSender,
+    at_anchor: LegReceiver,
+    down: ImpairedLink,
+    up: ImpairedLink,
+    tick: usize,
+}
+
+/// What each participant heard over one stretch of the call.
+struct Heard {
+    caller: Vec<i16>,
+    agent: Vec<i16>,
+    supervisor: Vec<i16>,
+}
+
+impl Call {
+    fn new() -> Self {
+        let leg = LegId(42);
+        let nb = CodecConfig::voice(SampleRate::Narrowband);
+        let wb = CodecConfig::voice(SampleRate::Wideband);
+        let jitter = JitterConfig::for_frame(FrameDuration::Ms20);
+        let mut mixer = Mixer::new(160);
+        mixer.add(CALLER, Role::Party).unwrap();
+        mixer.add(AGENT, Role::Party).unwrap();
+        mixer.add(SUP, Role::Whisper { to: AGENT }).unwrap();
+        let link = Impairment {
+            delay_us: 15_000,
+            jitter_us: 5_000,
+            ..Impairment::default()
+        };
+        Call {
+            mixer,
+            to_seat: LegSender::new(leg, nb).unwrap(),
+            at_seat: LegReceiver::new(leg, SampleRate::Wideband, jitter).unwrap(),
+            from_seat: LegSender::new(leg, wb).unwrap(),
+            at_anchor: LegReceiver::new(leg, SampleRate::Narrowband, jitter).unwrap(),
+            down: ImpairedLink::new(link, 1),
+            up: ImpairedLink::new(link, 2),
+            tick: 0,
+        }
+    }
+
+    fn run(&mut self, seconds: usize) -> Heard {
+        let mut h = Heard {
+            caller: Vec::new(),
+            agent: Vec::new(),
+            supervisor: Vec::new(),
+        };
+        let (mut nb, mut wb) = (vec![0i16; 160], vec![0i16; 320]);
+        for _ in 0..seconds * 50 {
+            let t = self.tick;
+            let now = t as u64 * 20_000;
+            // Anchor tick: line and same-box supervisor in, remote agent from the jitter buffer.
+            self.mixer
+                .set_input(CALLER, &tone(F_CALLER, -12.0, 8000, t * 160, 160))
+                .unwrap();
+            self.mixer
+                .set_input(SUP, &tone(F_SUP, -12.0, 8000, t * 160, 160))
+                .unwrap();
+            while let Some(d) = self.up.poll(now) {
+                self.at_anchor.on_datagram(now, &d).unwrap();
+            }
+            self.at_anchor.play_frame(now, &mut nb).unwrap();
+            self.mixer.set_input(AGENT, &nb).unwrap();
+            self.mixer.mix();
+            h.caller
+                .extend_from_slice(self.mixer.output(CALLER).unwrap());
+            h.supervisor
+                .extend_from_slice(self.mixer.output(SUP).unwrap());
+            if let Some(d) = self
+                .to_seat
+                .encode_frame(self.mixer.output(AGENT).unwrap())
+                .unwrap()
+            {
+                self.down.send(now, d);
+            }
+            // Seat tick.
+            while let Some(d) = self.down.poll(now) {
+                self.at_seat.on_datagram(now, &d).unwrap();
+            }
+            self.at_seat.play_frame(now, &mut wb).unwrap();
+            h.agent.extend_from_slice(&wb);
+            let mic = tone(F_AGENT, -12.0, 16000, t * 320, 320);
+            if let Some(d) = self.from_seat.encode_frame(&mic).unwrap() {
+                self.up.send(now, d);
+            }
+            self.tick += 1;
+        }
+        h
+    }
+}
+
+/// Level of `f` in the last 80 % of `x` (after any mode change settles).
+fn level(x: &[i16], f: f64, rate: u32) -> f64 {
+    goertzel_dbfs(&x[x.len() / 5..], f, rate)
+}
+
+fn hears(x: &[i16], f: f64, rate: u32) -> bool {
+    level(x, f, rate) > -16.0
+}
+
+fn silent_to(x: &[i16], f: f64, rate: u32) -> bool {
+    level(x, f, rate) < -40.0
+}
+
+#[test]
+fn whisper_monitor_and_barge_across_the_network() {
+    let mut call = Call::new();
+    let h = call.run(2);
+    // Whisper: agent hears caller and supervisor; caller hears only the agent.
+    assert!(hears(&h.agent, F_CALLER, 16000) && hears(&h.agent, F_SUP, 16000));
+    assert!(
+        hears(&h.caller, F_AGENT, 8000),
+        "{}",
+        level(&h.caller, F_AGENT, 8000)
+    );
+    assert!(
+        silent_to(&h.caller, F_SUP, 8000),
+        "caller must not hear the whisper"
+    );
+    assert!(hears(&h.supervisor, F_CALLER, 8000) && hears(&h.supervisor, F_AGENT, 8000));
+
+    call.mixer.set_role(SUP, Role::Monitor).unwrap();
+    let h = call.run(2);
+    assert!(silent_to(&h.agent, F_SUP, 16000) && silent_to(&h.caller, F_SUP, 8000));
+    assert!(hears(&h.supervisor, F_CALLER, 8000) && hears(&h.supervisor, F_AGENT, 8000));
+    assert!(hears(&h.agent, F_CALLER, 16000) && hears(&h.caller, F_AGENT, 8000));
+
+    call.mixer.set_role(SUP, Role::Party).unwrap();
+    let h = call.run(2);
+    assert!(hears(&h.caller, F_SUP, 8000) && hears(&h.agent, F_SUP, 16000));
+    assert!(
+        silent_to(&h.supervisor, F_SUP, 8000),
+        "nobody hears themselves"
+    );
+    assert_eq!(call.at_seat.stats().lost(), 0);
+    assert_eq!(call.at_anchor.stats().lost(), 0);
+}
+
+#[test]
+fn same_box_seat_is_bridged_without_the_network() {
+    // Line and a local seat on one gateway: PCM goes straight through the mixer,
+    // so what the seat hears is the caller's samples exactly, with no delay.
+    let mut m = Mixer::new(160);
+    m.add(CALLER, Role::Party).unwrap();
+    m.add(AGENT, Role::Party).unwrap();
+    for t in 0..10 {
+        let line = tone(F_CALLER, -12.0, 8000, t * 160, 160);
+        let seat = tone(F_AGENT, -12.0, 8000, t * 160, 160);
+        m.set_input(CALLER, &line).unwrap();
+        m.set_input(AGENT, &seat).unwrap();
+        m.mix();
+        assert_eq!(m.output(AGENT).unwrap(), &line[..]);
+        assert_eq!(m.output(CALLER).unwrap(), &seat[..]);
+    }
+}
