@@ -79,8 +79,8 @@ fn channel_frame_us(cfg: &CodecConfig) -> f64 {
     let input = frames(cfg, 4);
     let back = packets(cfg, &input);
     let mut tx = LegSender::new(LegId(1), *cfg).expect("sender");
-    let mut rx = LegReceiver::new(LegId(2), cfg.rate, JitterConfig::for_frame(cfg.frame))
-        .expect("receiver");
+    let mut rx =
+        LegReceiver::new(LegId(2), cfg.rate, JitterConfig::for_frame(cfg.frame)).expect("receiver");
     let mut out = vec![0i16; cfg.frame_samples()];
     let mut datagram = Vec::new();
     let (ticks, frame_us) = (cfg.frame.ticks(), cfg.frame.micros());
