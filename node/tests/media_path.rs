@@ -206,7 +206,9 @@ fn dtx_pauses_play_silence_and_resume_without_extra_delay() {
         .count();
     let expected = 100 + tandem_node::media::codec::DTX_HANGOVER_FRAMES as usize;
     assert_eq!(decoded, expected, "{:?}", r.stats);
-    assert_eq!(r.stats.resyncs, 1, "{:?}", r.stats);
+    // Playout keeps time through the pause, so the new talkspurt lands in step
+    // (or is re-timed once if it does not).
+    assert!(r.stats.resyncs <= 1, "{:?}", r.stats);
     assert_eq!(r.stats.lost(), 0, "a pause is not loss: {:?}", r.stats);
     // Mid-pause the seat hears silence, not concealment noise.
     assert!(rms_dbfs(&r.output[8000 * 2..8000 * 2 + 4000]) < -60.0);
