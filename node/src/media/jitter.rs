@@ -322,13 +322,21 @@ impl JitterBuffer {
         let (_, pct, _) = self.scratch.select_nth_unstable(k);
         let mut frames = (*pct + frame_us - 1).div_euclid(frame_us);
         // The sender adds FEC only when we report loss; FEC is only usable with
-        // the next packet already buffered, so keep at least one frame of headroom.
-        let history = self.cfg.history as i64;
-        if self.last_fec.is_some_and(|f| self.newest - f < history) {
-            frames = frames.max(1);
-        }
+        // the next packet already buffered, so keep one more frame of headroom.
+        frames += self.fec_margin();
         self.target_extra = frames.clamp(0, self.cfg.max_frames() - 1);
         self.stats.target_delay_ms = (self.target_extra * frame_us) as f64 / 1000.0;
+    }
+
+    /// Whether the stream carried FEC within the transit history window.
+    fn fec_active(&self) -> bool {
+        let history = self.cfg.history as i64;
+        self.last_fec.is_some_and(|f| self.newest - f < history)
+    }
+
+    /// Spare frames kept beyond the jitter headroom: one while FEC is in use.
+    fn fec_margin(&self) -> i64 {
+        i64::from(self.fec_active())
     }
 
     fn filled(&self, idx: i64) -> Option<usize> {
@@ -366,13 +374,13 @@ impl JitterBuffer {
         }
 
         // Shrink when, for a whole window, there was always at least one frame
-        // more than needed: that frame is pure delay (surplus from a fast sender
-        // clock or a past jitter spike).
+        // more than needed (beyond the FEC spare): that frame is pure delay
+        // (surplus from a fast sender clock or a past jitter spike).
         let slack = self.newest - play;
         self.min_slack = self.min_slack.min(slack);
         self.idle_pops += 1;
         if self.idle_pops >= self.cfg.shrink_after {
-            if self.min_slack >= 1
+            if self.min_slack > self.fec_margin()
                 && let Some(i) = self.filled(play)
             {
                 self.slots[i].state = SlotState::Played;
