@@ -224,3 +224,54 @@ fn dtx_pauses_play_silence_and_resume_without_extra_delay() {
         "resumed with {lag_ms} ms lag, corr {corr:.2}"
     );
 }
+
+#[test]
+fn measured_loss_turns_fec_on_through_the_report_loop() {
+    use tandem_node::media::impair::ImpairedLink;
+    use tandem_node::media::{JitterConfig, LegId, LegReceiver, LegSender};
+    let codec = CodecConfig::voice(SampleRate::Narrowband);
+    let mut tx = LegSender::new(LegId(3), codec).unwrap();
+    let mut rx = LegReceiver::new(
+        LegId(3),
+        SampleRate::Narrowband,
+        JitterConfig::for_frame(codec.frame),
+    )
+    .unwrap();
+    let mut link = ImpairedLink::new(
+        Impairment {
+            loss: 0.08,
+            ..Impairment::default()
+        },
+        5,
+    );
+    let input = speechlike(8000, 8000 * 10);
+    let mut out = vec![0i16; 160];
+    let mut fec_flags = Vec::new();
+    for (k, frame) in input.chunks_exact(160).enumerate() {
+        let now = k as u64 * 20_000;
+        if let Some(d) = tx.encode_frame(frame).unwrap() {
+            let parsed = tandem_node::media::MediaDatagram::parse(d).unwrap();
+            fec_flags.push(
+                parsed
+                    .header
+                    .flags
+                    .contains(tandem_node::media::datagram::Flags::FEC),
+            );
+            link.send(now, d);
+        }
+        while let Some(d) = link.poll(now) {
+            rx.on_datagram(now, &d).unwrap();
+        }
+        rx.play_frame(now, &mut out).unwrap();
+        // Receiver report every 2 s.
+        if k % 100 == 99 {
+            tx.apply_loss_report(rx.take_loss_report());
+        }
+    }
+    // No FEC before the first report, FEC after it (the path loses ~8 %).
+    assert!(fec_flags[..100].iter().all(|f| !f));
+    assert!(fec_flags[101..].iter().all(|f| *f));
+    assert!(rx.stats().fec_recovered > 0, "{:?}", rx.stats());
+    let last = rx.take_loss_report();
+    assert!(last <= 20, "{last}");
+}
