@@ -1,9 +1,11 @@
-//! The anchor end to end: the caller on the line (8 kHz), a remote agent seat
-//! (16 kHz) across the datagram path both ways, and a supervisor on a same-box
-//! seat fed straight into the mixer (no network). Checks who hears whom, through
+//! The anchor end to end through `CallMedia`: the caller on the line (8 kHz), a
+//! remote agent seat (16 kHz) across the datagram path both ways, and a
+//! supervisor on a same-box seat fed straight into the mixer (no network). Checks who hears whom, through
 //! the real codec, in each supervision mode.
 
+use tandem_gateway::media::anchor::{AnchorError, CallMedia};
 use tandem_gateway::media::mixer::{Mixer, ParticipantId, Role};
+use tandem_gateway::media::recorder::{RecorderConfig, start};
 use tandem_node::media::analysis::{goertzel_dbfs, tone};
 use tandem_node::media::impair::{ImpairedLink, Impairment};
 use tandem_node::media::{
@@ -18,11 +20,9 @@ const F_AGENT: f64 = 1000.0;
 const F_SUP: f64 = 1500.0;
 
 struct Call {
-    mixer: Mixer,
-    to_seat: LegSender,
+    anchor: CallMedia,
     at_seat: LegReceiver,
     from_seat: LegSender,
-    at_anchor: LegReceiver,
     down: ImpairedLink,
     up: ImpairedLink,
     tick: usize,
@@ -38,24 +38,27 @@ struct Heard {
 impl Call {
     fn new() -> Self {
         let leg = LegId(42);
-        let nb = CodecConfig::voice(SampleRate::Narrowband);
-        let wb = CodecConfig::voice(SampleRate::Wideband);
         let jitter = JitterConfig::for_frame(FrameDuration::Ms20);
-        let mut mixer = Mixer::new(160);
-        mixer.add(CALLER, Role::Party).unwrap();
-        mixer.add(AGENT, Role::Party).unwrap();
-        mixer.add(SUP, Role::Whisper { to: AGENT }).unwrap();
+        let mut anchor = CallMedia::new(SampleRate::Narrowband, jitter);
+        anchor.add_local(CALLER, Role::Party).unwrap();
+        anchor
+            .add_remote(
+                AGENT,
+                Role::Party,
+                leg,
+                CodecConfig::voice(SampleRate::Narrowband),
+            )
+            .unwrap();
+        anchor.add_local(SUP, Role::Whisper { to: AGENT }).unwrap();
         let link = Impairment {
             delay_us: 15_000,
             jitter_us: 5_000,
             ..Impairment::default()
         };
         Call {
-            mixer,
-            to_seat: LegSender::new(leg, nb).unwrap(),
+            anchor,
             at_seat: LegReceiver::new(leg, SampleRate::Wideband, jitter).unwrap(),
-            from_seat: LegSender::new(leg, wb).unwrap(),
-            at_anchor: LegReceiver::new(leg, SampleRate::Narrowband, jitter).unwrap(),
+            from_seat: LegSender::new(leg, CodecConfig::voice(SampleRate::Wideband)).unwrap(),
             down: ImpairedLink::new(link, 1),
             up: ImpairedLink::new(link, 2),
             tick: 0,
@@ -68,34 +71,24 @@ impl Call {
             agent: Vec::new(),
             supervisor: Vec::new(),
         };
-        let (mut nb, mut wb) = (vec![0i16; 160], vec![0i16; 320]);
+        let mut wb = vec![0i16; 320];
         for _ in 0..seconds * 50 {
             let t = self.tick;
             let now = t as u64 * 20_000;
-            // Anchor tick: line and same-box supervisor in, remote agent from the jitter buffer.
-            self.mixer
-                .set_input(CALLER, &tone(F_CALLER, -12.0, 8000, t * 160, 160))
+            // Anchor tick: the line and the same-box supervisor are local PCM;
+            // the remote agent arrives as datagrams.
+            let a = &mut self.anchor;
+            a.set_local_input(CALLER, &tone(F_CALLER, -12.0, 8000, t * 160, 160))
                 .unwrap();
-            self.mixer
-                .set_input(SUP, &tone(F_SUP, -12.0, 8000, t * 160, 160))
+            a.set_local_input(SUP, &tone(F_SUP, -12.0, 8000, t * 160, 160))
                 .unwrap();
             while let Some(d) = self.up.poll(now) {
-                self.at_anchor.on_datagram(now, &d).unwrap();
+                a.on_datagram(now, &d).unwrap();
             }
-            self.at_anchor.play_frame(now, &mut nb).unwrap();
-            self.mixer.set_input(AGENT, &nb).unwrap();
-            self.mixer.mix();
-            h.caller
-                .extend_from_slice(self.mixer.output(CALLER).unwrap());
-            h.supervisor
-                .extend_from_slice(self.mixer.output(SUP).unwrap());
-            if let Some(d) = self
-                .to_seat
-                .encode_frame(self.mixer.output(AGENT).unwrap())
-                .unwrap()
-            {
-                self.down.send(now, d);
-            }
+            let down = &mut self.down;
+            a.tick(now, |d| down.send(now, d)).unwrap();
+            h.caller.extend_from_slice(a.local_output(CALLER).unwrap());
+            h.supervisor.extend_from_slice(a.local_output(SUP).unwrap());
             // Seat tick.
             while let Some(d) = self.down.poll(now) {
                 self.at_seat.on_datagram(now, &d).unwrap();
@@ -142,13 +135,13 @@ fn whisper_monitor_and_barge_across_the_network() {
     );
     assert!(hears(&h.supervisor, F_CALLER, 8000) && hears(&h.supervisor, F_AGENT, 8000));
 
-    call.mixer.set_role(SUP, Role::Monitor).unwrap();
+    call.anchor.set_role(SUP, Role::Monitor).unwrap();
     let h = call.run(2);
     assert!(silent_to(&h.agent, F_SUP, 16000) && silent_to(&h.caller, F_SUP, 8000));
     assert!(hears(&h.supervisor, F_CALLER, 8000) && hears(&h.supervisor, F_AGENT, 8000));
     assert!(hears(&h.agent, F_CALLER, 16000) && hears(&h.caller, F_AGENT, 8000));
 
-    call.mixer.set_role(SUP, Role::Party).unwrap();
+    call.anchor.set_role(SUP, Role::Party).unwrap();
     let h = call.run(2);
     assert!(hears(&h.caller, F_SUP, 8000) && hears(&h.agent, F_SUP, 16000));
     assert!(
@@ -156,7 +149,13 @@ fn whisper_monitor_and_barge_across_the_network() {
         "nobody hears themselves"
     );
     assert_eq!(call.at_seat.stats().lost(), 0);
-    assert_eq!(call.at_anchor.stats().lost(), 0);
+    assert_eq!(call.anchor.leg_stats(AGENT).unwrap().lost(), 0);
+    assert!(matches!(
+        call.anchor.set_local_input(AGENT, &[0; 160]),
+        Err(AnchorError::NotLocal(_))
+    ));
+    let stats = call.anchor.remove(AGENT).unwrap().unwrap();
+    assert!(stats.received > 250, "{stats:?}");
 }
 
 #[test]
@@ -175,4 +174,36 @@ fn same_box_seat_is_bridged_without_the_network() {
         assert_eq!(m.output(AGENT).unwrap(), &line[..]);
         assert_eq!(m.output(CALLER).unwrap(), &seat[..]);
     }
+}
+
+#[test]
+fn call_media_records_caller_and_remote_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("anchor.opus");
+    let cfg = RecorderConfig {
+        queue_frames: 200,
+        ..RecorderConfig::call(SampleRate::Narrowband)
+    };
+    let (tap, rec) = start(&path, cfg).unwrap();
+    let mut call = Call::new();
+    call.anchor.start_recording(tap, CALLER, AGENT);
+    call.run(2);
+    drop(call.anchor.stop_recording());
+    let summary = rec.finish().unwrap();
+    assert_eq!((summary.frames, summary.gap_frames), (100, 0));
+    assert!(std::fs::metadata(&path).unwrap().len() > 3_000);
+    // More datagrams for a leg the call does not have are refused, typed.
+    let mut stray = Vec::new();
+    tandem_node::media::datagram::Header {
+        leg: LegId(7),
+        seq: 0,
+        timestamp: 0,
+        flags: tandem_node::media::datagram::Flags::empty(),
+    }
+    .write(&[0xfc], &mut stray)
+    .unwrap();
+    assert!(matches!(
+        call.anchor.on_datagram(0, &stray),
+        Err(AnchorError::UnknownLeg(LegId(7)))
+    ));
 }
