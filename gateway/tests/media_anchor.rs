@@ -207,3 +207,95 @@ fn call_media_records_caller_and_remote_agent() {
         Err(AnchorError::UnknownLeg(LegId(7)))
     ));
 }
+
+/// The real-time shape: the anchor's audio runs on its own thread
+/// (`AudioThread`), datagrams reach it through a bounded never-blocking `Inbox`
+/// (as the network task would offer them) and leave through a non-blocking
+/// callback; the seat is another audio thread. 1.5 s of wall-clock audio.
+#[test]
+fn anchor_on_a_dedicated_audio_thread_in_real_time() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tandem_node::media::worker::{AudioThread, inbox};
+
+    let leg = LegId(9);
+    let jitter = JitterConfig::for_frame(FrameDuration::Ms20);
+    let (to_anchor, anchor_in) = inbox::<Vec<u8>>(64);
+    let (to_seat, seat_in) = inbox::<Vec<u8>>(64);
+    let caller_heard = Arc::new(Mutex::new(Vec::<i16>::new()));
+    let agent_heard = Arc::new(Mutex::new(Vec::<i16>::new()));
+
+    let mut anchor = CallMedia::new(SampleRate::Narrowband, jitter);
+    anchor.add_local(CALLER, Role::Party).unwrap();
+    anchor
+        .add_remote(
+            AGENT,
+            Role::Party,
+            leg,
+            CodecConfig::voice(SampleRate::Narrowband),
+        )
+        .unwrap();
+    let heard = Arc::clone(&caller_heard);
+    let mut t = 0usize;
+    let anchor_thread = AudioThread::spawn("anchor-audio", Duration::from_millis(20), move |now| {
+        for d in anchor_in.drain() {
+            let _ = anchor.on_datagram(now, &d);
+        }
+        let line = tone(F_CALLER, -12.0, 8000, t * 160, 160);
+        t += 1;
+        if anchor.set_local_input(CALLER, &line).is_ok()
+            && anchor
+                .tick(now, |d| {
+                    to_seat.offer(d.to_vec());
+                })
+                .is_ok()
+            && let (Ok(out), Ok(mut h)) = (anchor.local_output(CALLER), heard.lock())
+        {
+            h.extend_from_slice(out);
+        }
+    })
+    .unwrap();
+
+    let mut rx = LegReceiver::new(leg, SampleRate::Wideband, jitter).unwrap();
+    let mut tx = LegSender::new(leg, CodecConfig::voice(SampleRate::Wideband)).unwrap();
+    let heard = Arc::clone(&agent_heard);
+    let mut s = 0usize;
+    let mut wb = vec![0i16; 320];
+    let seat_thread = AudioThread::spawn("seat-audio", Duration::from_millis(20), move |now| {
+        for d in seat_in.drain() {
+            let _ = rx.on_datagram(now, &d);
+        }
+        if rx.play_frame(now, &mut wb).is_ok()
+            && let Ok(mut h) = heard.lock()
+        {
+            h.extend_from_slice(&wb);
+        }
+        let mic = tone(F_AGENT, -12.0, 16000, s * 320, 320);
+        s += 1;
+        if let Ok(Some(d)) = tx.encode_frame(&mic) {
+            to_anchor.offer(d.to_vec());
+        }
+    })
+    .unwrap();
+
+    std::thread::sleep(Duration::from_millis(1500));
+    anchor_thread.stop();
+    seat_thread.stop();
+    let caller = caller_heard.lock().unwrap().clone();
+    let agent = agent_heard.lock().unwrap().clone();
+    assert!(
+        caller.len() >= 8000,
+        "anchor ran {} frames",
+        caller.len() / 160
+    );
+    assert!(
+        hears(&caller, F_AGENT, 8000),
+        "{}",
+        level(&caller, F_AGENT, 8000)
+    );
+    assert!(
+        hears(&agent, F_CALLER, 16000),
+        "{}",
+        level(&agent, F_CALLER, 16000)
+    );
+}
