@@ -159,7 +159,7 @@ fn summary() {
             );
         }
     }
-    for complexity in [9u8, 5, 1] {
+    for complexity in [9u8, 5, 3, 1] {
         for rate in [SampleRate::Narrowband, SampleRate::Wideband] {
             let cfg = CodecConfig {
                 complexity,

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p tandem-node --example media_path_wav -- \
-//!     in_8k_mono.wav out.wav <loss %> [jitter ms] [seed]
+//!     in_8k_mono.wav out.wav <loss %> [jitter ms] [seed] [complexity]
 //! ```
 
 use std::process::ExitCode;
@@ -27,7 +27,10 @@ fn main() -> ExitCode {
 fn real_main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [input, output, loss, rest @ ..] = args.as_slice() else {
-        return Err("usage: media_path_wav IN.wav OUT.wav LOSS_PERCENT [JITTER_MS] [SEED]".into());
+        return Err(
+            "usage: media_path_wav IN.wav OUT.wav LOSS_PERCENT [JITTER_MS] [SEED] [COMPLEXITY]"
+                .into(),
+        );
     };
     let loss: f64 = loss.parse().map_err(|e| format!("loss {loss:?}: {e}"))?;
     let jitter_ms: u64 = match rest.first() {
@@ -37,6 +40,10 @@ fn real_main() -> Result<(), String> {
     let seed: u64 = match rest.get(1) {
         Some(s) => s.parse().map_err(|e| format!("seed {s:?}: {e}"))?,
         None => 1,
+    };
+    let complexity: Option<u8> = match rest.get(2) {
+        Some(c) => Some(c.parse().map_err(|e| format!("complexity {c:?}: {e}"))?),
+        None => None,
     };
     let mut reader = hound::WavReader::open(input).map_err(|e| format!("{input}: {e}"))?;
     let spec = reader.spec();
@@ -53,7 +60,11 @@ fn real_main() -> Result<(), String> {
         .samples::<i16>()
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{input}: {e}"))?;
-    let mut cfg = LoopbackConfig::clean(CodecConfig::voice(rate), rate);
+    let mut codec = CodecConfig::voice(rate);
+    if let Some(c) = complexity {
+        codec.complexity = c;
+    }
+    let mut cfg = LoopbackConfig::clean(codec, rate);
     cfg.impairment = Impairment {
         loss: loss / 100.0,
         jitter_us: jitter_ms * 1000,
