@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p tandem-node --example media_path_wav -- \
-//!     in_8k_mono.wav out.wav <loss %> [jitter ms] [seed] [complexity]
+//!     in_8k_mono.wav out.wav <loss %> [jitter ms] [seed] [complexity] [bitrate bps]
 //! ```
 
 use std::process::ExitCode;
@@ -28,7 +28,7 @@ fn real_main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [input, output, loss, rest @ ..] = args.as_slice() else {
         return Err(
-            "usage: media_path_wav IN.wav OUT.wav LOSS_PERCENT [JITTER_MS] [SEED] [COMPLEXITY]"
+            "usage: media_path_wav IN.wav OUT.wav LOSS_PERCENT [JITTER_MS] [SEED] [COMPLEXITY] [BITRATE]"
                 .into(),
         );
     };
@@ -43,6 +43,10 @@ fn real_main() -> Result<(), String> {
     };
     let complexity: Option<u8> = match rest.get(2) {
         Some(c) => Some(c.parse().map_err(|e| format!("complexity {c:?}: {e}"))?),
+        None => None,
+    };
+    let bitrate: Option<u32> = match rest.get(3) {
+        Some(b) => Some(b.parse().map_err(|e| format!("bitrate {b:?}: {e}"))?),
         None => None,
     };
     let mut reader = hound::WavReader::open(input).map_err(|e| format!("{input}: {e}"))?;
@@ -63,6 +67,9 @@ fn real_main() -> Result<(), String> {
     let mut codec = CodecConfig::voice(rate);
     if let Some(c) = complexity {
         codec.complexity = c;
+    }
+    if let Some(b) = bitrate {
+        codec.bitrate_bps = b;
     }
     let mut cfg = LoopbackConfig::clean(codec, rate);
     cfg.impairment = Impairment {
