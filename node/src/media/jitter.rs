@@ -11,13 +11,15 @@
 //!   by `max_delay_ms`). Waiting for a missing frame (concealing without
 //!   advancing) is what grows the delay, up to that headroom.
 //! - **Shrink when headroom is idle**: if for `shrink_after` consecutive pops there
-//!   was always at least one frame more than needed, one frame is dropped. This is also
+//!   was always at least one frame more than needed (beyond the FEC spare), one
+//!   frame is dropped. This is also
 //!   how clock drift is absorbed: a fast sender fills the buffer and gets a frame
 //!   dropped now and then; a slow one drains it and gets a frame concealed.
 //! - **FEC before PLC**: a lost frame whose successor is buffered is rebuilt from
 //!   the successor's in-band FEC ([`Playout::Fec`]); only otherwise concealed.
-//!   While the stream carries FEC the headroom is at least one frame, since
-//!   FEC needs the next packet in hand.
+//!   While the stream carries FEC the headroom holds one spare frame more, since
+//!   FEC needs the next packet in hand (the sender only adds FEC once loss is
+//!   reported, so a clean path keeps the one-frame start).
 //! - **Lateness, not guesswork**: a missing frame is waited for only while it is
 //!   less late (against the fastest transit seen) than the headroom; a late
 //!   packet arriving while the buffer is empty means the path got slower, and
