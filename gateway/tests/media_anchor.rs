@@ -9,7 +9,8 @@ use tandem_gateway::media::recorder::{RecorderConfig, start};
 use tandem_node::media::analysis::{goertzel_dbfs, tone};
 use tandem_node::media::impair::{ImpairedLink, Impairment};
 use tandem_node::media::{
-    CodecConfig, FrameDuration, JitterConfig, LegId, LegReceiver, LegSender, SampleRate,
+    CodecConfig, FrameDuration, FrameSource, JitterConfig, LegId, LegReceiver, LegSender,
+    SampleRate,
 };
 
 const CALLER: ParticipantId = ParticipantId(1);
@@ -153,6 +154,13 @@ fn whisper_monitor_and_barge_across_the_network() {
     assert!(matches!(
         call.anchor.set_local_input(AGENT, &[0; 160]),
         Err(AnchorError::NotLocal(_))
+    ));
+    assert_eq!(call.anchor.last_source(AGENT), Some(FrameSource::Decoded));
+    assert_eq!(call.anchor.take_loss_reports(), vec![(LegId(42), 0)]);
+    call.anchor.apply_loss_report(LegId(42), 5).unwrap();
+    assert!(matches!(
+        call.anchor.apply_loss_report(LegId(1), 5),
+        Err(AnchorError::UnknownLeg(LegId(1)))
     ));
     let stats = call.anchor.remove(AGENT).unwrap().unwrap();
     assert!(stats.received > 250, "{stats:?}");
