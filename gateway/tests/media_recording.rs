@@ -266,3 +266,28 @@ fn a_stalled_disk_drops_frames_but_keeps_the_timeline() {
     let secs = (p.last_granule - pre_skip(&p.head)) as f64 / 48_000.0;
     assert!((secs - 4.0).abs() <= 0.02, "duration {secs}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Any length of recording (including none) finishes as a valid stream whose
+    /// final granule gives exactly its duration, with a page per second.
+    #[test]
+    fn any_length_round_trips(frames in 0usize..180) {
+        let cfg = RecorderConfig {
+            fsync: FsyncPolicy::Never,
+            ..RecorderConfig::call(SampleRate::Narrowband)
+        };
+        let mut w = OggOpusWriter::new(Vec::new(), &cfg, 3).unwrap();
+        for f in 0..frames {
+            let side = tone(300.0, -20.0, 8000, f * 160, 160);
+            let stereo: Vec<i16> = side.iter().flat_map(|&s| [s, 0]).collect();
+            w.write_frame(&stereo).unwrap();
+        }
+        let p = parse(w.finish().unwrap());
+        proptest::prop_assert!(p.ended);
+        proptest::prop_assert_eq!(p.audio.len(), frames + 1, "frames plus the lookahead flush");
+        proptest::prop_assert_eq!(p.last_granule - pre_skip(&p.head), frames as u64 * 960);
+        proptest::prop_assert_eq!(p.page_granules.len(), frames / 50 + 1);
+    }
+}

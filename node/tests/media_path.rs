@@ -206,7 +206,9 @@ fn dtx_pauses_play_silence_and_resume_without_extra_delay() {
         .count();
     let expected = 100 + tandem_node::media::codec::DTX_HANGOVER_FRAMES as usize;
     assert_eq!(decoded, expected, "{:?}", r.stats);
-    assert_eq!(r.stats.resyncs, 1, "{:?}", r.stats);
+    // Playout keeps time through the pause, so the new talkspurt lands in step
+    // (or is re-timed once if it does not).
+    assert!(r.stats.resyncs <= 1, "{:?}", r.stats);
     assert_eq!(r.stats.lost(), 0, "a pause is not loss: {:?}", r.stats);
     // Mid-pause the seat hears silence, not concealment noise.
     assert!(rms_dbfs(&r.output[8000 * 2..8000 * 2 + 4000]) < -60.0);
@@ -221,4 +223,55 @@ fn dtx_pauses_play_silence_and_resume_without_extra_delay() {
         lag_ms <= 30.0 && corr > 0.7,
         "resumed with {lag_ms} ms lag, corr {corr:.2}"
     );
+}
+
+#[test]
+fn measured_loss_turns_fec_on_through_the_report_loop() {
+    use tandem_node::media::impair::ImpairedLink;
+    use tandem_node::media::{JitterConfig, LegId, LegReceiver, LegSender};
+    let codec = CodecConfig::voice(SampleRate::Narrowband);
+    let mut tx = LegSender::new(LegId(3), codec).unwrap();
+    let mut rx = LegReceiver::new(
+        LegId(3),
+        SampleRate::Narrowband,
+        JitterConfig::for_frame(codec.frame),
+    )
+    .unwrap();
+    let mut link = ImpairedLink::new(
+        Impairment {
+            loss: 0.08,
+            ..Impairment::default()
+        },
+        5,
+    );
+    let input = speechlike(8000, 8000 * 10);
+    let mut out = vec![0i16; 160];
+    let mut fec_flags = Vec::new();
+    for (k, frame) in input.chunks_exact(160).enumerate() {
+        let now = k as u64 * 20_000;
+        if let Some(d) = tx.encode_frame(frame).unwrap() {
+            let parsed = tandem_node::media::MediaDatagram::parse(d).unwrap();
+            fec_flags.push(
+                parsed
+                    .header
+                    .flags
+                    .contains(tandem_node::media::datagram::Flags::FEC),
+            );
+            link.send(now, d);
+        }
+        while let Some(d) = link.poll(now) {
+            rx.on_datagram(now, &d).unwrap();
+        }
+        rx.play_frame(now, &mut out).unwrap();
+        // Receiver report every 2 s.
+        if k % 100 == 99 {
+            tx.apply_loss_report(rx.take_loss_report());
+        }
+    }
+    // No FEC before the first report, FEC after it (the path loses ~8 %).
+    assert!(fec_flags[..100].iter().all(|f| !f));
+    assert!(fec_flags[101..].iter().all(|f| *f));
+    assert!(rx.stats().fec_recovered > 0, "{:?}", rx.stats());
+    let last = rx.take_loss_report();
+    assert!(last <= 20, "{last}");
 }

@@ -8,14 +8,22 @@
 //! - **Start at one frame**: the first packet plays at the first `pop` after it arrives.
 //! - **Grow only with measured jitter**: the target headroom is the configured
 //!   percentile of transit-time variation over the last `history` packets (bounded
-//!   by `max_delay_ms`). A missing frame is waited for (concealed without advancing)
-//!   only while the headroom is below target; otherwise it is given up.
+//!   by `max_delay_ms`). Waiting for a missing frame (concealing without
+//!   advancing) is what grows the delay, up to that headroom.
 //! - **Shrink when headroom is idle**: if for `shrink_after` consecutive pops there
-//!   was always more headroom than the target, one frame is dropped. This is also
+//!   was always at least one frame more than needed (beyond the FEC spare), one
+//!   frame is dropped. This is also
 //!   how clock drift is absorbed: a fast sender fills the buffer and gets a frame
 //!   dropped now and then; a slow one drains it and gets a frame concealed.
 //! - **FEC before PLC**: a lost frame whose successor is buffered is rebuilt from
 //!   the successor's in-band FEC ([`Playout::Fec`]); only otherwise concealed.
+//!   While the stream carries FEC the headroom holds one spare frame more, since
+//!   FEC needs the next packet in hand (the sender only adds FEC once loss is
+//!   reported, so a clean path keeps the one-frame start).
+//! - **Lateness, not guesswork**: a missing frame is waited for only while it is
+//!   less late (against the fastest transit seen) than the headroom; a late
+//!   packet arriving while the buffer is empty means the path got slower, and
+//!   playout steps back to it.
 //! - Reordered packets are slotted by timestamp; duplicates and late packets are
 //!   counted and dropped.
 
@@ -133,6 +141,9 @@ pub struct JitterBuffer {
     scratch: Vec<i64>,
     last_arrival: Option<(u64, i64)>,
     target_extra: i64,
+    min_transit: i64,
+    last_fec: Option<i64>,
+    last_played: i64,
     stats: LegStats,
 }
 
@@ -166,6 +177,9 @@ impl JitterBuffer {
             scratch: Vec::with_capacity(cfg.history.max(1)),
             last_arrival: None,
             target_extra: 0,
+            min_transit: 0,
+            last_fec: None,
+            last_played: i64::MIN,
             stats: LegStats::default(),
             cfg,
         }
@@ -211,10 +225,27 @@ impl JitterBuffer {
 
         if let Some(play) = self.play {
             let cap = self.slots.len() as i64;
-            let buffer_empty = self.newest < play;
-            let talkspurt = header.flags.contains(Flags::MARKER) && buffer_empty;
-            if idx >= play + cap || (talkspurt && idx > play) {
-                self.resync(idx);
+            let starving = self.newest < play;
+            let talkspurt = header.flags.contains(Flags::MARKER);
+            if idx >= play + cap {
+                // Far ahead (sender restart or clock jump): start over there.
+                self.resync(idx, self.target_extra as u32);
+            } else if starving
+                && self.started
+                && idx != play
+                && idx > self.last_played
+                && (talkspurt || idx < play)
+            {
+                // New talkspurt after DTX: re-time playout to it. Or a late packet
+                // while we have nothing: the path got slower, so step back to it
+                // (the delay grows by what we ran ahead). Never back past audio
+                // already played: that would replay the past.
+                let hold = if talkspurt && idx > play {
+                    self.target_extra as u32
+                } else {
+                    0
+                };
+                self.resync(idx, hold);
             } else if idx < play {
                 if !self.started && play - idx < cap {
                     self.play = Some(idx);
@@ -227,6 +258,9 @@ impl JitterBuffer {
             self.play = Some(idx);
         }
         self.stats.received += 1;
+        if header.flags.contains(Flags::FEC) {
+            self.last_fec = Some(idx);
+        }
         self.newest = self.newest.max(idx);
         let slot = &mut self.slots[slot_i];
         slot.idx = idx;
@@ -262,8 +296,8 @@ impl JitterBuffer {
         self.last_arrival = Some((now_us, sent_us));
     }
 
-    /// Re-times playout to start at `idx` after the target headroom of silence.
-    fn resync(&mut self, idx: i64) {
+    /// Re-times playout to start at `idx` after `hold` frames of silence.
+    fn resync(&mut self, idx: i64, hold: u32) {
         for slot in &mut self.slots {
             if slot.state == SlotState::Filled {
                 self.stats.dropped += 1;
@@ -273,7 +307,7 @@ impl JitterBuffer {
         self.stats.resyncs += 1;
         self.play = Some(idx);
         self.newest = idx - 1;
-        self.hold = self.target_extra as u32;
+        self.hold = hold;
         self.stall_run = 0;
         self.reset_shrink_window();
     }
@@ -289,15 +323,30 @@ impl JitterBuffer {
             return;
         }
         let min = self.transit.iter().copied().min().unwrap_or(0);
+        self.min_transit = min;
         self.scratch.clear();
         self.scratch.extend(self.transit.iter().map(|t| t - min));
         let n = self.scratch.len();
         let k = ((self.cfg.percentile * n as f64).ceil() as usize).clamp(1, n) - 1;
         let frame_us = self.frame_us();
         let (_, pct, _) = self.scratch.select_nth_unstable(k);
-        let frames = (*pct + frame_us - 1).div_euclid(frame_us);
+        let mut frames = (*pct + frame_us - 1).div_euclid(frame_us);
+        // The sender adds FEC only when we report loss; FEC is only usable with
+        // the next packet already buffered, so keep one more frame of headroom.
+        frames += self.fec_margin();
         self.target_extra = frames.clamp(0, self.cfg.max_frames() - 1);
         self.stats.target_delay_ms = (self.target_extra * frame_us) as f64 / 1000.0;
+    }
+
+    /// Whether the stream carried FEC within the transit history window.
+    fn fec_active(&self) -> bool {
+        let history = self.cfg.history as i64;
+        self.last_fec.is_some_and(|f| self.newest - f < history)
+    }
+
+    /// Spare frames kept beyond the jitter headroom: one while FEC is in use.
+    fn fec_margin(&self) -> i64 {
+        i64::from(self.fec_active())
     }
 
     fn filled(&self, idx: i64) -> Option<usize> {
@@ -308,7 +357,7 @@ impl JitterBuffer {
 
     /// Decides what to play for the frame period starting at `now_us`. Call once
     /// per frame period; the returned slice is valid until the next `push`.
-    pub fn pop(&mut self, _now_us: u64) -> Playout<'_> {
+    pub fn pop(&mut self, now_us: u64) -> Playout<'_> {
         let Some(mut play) = self.play else {
             return Playout::Silence;
         };
@@ -319,6 +368,7 @@ impl JitterBuffer {
         self.started = true;
         self.update_target();
         let max = self.cfg.max_frames();
+        let frame_us = self.frame_us();
 
         // Hard bound: never hold more than max_delay of audio.
         if self.newest - play >= max {
@@ -333,51 +383,51 @@ impl JitterBuffer {
             self.reset_shrink_window();
         }
 
-        // Shrink when the headroom stayed above target for a whole window.
+        // Shrink when, for a whole window, there was always at least one frame
+        // more than needed (beyond the FEC spare): that frame is pure delay
+        // (surplus from a fast sender clock or a past jitter spike).
         let slack = self.newest - play;
         self.min_slack = self.min_slack.min(slack);
         self.idle_pops += 1;
         if self.idle_pops >= self.cfg.shrink_after {
-            if self.min_slack > self.target_extra && self.filled(play).is_some() {
-                if let Some(i) = self.filled(play) {
-                    self.slots[i].state = SlotState::Played;
-                }
+            if self.min_slack > self.fec_margin()
+                && let Some(i) = self.filled(play)
+            {
+                self.slots[i].state = SlotState::Played;
                 self.stats.dropped += 1;
                 play += 1;
             }
             self.reset_shrink_window();
         }
-        self.stats.current_delay_ms =
-            ((self.newest - play + 1).max(0) * self.frame_us()) as f64 / 1000.0;
+        self.stats.current_delay_ms = ((self.newest - play + 1).max(0) * frame_us) as f64 / 1000.0;
 
         if let Some(i) = self.filled(play) {
             self.play = Some(play + 1);
             self.stall_run = 0;
+            self.last_played = play;
             self.slots[i].state = SlotState::Played;
             return Playout::Packet(&self.slots[i].data);
         }
-        if self.newest > play {
-            // Missing with newer audio buffered: wait while below target, else give up.
-            if slack < self.target_extra && i64::from(self.stall_run) < max {
-                self.play = Some(play);
-                self.stall_run += 1;
-                self.stats.concealed += 1;
-                return Playout::Conceal;
-            }
+        // Missing. How late is it against the fastest transit seen? Within the
+        // headroom it may still come: wait (conceal without advancing, which
+        // grows the delay to the measured jitter). Beyond it, give it up.
+        let lateness = now_us as i64 - (play * frame_us + self.min_transit);
+        let may_come = lateness < self.target_extra * frame_us;
+        self.stall_run += 1;
+        if may_come && i64::from(self.stall_run) <= max {
+            self.play = Some(play);
+        } else {
             self.play = Some(play + 1);
-            self.stall_run = 0;
             if let Some(i) = self.filled(play + 1)
                 && self.slots[i].fec
             {
+                self.stall_run = 0;
+                self.last_played = play;
                 self.stats.fec_recovered += 1;
                 return Playout::Fec(&self.slots[i].data);
             }
-            self.stats.concealed += 1;
-            return Playout::Conceal;
         }
-        // Underrun: stretch by concealing without advancing, then fall silent.
-        self.play = Some(play);
-        self.stall_run += 1;
+        // Concealment for a short gap; silence for a long one (a DTX pause).
         if self.stall_run <= self.cfg.max_conceal_run {
             self.stats.concealed += 1;
             Playout::Conceal
@@ -467,22 +517,66 @@ mod tests {
         let mut jb = buffer();
         let mut got = Vec::new();
         for k in 0..6u32 {
-            let flags = if k == 2 { Flags::FEC } else { Flags::empty() };
+            // The stream carries FEC, except frame 5.
+            let flags = if k == 5 { Flags::empty() } else { Flags::FEC };
             // Frames 1 and 4 are lost.
             if k != 1 && k != 4 {
                 jb.push(at(k, 0), &hdr(k, flags), &[k as u8]);
             }
             got.push(kind(jb.pop(at(k, 100))));
         }
-        // Loss of 1 is only noticed once 2 is buffered, so it first shows as a
-        // one-frame stretch (concealed, not advancing); then 1 is rebuilt from 2's
-        // FEC. Playout is now a frame later, so 4 is given up once 5 is buffered,
-        // and 5 has no FEC: concealed.
+        // FEC keeps one frame of headroom: the loss of 1 is first waited for one
+        // frame (concealed, not advancing), then 1 is rebuilt from 2's FEC. Frame
+        // 4 is given up once it is a frame late; 5 has no FEC, so 4 is concealed.
         assert_eq!(got, ["P0", "C", "F2", "P2", "P3", "C"]);
-        jb.push(at(6, 0), &hdr(6, Flags::empty()), &[6]);
+        jb.push(at(6, 0), &hdr(6, Flags::FEC), &[6]);
         assert_eq!(kind(jb.pop(at(6, 100))), "P5");
         assert_eq!(jb.stats().fec_recovered, 1);
         assert_eq!(jb.stats().lost(), 2);
+        assert_eq!(jb.stats().target_delay_ms, 20.0);
+    }
+
+    #[test]
+    fn without_fec_a_loss_is_concealed_at_once_without_adding_delay() {
+        let mut jb = buffer();
+        let mut got = Vec::new();
+        for k in 0..5u32 {
+            if k != 2 {
+                jb.push(at(k, 0), &hdr(k, Flags::empty()), &[k as u8]);
+            }
+            got.push(kind(jb.pop(at(k, 100))));
+        }
+        assert_eq!(got, ["P0", "P1", "C", "P3", "P4"]);
+        assert_eq!(jb.stats().current_delay_ms, 20.0);
+    }
+
+    #[test]
+    fn a_slower_path_steps_playout_back_instead_of_losing_everything() {
+        let mut jb = buffer();
+        // From frame 50 on, the path is 100 ms slower (a route change).
+        let arrival = |k: u32| at(k, if k >= 50 { 100_000 } else { 0 });
+        let (mut next, mut played, mut silent_or_concealed) = (0u32, 0, 0);
+        for pop in 0..300u64 {
+            let now = pop * F + 10_000;
+            while next < 250 && arrival(next) <= now {
+                jb.push(arrival(next), &hdr(next, Flags::empty()), &[0]);
+                next += 1;
+            }
+            match jb.pop(now) {
+                Playout::Packet(_) => played += 1,
+                _ if pop > 0 && next < 250 => silent_or_concealed += 1,
+                _ => {}
+            }
+        }
+        // Only the 100 ms gap itself is lost to the listener; afterwards every
+        // frame plays at the new, longer delay.
+        assert!(played >= 240, "played {played} {:?}", jb.stats());
+        assert!(
+            silent_or_concealed <= 7,
+            "{silent_or_concealed} {:?}",
+            jb.stats()
+        );
+        assert!(jb.stats().late <= 1, "{:?}", jb.stats());
     }
 
     /// Sender clock off by `ppm`; returns (max buffered ms after warm-up, stats).
@@ -591,5 +685,41 @@ mod tests {
         }
         assert_eq!(jb.stats().expected, 20);
         assert_eq!(jb.stats().lost(), 0);
+    }
+
+    proptest::proptest! {
+        /// Any arrival order and duplication within 30 ms of jitter: frames come out
+        /// in order, each at most once, nearly all of them, with bounded delay.
+        #[test]
+        fn output_is_ordered_unique_and_bounded(
+            delays in proptest::collection::vec(0u64..30_000, 100),
+            dups in proptest::collection::vec(proptest::bool::weighted(0.1), 100),
+        ) {
+            let mut jb = buffer();
+            let mut arrivals: Vec<(u64, u32)> = Vec::new();
+            for k in 0..100u32 {
+                arrivals.push((at(k, delays[k as usize]), k));
+                if dups[k as usize] {
+                    arrivals.push((at(k, delays[k as usize] + 7_000), k));
+                }
+            }
+            arrivals.sort();
+            let mut next = 0;
+            let mut played: Vec<u8> = Vec::new();
+            for pop in 0..140u64 {
+                let now = pop * F + 10_000;
+                while next < arrivals.len() && arrivals[next].0 <= now {
+                    let k = arrivals[next].1;
+                    jb.push(arrivals[next].0, &hdr(k, Flags::empty()), &[k as u8]);
+                    next += 1;
+                }
+                if let Playout::Packet(d) = jb.pop(now) {
+                    played.push(d[0]);
+                }
+                proptest::prop_assert!(jb.stats().current_delay_ms <= 200.0);
+            }
+            proptest::prop_assert!(played.windows(2).all(|w| w[0] < w[1]), "{:?}", played);
+            proptest::prop_assert!(played.len() >= 90, "{} played {:?}", played.len(), jb.stats());
+        }
     }
 }

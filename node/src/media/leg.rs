@@ -41,9 +41,10 @@ impl LegSender {
         self.leg
     }
 
-    /// The encoder, to feed back measured loss ([`Encoder::set_expected_loss_percent`]).
-    pub fn encoder_mut(&mut self) -> &mut Encoder {
-        &mut self.encoder
+    /// Applies the loss the far end measured ([`LegReceiver::take_loss_report`]):
+    /// Opus adds in-band FEC only when the expected loss is above zero.
+    pub fn apply_loss_report(&mut self, percent: u8) {
+        self.encoder.set_expected_loss_percent(percent);
     }
 
     /// Encodes one frame; returns the datagram to send, or `None` during a DTX pause.
@@ -99,6 +100,7 @@ pub struct LegReceiver {
     leg: LegId,
     jitter: JitterBuffer,
     decoder: Decoder,
+    reported: LegStats,
 }
 
 impl LegReceiver {
@@ -108,7 +110,18 @@ impl LegReceiver {
             leg,
             decoder: Decoder::new(rate, jitter.frame, Channels::Mono)?,
             jitter: JitterBuffer::new(jitter),
+            reported: LegStats::default(),
         })
+    }
+
+    /// Loss since the previous report, in percent. Call control sends it to the far
+    /// end (every few seconds) for [`LegSender::apply_loss_report`], closing the
+    /// loop that turns FEC on only when the path loses packets.
+    pub fn take_loss_report(&mut self) -> u8 {
+        let now = *self.jitter.stats();
+        let pct = now.loss_percent_since(&self.reported);
+        self.reported = now;
+        pct
     }
 
     /// Samples per played frame.

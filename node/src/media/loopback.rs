@@ -127,8 +127,7 @@ impl LoopbackReport {
 pub fn run(cfg: &LoopbackConfig, input: &[i16]) -> Result<LoopbackReport, CodecError> {
     let leg = LegId(1);
     let mut tx = LegSender::new(leg, cfg.codec)?;
-    tx.encoder_mut()
-        .set_expected_loss_percent((cfg.impairment.loss * 100.0).round() as u8);
+    tx.apply_loss_report((cfg.impairment.loss * 100.0).round() as u8);
     let mut rx = LegReceiver::new(leg, cfg.receiver_rate, cfg.jitter)?;
     let mut link = ImpairedLink::new(cfg.impairment, cfg.seed);
     let in_frame = cfg.codec.frame_samples();
