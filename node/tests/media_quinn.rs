@@ -7,14 +7,16 @@ use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tandem_node::media::datagram::MediaDatagram;
-use tandem_node::media::sender::{MediaSender, media_transport_config};
+use tandem_node::media::sender::{MediaSender, datagram_send_buffer};
 use tandem_node::media::{CodecConfig, FrameDuration, LegId, LegSender, SampleRate};
 
 async fn connect() -> (quinn::Endpoint, quinn::Connection, quinn::Connection) {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let cert: CertificateDer<'static> = ck.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
-    let transport = media_transport_config(FrameDuration::Ms20, 1);
+    let mut transport = quinn::TransportConfig::default();
+    transport.datagram_send_buffer_size(datagram_send_buffer(FrameDuration::Ms20, 1));
+    let transport = Arc::new(transport);
     let mut server_cfg = quinn::ServerConfig::with_single_cert(vec![cert.clone()], key).unwrap();
     server_cfg.transport_config(Arc::clone(&transport));
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();

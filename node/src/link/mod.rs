@@ -34,9 +34,8 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(1);
 /// is noticed within 5 s"; 3 s leaves room for a loaded host to be late.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Bytes of outgoing datagrams quinn may queue. Kept to a few 20 ms Opus frames so
-/// stale audio is dropped rather than delivered late.
-pub const DATAGRAM_SEND_BUFFER: usize = 8 * 1024;
+/// Media legs one node connection is sized for: a full E1 span plus supervisors.
+pub const LEGS_PER_CONNECTION: usize = 32;
 
 /// Bytes of incoming datagrams buffered before the oldest are dropped.
 pub const DATAGRAM_RECEIVE_BUFFER: usize = 64 * 1024;
@@ -50,7 +49,11 @@ pub fn transport_config() -> quinn::TransportConfig {
         t.max_idle_timeout(Some(idle));
     }
     t.datagram_receive_buffer_size(Some(DATAGRAM_RECEIVE_BUFFER));
-    t.datagram_send_buffer_size(DATAGRAM_SEND_BUFFER);
+    // A few frames per leg: stale audio is dropped rather than delivered late.
+    t.datagram_send_buffer_size(crate::media::sender::datagram_send_buffer(
+        crate::media::FrameDuration::Ms20,
+        LEGS_PER_CONNECTION,
+    ));
     // Control traffic is small: modest windows keep idle sessions cheap in memory.
     t.stream_receive_window(quinn::VarInt::from_u32(256 * 1024));
     t.receive_window(quinn::VarInt::from_u32(1024 * 1024));

@@ -3,15 +3,13 @@
 //! Voice that arrives late is worse than voice that never arrives, so the audio
 //! thread hands each datagram to quinn's [`quinn::Connection::send_datagram`], which
 //! never waits and, when its send buffer is full, discards the *oldest* queued
-//! datagrams first. [`media_transport_config`] keeps that buffer to a few frames,
+//! datagrams first. [`datagram_send_buffer`] keeps that buffer to a few frames,
 //! so under congestion old audio is dropped instead of delaying new audio.
 //! (`send_datagram_wait` would do the opposite and is never used here.)
 
-use bytes::Bytes;
-use std::sync::Arc;
-
 use super::codec::FrameDuration;
 use super::datagram::MAX_DATAGRAM;
+use bytes::Bytes;
 
 /// Frames of audio per leg quinn may hold before dropping the oldest.
 pub const QUEUED_FRAMES_PER_LEG: usize = 3;
@@ -105,22 +103,18 @@ impl<S: DatagramSink> MediaSender<S> {
     }
 }
 
-/// QUIC transport settings for a connection carrying media for up to `legs` legs:
-/// a datagram send buffer of [`QUEUED_FRAMES_PER_LEG`] frames per leg, so congestion
-/// drops old audio instead of delaying it. Call control merges this into the link's
-/// transport config.
-pub fn media_transport_config(frame: FrameDuration, legs: usize) -> Arc<quinn::TransportConfig> {
+/// Bytes of datagram send buffer for a connection carrying media for up to `legs`
+/// legs: [`QUEUED_FRAMES_PER_LEG`] frames per leg, so congestion drops old audio
+/// instead of delaying it. The link's transport config
+/// ([`crate::link::transport_config`]) is sized with it.
+pub fn datagram_send_buffer(frame: FrameDuration, legs: usize) -> usize {
     // A 20 ms voice datagram is ~60–120 bytes; size the buffer by the largest
     // realistic one so a burst of FEC-heavy frames still fits.
     let per_frame = match frame {
         FrameDuration::Ms10 => 160,
         FrameDuration::Ms20 => 240,
     };
-    let mut cfg = quinn::TransportConfig::default();
-    cfg.datagram_send_buffer_size(
-        (per_frame * QUEUED_FRAMES_PER_LEG * legs.max(1)).max(MAX_DATAGRAM),
-    );
-    Arc::new(cfg)
+    (per_frame * QUEUED_FRAMES_PER_LEG * legs.max(1)).max(MAX_DATAGRAM)
 }
 
 #[cfg(test)]
