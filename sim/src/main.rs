@@ -8,7 +8,7 @@ use std::time::Duration;
 use tandem_node::routing::bench_support::Workload;
 use tandem_sim::bench::acd::{self, AcdBenchOptions};
 use tandem_sim::bench::link::{self, LinkBenchOptions};
-use tandem_sim::bench::relay;
+use tandem_sim::bench::{media, relay};
 use tandem_sim::demo::{self, DemoOptions};
 use tandem_sim::dsp;
 use tandem_sim::erlang::{self, ErlangOptions};
@@ -134,6 +134,15 @@ impl From<Standard> for tandem_hal::dsp::callerid::CidStandard {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// The media plane: latency breakdown, transcoded channels per core, relay
+    /// datagrams per core. Build with --release.
+    Media {
+        /// CPU seconds each cost figure is measured over.
+        #[arg(long, default_value_t = 2.0)]
+        min_cpu: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Media datagrams through the coordinator's relay: datagrams forwarded per
     /// CPU-second of the coordinator. Build with --release.
     Relay {
@@ -299,6 +308,21 @@ async fn main() -> Result<()> {
                 window,
             };
             let report = relay::run(&options).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(())
+        }
+        Command::Bench {
+            bench: Bench::Media { min_cpu, json },
+        } => {
+            let options = media::MediaBenchOptions {
+                min_cpu_s: min_cpu.max(0.05),
+                ..Default::default()
+            };
+            let report = media::run(&options).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -8,6 +8,7 @@
 //! it is tested deterministically; [`worker`] runs it on a dedicated audio thread.
 
 pub mod analysis;
+pub mod bench_support;
 pub mod codec;
 pub mod datagram;
 pub mod impair;

@@ -2,6 +2,7 @@
 
 pub mod acd;
 pub mod link;
+pub mod media;
 pub mod nodes;
 pub mod relay;
 
