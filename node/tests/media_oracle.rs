@@ -18,7 +18,8 @@ fn libopus_encoder(rate: SampleRate, loss: i32) -> opus::Encoder {
     .unwrap();
     e.set_inband_fec(true).unwrap();
     e.set_packet_loss_perc(loss).unwrap();
-    e.set_complexity(9).unwrap();
+    e.set_complexity(i32::from(CodecConfig::voice(rate).complexity))
+        .unwrap();
     e
 }
 

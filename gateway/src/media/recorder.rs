@@ -76,6 +76,9 @@ pub struct RecorderConfig {
     pub tags: Vec<(String, String)>,
 }
 
+/// Opus complexity of recordings: full, for clean channel separation.
+const RECORDING_COMPLEXITY: u8 = 9;
+
 impl RecorderConfig {
     /// Narrowband 20 ms recording at 24 kbit/s, a page a second, fsync per page,
     /// 5 s of queue.
@@ -97,6 +100,10 @@ impl RecorderConfig {
             bitrate_bps: self.bitrate_bps,
             frame: self.frame,
             fec: false,
+            // Caller and agent must stay on their own channels; at the voice
+            // legs' complexity 5 the stereo coder leaks one side into the other
+            // (measured by `ten_second_call_is_valid_stereo_ogg_opus`).
+            complexity: RECORDING_COMPLEXITY,
             ..CodecConfig::voice(self.rate)
         }
     }
