@@ -30,7 +30,7 @@
 //!     "name = 'demo'\narch = 'any'\nbackend = 'sim'\nports = [{ id = 'fxo1', kind = 'fxo' }]",
 //!     "demo.toml",
 //! )?;
-//! let mut sim = SimBoard::new(&board, &CHINA, 160, Pace::Fast);
+//! let mut sim = SimBoard::new(&board, &CHINA, 160, Pace::Fast)?;
 //! let exchange = sim.exchange.fxo("fxo1")?;
 //! let mut call = IncomingCall::from_number("13800138000")?;
 //! call.standard = CidStandard::V23;
