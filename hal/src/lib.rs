@@ -11,6 +11,9 @@
 //!   ([`slic::daa_port::DaaPort`], `alsa::AlsaDevice` with feature `alsa`).
 //! - [`fxo::Supervisor`]: incoming call, caller ID, abandoned call and far-end
 //!   disconnect from an FXO port's events and audio.
+//! - [`fxs::HookDetector`]: hook flash and rotary digits from an FXS port's raw
+//!   loop state (SLIC drivers report loop closure; the simulator reports events).
+//! - [`tools`]: the DSP behind `tandem-sim dsp` (WAV in, WAV out).
 //! - [`dsp`]: G.711, DTMF, tones and call progress, caller ID, resampling, levels.
 //! - [`board::BoardConfig`]: the board file that says which of these exist.
 //!
@@ -73,6 +76,7 @@ pub mod board;
 pub mod dsp;
 pub mod e1;
 pub mod fxo;
+pub mod fxs;
 pub mod indicator;
 pub mod line;
 pub mod sim;
