@@ -81,7 +81,6 @@ pub mod indicator;
 pub mod line;
 pub mod sim;
 pub mod slic;
-pub mod tools;
 pub mod wav;
 
 #[cfg(test)]

@@ -31,31 +31,3 @@ impl CidStandard {
         matches!(self, CidStandard::Dtmf)
     }
 }
-
-/// A caller-ID standard name that is not one of ours (configuration, CLI).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown caller ID standard {0:?}: use bell202, v23 or dtmf")]
-pub struct UnknownStandard(pub String);
-
-impl std::str::FromStr for CidStandard {
-    type Err = UnknownStandard;
-
-    fn from_str(s: &str) -> Result<Self, UnknownStandard> {
-        match s.to_ascii_lowercase().as_str() {
-            "bell202" | "bell-202" => Ok(CidStandard::Bell202),
-            "v23" | "v.23" => Ok(CidStandard::V23),
-            "dtmf" => Ok(CidStandard::Dtmf),
-            _ => Err(UnknownStandard(s.to_owned())),
-        }
-    }
-}
-
-impl std::fmt::Display for CidStandard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CidStandard::Bell202 => "bell202",
-            CidStandard::V23 => "v23",
-            CidStandard::Dtmf => "dtmf",
-        })
-    }
-}

@@ -15,28 +15,6 @@ pub struct Received {
     pub standard: CidStandard,
 }
 
-impl std::fmt::Display for Received {
-    /// `number 13800138000  name ZHANG SAN  time 03-14 15:09  (bell202)`; absent
-    /// fields say why when the exchange said.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let id = &self.id;
-        match (id.number.is_empty(), id.number_absent) {
-            (false, _) => write!(f, "number {}", id.number)?,
-            (true, Some(r)) => write!(f, "number absent ({r:?})")?,
-            (true, None) => write!(f, "number -")?,
-        }
-        match (id.name.is_empty(), id.name_absent) {
-            (false, _) => write!(f, "  name {}", id.name)?,
-            (true, Some(r)) => write!(f, "  name absent ({r:?})")?,
-            (true, None) => {}
-        }
-        if let Some(t) = id.time {
-            write!(f, "  time {t}")?;
-        }
-        write!(f, "  ({})", self.standard)
-    }
-}
-
 /// Silence after the last DTMF digit that closes a DTMF delivery whose end code
 /// was lost.
 const DTMF_GAP_MS: u32 = 500;
