@@ -13,7 +13,6 @@
 //!   disconnect from an FXO port's events and audio.
 //! - [`fxs::HookDetector`]: hook flash and rotary digits from an FXS port's raw
 //!   loop state (SLIC drivers report loop closure; the simulator reports events).
-//! - [`tools`]: the DSP behind `tandem-sim dsp` (WAV in, WAV out).
 //! - [`dsp`]: G.711, DTMF, tones and call progress, caller ID, resampling, levels.
 //! - [`board::BoardConfig`]: the board file that says which of these exist.
 //!
