@@ -16,7 +16,7 @@ pub enum AudioError {
 
 /// A mono capture + playback device.
 pub trait AudioDevice: Send {
-    /// Device name (ALSA PCM name or "sim:<seat>").
+    /// Device name (ALSA PCM name, or `sim:` and the seat id).
     fn name(&self) -> &str;
     /// Samples per second.
     fn sample_rate(&self) -> u32;

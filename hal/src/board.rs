@@ -208,14 +208,19 @@ pub struct WatchdogConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BoardConfig {
+    /// Board name, shown in the inventory.
     pub name: String,
     /// CPU architecture the image is built for ("aarch64", "armv7", "x86_64", "any").
     pub arch: String,
+    /// Driver family for the ports.
     pub backend: Backend,
+    /// Analog ports (FXO and FXS).
     #[serde(default)]
     pub ports: Vec<PortConfig>,
+    /// E1 spans.
     #[serde(default)]
     pub spans: Vec<SpanConfig>,
+    /// Headset seats on the box.
     #[serde(default)]
     pub seats: Vec<SeatConfig>,
     /// National tone plan ("china", "itu", "north-america").
@@ -224,12 +229,16 @@ pub struct BoardConfig {
     /// Companding law on the line side.
     #[serde(default = "default_law")]
     pub law: Law,
+    /// TDM audio interface (required for ALSA boards).
     #[serde(default)]
     pub tdm: Option<TdmConfig>,
+    /// Line and framer chips on SPI.
     #[serde(default)]
     pub spi: Vec<SpiChipConfig>,
+    /// GPIO lines not tied to a chip (bypass relay, LEDs).
     #[serde(default)]
     pub gpio: Option<GpioConfig>,
+    /// Hardware watchdog the gateway must feed.
     #[serde(default)]
     pub watchdog: Option<WatchdogConfig>,
 }

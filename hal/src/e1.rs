@@ -36,6 +36,7 @@ impl Abcd {
         Ok(Self(bits))
     }
 
+    /// The raw bits, A in bit 3.
     pub fn bits(self) -> u8 {
         self.0
     }
@@ -55,6 +56,7 @@ pub struct Alarms {
 }
 
 impl Alarms {
+    /// Whether the span is in any alarm (the line-health LED and report use this).
     pub fn any(&self) -> bool {
         self.los || self.lof || self.ais || self.rai
     }
@@ -103,14 +105,17 @@ pub enum SpanError {
 
 /// An E1 span with CAS.
 pub trait E1Span: Send {
+    /// The span id from the board file.
     fn id(&self) -> &str;
     /// Samples per channel per frame.
     fn frame_len(&self) -> usize;
+    /// Framing and alarm state now.
     fn status(&self) -> SpanStatus;
     /// Sets the ABCD bits transmitted on `channel`.
     fn set_abcd(&mut self, channel: u8, bits: Abcd) -> Result<(), SpanError>;
     /// Last validated ABCD bits received on `channel` (None before CAS sync).
     fn rx_abcd(&self, channel: u8) -> Result<Option<Abcd>, SpanError>;
+    /// Next pending status or ABCD change.
     fn poll_event(&mut self) -> Option<SpanEvent>;
     /// Receives one frame of every voice channel: A-law codes, channel-major
     /// (`out[(channel - 1) * frame_len + i]`), waiting for it as hardware would.

@@ -98,6 +98,7 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
+    /// A supervisor for an idle line.
     pub fn new(config: SupervisorConfig) -> Self {
         Self {
             config,

@@ -23,14 +23,18 @@ pub struct OutputError {
 
 /// A status LED (power, WAN link, line in use...).
 pub trait Indicator: Send {
+    /// Name from the board file ("power", "wan", ...).
     fn name(&self) -> &str;
+    /// Shows `state`; blinking is the implementation's job so callers never time it.
     fn set(&mut self, state: LedState) -> Result<(), OutputError>;
 }
 
 /// A relay, such as the power-fail bypass.
 pub trait Relay: Send {
+    /// Name from the board file.
     fn name(&self) -> &str;
     /// Engages (true) or releases (false) the relay.
     fn set_engaged(&mut self, engaged: bool) -> Result<(), OutputError>;
+    /// Current position.
     fn is_engaged(&self) -> bool;
 }

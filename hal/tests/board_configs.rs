@@ -16,7 +16,8 @@ fn every_board_file_is_valid() {
             if board.backend == Backend::Sim {
                 let plan = tandem_hal::dsp::tones::TonePlan::by_name(&board.tone_plan).unwrap();
                 let sim =
-                    tandem_hal::sim::SimBoard::new(&board, plan, 160, tandem_hal::sim::Pace::Fast);
+                    tandem_hal::sim::SimBoard::new(&board, plan, 160, tandem_hal::sim::Pace::Fast)
+                        .unwrap();
                 assert_eq!(sim.lines.len(), board.ports.len());
             }
         }

@@ -1,10 +1,11 @@
 //! DTMF (ITU-T Q.23 tones) detection to Q.24 and generation.
 //!
 //! The detector analyses 5 ms sub-blocks and, every 5 ms, judges the last 25 ms
-//! window: each tone must be loud enough (−32 dBm0), the twist within limits, the two
-//! tones must carry most of the window's energy (which rejects speech and noise),
-//! and the phase drift between the window's halves must put each tone within 2.5 %
-//! of nominal (Q.24: accept ±1.5 %, reject ±3.5 %). Duration is measured separately
+//! window: the phase advance between the window's first and last 20 ms must put
+//! each tone within 2.5 % of nominal (Q.24: accept ±1.5 %, reject ±3.5 %); each tone,
+//! re-measured at its estimated frequency, must be loud enough (−32 dBm0) with the
+//! twist within limits; and the two tones must carry 85 % of the window's energy,
+//! which is what rejects speech, music and noise. Duration is measured separately
 //! on the 5 ms sub-blocks, which is what lets it accept 40 ms tones and reject 23 ms
 //! ones although the analysis window is 25 ms long. Gaps up to 10 ms inside a digit
 //! are bridged; a digit ends after 20 ms without its tones.

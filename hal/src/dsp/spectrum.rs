@@ -91,16 +91,24 @@ impl<const F: usize, const B: usize> SubBlockDft<F, B> {
     fn analyse(&self) -> SubBlock<F> {
         let mut re = [0.0; F];
         let mut im = [0.0; F];
+        // Eight partial sums per output: a single running sum is a serial chain the
+        // compiler may not reorder, eight independent ones fill the SIMD lanes.
+        let (xb, xt) = self.buf.as_chunks::<8>();
         for i in 0..F {
-            let (c, s) = (&self.cos[i], &self.sin[i]);
-            let mut r = 0.0;
-            let mut q = 0.0;
-            for n in 0..B {
-                r += self.buf[n] * c[n];
-                q += self.buf[n] * s[n];
+            let (cb, ct) = self.cos[i].as_chunks::<8>();
+            let (sb, st) = self.sin[i].as_chunks::<8>();
+            let mut r = [0.0f32; 8];
+            let mut q = [0.0f32; 8];
+            for ((x, c), s) in xb.iter().zip(cb).zip(sb) {
+                for k in 0..8 {
+                    r[k] += x[k] * c[k];
+                    q[k] += x[k] * s[k];
+                }
             }
-            re[i] = r;
-            im[i] = q;
+            let tail_r: f32 = xt.iter().zip(ct).map(|(x, c)| x * c).sum();
+            let tail_q: f32 = xt.iter().zip(st).map(|(x, s)| x * s).sum();
+            re[i] = r.iter().sum::<f32>() + tail_r;
+            im[i] = q.iter().sum::<f32>() + tail_q;
         }
         let energy = self.buf.iter().map(|x| x * x).sum();
         SubBlock { re, im, energy }

@@ -41,9 +41,11 @@ impl ToneKind {
 /// durations in ms, repeated; an empty cadence is a continuous tone.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ToneSpec {
+    /// Component frequencies in Hz (one or two).
     pub freqs: &'static [f32],
     /// Level of each frequency component.
     pub dbm0: f32,
+    /// On/off durations in ms, repeated; empty for a continuous tone.
     pub cadence: &'static [u32],
 }
 

@@ -33,6 +33,7 @@ impl Default for CasReceiver {
 }
 
 impl CasReceiver {
+    /// A receiver hunting for multiframe alignment.
     pub fn new() -> Self {
         Self {
             frame: None,

@@ -62,6 +62,7 @@ pub struct Transmitter {
 }
 
 impl Transmitter {
+    /// A transmitter starting a multiframe, with or without CRC-4.
     pub fn new(crc4: bool) -> Self {
         Self {
             crc4,
@@ -171,6 +172,7 @@ impl Default for Framer {
 }
 
 impl Framer {
+    /// A framer hunting for frame alignment.
     pub fn new() -> Self {
         Self {
             align: Align::Search,
@@ -191,6 +193,7 @@ impl Framer {
         }
     }
 
+    /// What the framer knows now.
     pub fn status(&self) -> FramerStatus {
         self.status
     }

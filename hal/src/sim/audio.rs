@@ -31,18 +31,24 @@ pub struct SeatControl {
     shared: Arc<Mutex<SeatSim>>,
 }
 
-/// A headset at `rate` Hz (8000 or 16000) with `period` samples per period.
-pub fn seat(id: &str, rate: u32, period: usize, pace: Pace) -> (SimAudio, SeatControl) {
-    let up = (rate != LINE_RATE).then(|| {
-        Resampler::new(LINE_RATE, rate)
-            .unwrap_or_else(|_| unreachable!("board validation allows only 8 and 16 kHz seats"))
-    });
+/// A headset at `rate` Hz (8, 16 or 48 kHz) with `period` samples per period.
+pub fn seat(
+    id: &str,
+    rate: u32,
+    period: usize,
+    pace: Pace,
+) -> Result<(SimAudio, SeatControl), SimError> {
+    let up = if rate == LINE_RATE {
+        None
+    } else {
+        Some(Resampler::new(LINE_RATE, rate).map_err(|e| SimError::Audio(e.to_string()))?)
+    };
     let shared = Arc::new(Mutex::new(SeatSim {
         mic: AudioQueue::default(),
         up,
         earpiece: Vec::new(),
     }));
-    (
+    Ok((
         SimAudio {
             name: format!("sim:{id}"),
             rate,
@@ -51,7 +57,7 @@ pub fn seat(id: &str, rate: u32, period: usize, pace: Pace) -> (SimAudio, SeatCo
             shared: shared.clone(),
         },
         SeatControl { shared },
-    )
+    ))
 }
 
 impl AudioDevice for SimAudio {
@@ -119,7 +125,8 @@ mod tests {
 
     #[test]
     fn wideband_headset_carries_speech_both_ways() {
-        let (mut dev, agent) = seat("seat1", 16000, 320, Pace::Fast);
+        let (mut dev, agent) = seat("seat1", 16000, 320, Pace::Fast).unwrap();
+        assert!(seat("odd", 44100, 441, Pace::Fast).is_err());
         assert_eq!(
             (dev.sample_rate(), dev.period(), dev.name()),
             (16000, 320, "sim:seat1")

@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex};
 const FSK_AFTER_RING_MS: u32 = 500;
 /// Delay from the polarity reversal to DTMF caller ID (ETSI: ≥ 100 ms).
 const DTMF_CID_DELAY_MS: u32 = 300;
+/// Silence after the gateway's last dialled digit before the exchange rings the
+/// number and plays ringback.
+const RINGBACK_AFTER_DIGITS_MS: u32 = 1000;
 /// Delay from the end of DTMF caller ID to the first ring (ETSI: 200–500 ms).
 const RING_AFTER_DTMF_MS: u32 = 400;
 
@@ -91,6 +94,8 @@ enum Side {
         pending: AudioQueue,
         loop_restore_in_ms: Option<u32>,
         dialed: String,
+        /// Time since the gateway's last digit, while dialing.
+        since_digit_ms: Option<u32>,
         dial_detector: Box<DtmfDetector>,
         gateway_released: bool,
     },
@@ -177,8 +182,22 @@ impl LineSim {
                 state,
                 alerting,
                 loop_restore_in_ms,
+                since_digit_ms,
                 ..
             } => {
+                // A second after the last digit the number is complete: ringback
+                // until the far end answers (or is made busy by the test).
+                if *state == FxoState::Dialing
+                    && let Some(t) = since_digit_ms
+                {
+                    *t += frame_ms;
+                    if *t >= RINGBACK_AFTER_DIGITS_MS {
+                        *since_digit_ms = None;
+                        self.to_gateway.clear();
+                        self.to_gateway
+                            .push(Source::Tone(ToneGenerator::new(&plan.ringback), None));
+                    }
+                }
                 if let Some(left) = loop_restore_in_ms {
                     *left = left.saturating_sub(frame_ms);
                     if *left == 0 {
@@ -249,6 +268,7 @@ impl LineSim {
             pending,
             loop_restore_in_ms,
             dialed,
+            since_digit_ms,
             dial_detector,
             gateway_released,
         } = &mut self.side
@@ -260,6 +280,7 @@ impl LineSim {
                 FxoState::Idle => {
                     *state = FxoState::Dialing;
                     dialed.clear();
+                    *since_digit_ms = None;
                     dial_detector.reset();
                     self.to_gateway.clear();
                     self.to_gateway
@@ -367,6 +388,7 @@ impl LineSim {
             Side::Fxo {
                 state,
                 dialed,
+                since_digit_ms,
                 dial_detector,
                 ..
             } => {
@@ -386,6 +408,7 @@ impl LineSim {
                             first = false;
                         }
                         dialed.push(d);
+                        *since_digit_ms = Some(0);
                     });
                 }
             }
@@ -441,6 +464,7 @@ pub fn fxo(
             pending: AudioQueue::default(),
             loop_restore_in_ms: None,
             dialed: String::new(),
+            since_digit_ms: None,
             dial_detector: Box::new(DtmfDetector::new()),
             gateway_released: false,
         },

@@ -128,7 +128,12 @@ impl SimExchange {
 impl SimBoard {
     /// Builds every port the board file lists, with `frame_len`-sample frames
     /// (160 = 20 ms), the national `plan` for tones and ring cadence, and `pace`.
-    pub fn new(board: &BoardConfig, plan: &'static TonePlan, frame_len: usize, pace: Pace) -> Self {
+    pub fn new(
+        board: &BoardConfig,
+        plan: &'static TonePlan,
+        frame_len: usize,
+        pace: Pace,
+    ) -> Result<Self, SimError> {
         let mut exchange = SimExchange::default();
         let mut lines: Vec<Box<dyn LinePort>> = Vec::new();
         for p in &board.ports {
@@ -154,22 +159,19 @@ impl SimBoard {
                 span
             })
             .collect();
-        let seats = board
-            .seats
-            .iter()
-            .map(|s| {
-                let period = frame_len * s.sample_rate as usize / crate::dsp::LINE_RATE as usize;
-                let (dev, ctl) = audio::seat(&s.id, s.sample_rate, period, pace);
-                exchange.seats.push((s.id.clone(), ctl));
-                dev
-            })
-            .collect();
-        Self {
+        let mut seats = Vec::new();
+        for s in &board.seats {
+            let period = frame_len * s.sample_rate as usize / crate::dsp::LINE_RATE as usize;
+            let (dev, ctl) = audio::seat(&s.id, s.sample_rate, period, pace)?;
+            exchange.seats.push((s.id.clone(), ctl));
+            seats.push(dev);
+        }
+        Ok(Self {
             lines,
             spans,
             seats,
             exchange,
-        }
+        })
     }
 }
 
@@ -189,7 +191,7 @@ mod tests {
     fn sim_board_builds_every_port_of_sim_toml() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/sim.toml");
         let board = BoardConfig::load(&path).unwrap();
-        let sim = SimBoard::new(&board, &CHINA, crate::dsp::FRAME_20MS, Pace::Fast);
+        let sim = SimBoard::new(&board, &CHINA, crate::dsp::FRAME_20MS, Pace::Fast).unwrap();
         let kinds: Vec<_> = sim.lines.iter().map(|l| l.kind()).collect();
         assert_eq!(kinds.iter().filter(|k| **k == PortKind::Fxo).count(), 4);
         assert_eq!(kinds.iter().filter(|k| **k == PortKind::Fxs).count(), 2);

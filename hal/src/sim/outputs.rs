@@ -13,6 +13,7 @@ pub struct SimLed {
 }
 
 impl SimLed {
+    /// An LED that starts off.
     pub fn new(name: &str) -> Self {
         Self {
             name: name.to_owned(),
@@ -51,6 +52,7 @@ pub struct SimRelay {
 }
 
 impl SimRelay {
+    /// A relay in its unpowered (engaged) position.
     pub fn new(name: &str) -> Self {
         Self {
             name: name.to_owned(),

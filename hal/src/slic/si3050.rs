@@ -49,11 +49,13 @@ pub mod reg {
     pub const AC_TERMINATION: u8 = 30;
     /// PCM/SPI mode: PCME (bit 5), PCMF (bits 4:3: 00 A-law, 01 µ-law).
     pub const PCM_MODE: u8 = 33;
-    /// PCM transmit start count, low and high.
+    /// PCM transmit start count, low byte.
     pub const TX_START_LO: u8 = 34;
+    /// PCM transmit start count, high bits.
     pub const TX_START_HI: u8 = 35;
-    /// PCM receive start count, low and high.
+    /// PCM receive start count, low byte.
     pub const RX_START_LO: u8 = 36;
+    /// PCM receive start count, high bits.
     pub const RX_START_HI: u8 = 37;
 }
 
@@ -144,6 +146,7 @@ pub struct Si3050<S, R, I> {
 }
 
 impl<S: SpiDevice, R: OutputPin, I: InputPin> Si3050<S, R, I> {
+    /// Takes the chip's bus and pins; call [`Si3050::init`] before anything else.
     pub fn new(spi: S, reset: R, irq: I, config: DaaConfig) -> Self {
         Self {
             spi,

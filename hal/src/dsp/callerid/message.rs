@@ -88,10 +88,15 @@ pub const MAX_NAME: usize = 50;
 /// decoder never allocates on the audio path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallerId {
+    /// Calling number; empty when withheld or unknown (see `number_absent`).
     pub number: heapless::String<MAX_NUMBER>,
+    /// Calling name (MDMF only); empty when not sent.
     pub name: heapless::String<MAX_NAME>,
+    /// Exchange clock at the time of the call, when sent.
     pub time: Option<DateTime>,
+    /// Why there is no number, when the exchange says.
     pub number_absent: Option<AbsentReason>,
+    /// Why there is no name, when the exchange says.
     pub name_absent: Option<AbsentReason>,
 }
 

@@ -9,7 +9,9 @@ use crate::dsp::ms_to_samples;
 /// A caller ID and how it arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
+    /// What was decoded.
     pub id: CallerId,
+    /// How it was signalled (worth logging per line: carriers differ by region).
     pub standard: CidStandard,
 }
 
@@ -34,6 +36,7 @@ impl Default for CallerIdReceiver {
 }
 
 impl CallerIdReceiver {
+    /// A receiver listening for every standard at once.
     pub fn new() -> Self {
         Self {
             fsk: FskReceiver::new(),

@@ -221,6 +221,13 @@ fn gateway_dials_out_and_the_exchange_answers() {
     let digits = DtmfGenerator::render("95511", DtmfTiming::default()).unwrap();
     gw.run(&mut port, (digits.len() / 8) as u32 + 200, &digits);
     assert_eq!(ex.dialed(), "95511");
+    // The number is complete after a second of silence: ringback until answered.
+    let mut ringing = Gw::new();
+    ringing.run(&mut port, 12_000, &[]);
+    let mut det = ProgressDetector::new(&CHINA, ProgressConfig::default());
+    let mut tones = Vec::new();
+    det.process(&ringing.heard, |k| tones.push(k));
+    assert_eq!(tones, [ToneKind::Ringback]);
     ex.play(Audio::Samples(vec![1000; 160])).unwrap();
     ex.answer().unwrap();
     let mut talk = Gw::new();

@@ -344,7 +344,7 @@ fn daa_port_is_a_line_port_with_chip_signalling_and_slot_audio() {
     use crate::line::{LineCommand, LinePort};
     use crate::slic::daa_port::DaaPort;
     let (chip, daa) = ready();
-    let (audio, far) = crate::sim::audio::seat("slot0", 8000, 160, crate::sim::Pace::Fast);
+    let (audio, far) = crate::sim::audio::seat("slot0", 8000, 160, crate::sim::Pace::Fast).unwrap();
     let mut port = DaaPort::new("fxo1", daa, audio).unwrap();
     assert_eq!(
         (port.id(), port.kind(), port.frame_len()),
@@ -372,6 +372,6 @@ fn daa_port_is_a_line_port_with_chip_signalling_and_slot_audio() {
     assert!(err.to_string().contains("SPI transfer failed"), "{err}");
 
     let (_, daa2) = ready();
-    let (wide, _) = crate::sim::audio::seat("w", 16000, 320, crate::sim::Pace::Fast);
+    let (wide, _) = crate::sim::audio::seat("w", 16000, 320, crate::sim::Pace::Fast).unwrap();
     assert!(DaaPort::new("fxo2", daa2, wide).is_err());
 }
