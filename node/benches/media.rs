@@ -9,7 +9,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tandem_node::media::bench_support::{channel_cost, frames, latency, packets, time_us};
+use tandem_node::media::bench_support::{channel_cost, frames, latency, packets};
 use tandem_node::media::codec::{Channels, Decoder, Encoder};
 use tandem_node::media::datagram::{Flags, Header, LegId};
 use tandem_node::media::{
@@ -57,6 +57,7 @@ fn summary() {
 }
 #[cfg(feature = "libopus-oracle")]
 fn libopus_ratios() {
+    use tandem_node::media::bench_support::time_us;
     for rate in [SampleRate::Narrowband, SampleRate::Wideband] {
         let cfg = CodecConfig::voice(rate);
         let input = frames(&cfg, 4);
