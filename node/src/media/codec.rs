@@ -143,7 +143,7 @@ impl CodecConfig {
     /// core transcodes about 1.65× the channels; complexity 3 fell to 3.45 at 5 %. Narrowband is 28 kbit/s
     /// because PESQ through the path at 5 % loss averaged 3.29 at 20 kbit/s and
     /// 3.51 at 28 kbit/s; wideband is 36 kbit/s (P.862.2 at 5 % loss: 2.76 at 28,
-    /// 2.94 at 36, 3.07 at 48 kbit/s). Figures in BENCHMARKS-media.md.
+    /// 2.94 at 36, 3.07 at 48 kbit/s). Figures in BENCHMARKS.md.
     pub fn voice(rate: SampleRate) -> Self {
         CodecConfig {
             rate,
