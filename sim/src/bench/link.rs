@@ -3,7 +3,10 @@
 //! The coordinator runs in a child process (this same binary, hidden subcommand
 //! `coordinator-child`) so its resident memory can be read alone from /proc. The
 //! nodes are real QUIC + mTLS sessions with real enrolled identities, speaking the
-//! real control protocol, all from one client endpoint in this process.
+//! real control protocol, from this process. Like real gateways, simulated nodes
+//! do not all share one UDP socket: each client endpoint carries
+//! [`NODES_PER_SOCKET`] of them (one shared socket overflows its receive buffer
+//! under concurrent handshake flights and measures the harness, not the coordinator).
 
 use super::nodes::{Pinger, connect, enroll_all};
 use super::percentile;
@@ -17,6 +20,9 @@ use std::time::{Duration, Instant};
 use tandem_coordinator::Coordinator;
 use tandem_coordinator::admin::{self, AdminRequest, AdminResponse};
 use tokio::sync::{Semaphore, oneshot};
+
+/// Simulated nodes per client UDP socket.
+pub const NODES_PER_SOCKET: usize = 16;
 
 /// Benchmark parameters.
 #[derive(Debug, Clone)]
@@ -64,13 +70,17 @@ pub async fn run(options: &LinkBenchOptions, exe: &Path) -> Result<LinkBenchRepo
 
     let mut child = ChildCoordinator::spawn(exe, dir.path())?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
+    let local: std::net::SocketAddr = "127.0.0.1:0".parse()?;
+    let endpoints = (0..options.nodes.div_ceil(NODES_PER_SOCKET))
+        .map(|_| quinn::Endpoint::client(local))
+        .collect::<Result<Vec<_>, _>>()?;
+    let endpoint = &endpoints[0];
     let addr = child.addr;
 
     // Baseline: one node alone, before the crowd arrives.
     let mut enrolled = enrolled.into_iter();
     let first = enrolled.next().context("no nodes")?;
-    let (probe, _) = connect(&endpoint, addr, first).await?;
+    let (probe, _) = connect(endpoint, addr, first).await?;
     let baseline = ping_all(std::slice::from_ref(&probe), options.pings.max(50)).await;
     let base_rss = child.rss_kib()?;
 
@@ -82,8 +92,8 @@ pub async fn run(options: &LinkBenchOptions, exe: &Path) -> Result<LinkBenchRepo
     let gate = Arc::new(Semaphore::new(options.concurrency));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for node in enrolled {
-        let endpoint = endpoint.clone();
+    for (i, node) in enrolled.enumerate() {
+        let endpoint = endpoints[(i + 1) / NODES_PER_SOCKET].clone();
         let gate = gate.clone();
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
@@ -147,7 +157,9 @@ pub async fn run(options: &LinkBenchOptions, exe: &Path) -> Result<LinkBenchRepo
     for p in &pingers {
         p.conn.close(quinn::VarInt::from_u32(0), b"bench done");
     }
-    endpoint.wait_idle().await;
+    for e in &endpoints {
+        e.wait_idle().await;
+    }
     child.stop();
     Ok(report)
 }
