@@ -286,6 +286,26 @@ async fn run(
                         None
                     }
                     Message::Goodbye(reason) => return Ended::Left(reason),
+                    Message::Upload { records } => {
+                        let c = coordinator.clone();
+                        let who = node.clone();
+                        let stored = tokio::task::spawn_blocking(move || {
+                            c.store().ingest(&who, &records, now_us())
+                        })
+                        .await;
+                        match stored {
+                            Ok(Ok(seqs)) => Some(Message::UploadAck { seqs }),
+                            Ok(Err(err)) => {
+                                // Not acknowledged: the gateway keeps the records and retries.
+                                tracing::error!(%err, "could not store uploaded records");
+                                None
+                            }
+                            Err(err) => {
+                                tracing::error!(%err, "upload storage task failed");
+                                None
+                            }
+                        }
+                    }
                     other => Some(Message::Reject {
                         request: env.id,
                         reason: RejectReason::NotAllowed(format!(

@@ -9,11 +9,15 @@ use std::path::Path;
 use tandem_node::inventory::Inventory;
 use tandem_node::link::EnrollToken;
 use tandem_node::names::{NodeId, Site};
-use tandem_node::proto::EnrollRefusal;
+use tandem_node::proto::{EnrollRefusal, RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
 
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
+/// Uploaded gateway records, keyed by (node, sequence): stored once however often
+/// a gateway retries.
+const UPLOADS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("uploads");
+const UPLOAD_RECORD_VERSION: u8 = 1;
 
 const NODE_RECORD_VERSION: u8 = 1;
 const TOKEN_RECORD_VERSION: u8 = 1;
@@ -77,6 +81,16 @@ struct TokenRecord {
     /// Node enrolled with it and the SHA-256 of that node's request key, so a retry
     /// by the same box (same key) gets its certificate again.
     used: Option<(NodeId, [u8; 32])>,
+}
+
+/// An uploaded record as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredUpload {
+    pub kind: RecordKind,
+    pub created_at_us: u64,
+    /// Coordinator clock when first stored, microseconds.
+    pub received_at_us: u64,
+    pub body: Vec<u8>,
 }
 
 /// The coordinator database.
@@ -244,6 +258,57 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a gateway's uploaded records durably, each `(node, seq)` once, and
+    /// returns every sequence number now safe to acknowledge (including ones
+    /// stored by an earlier, unacknowledged attempt).
+    pub fn ingest(
+        &self,
+        node: &NodeId,
+        records: &[UploadRecord],
+        now_us: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(UPLOADS)?;
+            for r in records {
+                let key = (node.as_str(), r.seq);
+                if table.get(key)?.is_none() {
+                    let stored = StoredUpload {
+                        kind: r.kind,
+                        created_at_us: r.created_at_us,
+                        received_at_us: now_us,
+                        body: r.body.clone(),
+                    };
+                    table.insert(
+                        key,
+                        record::encode(UPLOAD_RECORD_VERSION, &stored).as_slice(),
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(records.iter().map(|r| r.seq).collect())
+    }
+
+    /// Every stored upload of `node`, by sequence number.
+    pub fn uploads(&self, node: &NodeId) -> Result<Vec<(u64, StoredUpload)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(UPLOADS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.range((node.as_str(), 0)..=(node.as_str(), u64::MAX))? {
+            let (k, v) = entry?;
+            out.push((
+                k.value().1,
+                record::decode(UPLOAD_RECORD_VERSION, v.value())?,
+            ));
+        }
+        Ok(out)
+    }
+
     /// Marks a node revoked. Idempotent.
     pub fn revoke(&self, id: &NodeId, now: u64) -> Result<NodeRecord, StoreError> {
         let mut found = None;
@@ -326,6 +391,40 @@ mod tests {
         ));
         drop(store);
         assert_eq!(Store::open(dir.path()).unwrap().nodes().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn uploads_are_stored_once_per_node_and_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (NodeId::new("a").unwrap(), NodeId::new("b").unwrap());
+        let rec = |seq: u64, byte: u8| UploadRecord {
+            seq,
+            kind: RecordKind::Cdr,
+            created_at_us: seq,
+            body: vec![byte],
+        };
+        assert_eq!(
+            store.ingest(&a, &[rec(1, 1), rec(2, 2)], 10).unwrap(),
+            vec![1, 2]
+        );
+        // A retry after a lost acknowledgement: acknowledged again, stored once,
+        // and the first copy (with its first receive time) is kept.
+        assert_eq!(
+            store.ingest(&a, &[rec(2, 9), rec(3, 3)], 20).unwrap(),
+            vec![2, 3]
+        );
+        store.ingest(&b, &[rec(1, 7)], 30).unwrap();
+        let got = store.uploads(&a).unwrap();
+        assert_eq!(
+            got.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(
+            (got[1].1.body.clone(), got[1].1.received_at_us),
+            (vec![2], 10)
+        );
+        assert_eq!(store.uploads(&b).unwrap().len(), 1);
     }
 
     #[test]

@@ -69,9 +69,10 @@ impl Identity {
     }
 }
 
-/// The gateway database (identity today; cached configuration and outbox later).
+/// The gateway database: identity and outbox (cached configuration later). One
+/// handle per process, since redb admits one opener.
 pub struct GatewayStore {
-    db: Database,
+    db: std::sync::Arc<Database>,
 }
 
 impl GatewayStore {
@@ -83,8 +84,13 @@ impl GatewayStore {
             .create(dir)
             .map_err(|e| IdentityError::DataDir(dir.display().to_string(), e))?;
         Ok(Self {
-            db: Database::create(dir.join(DB_FILE))?,
+            db: std::sync::Arc::new(Database::create(dir.join(DB_FILE))?),
         })
+    }
+
+    /// The outbox, sharing this database.
+    pub fn outbox(&self) -> crate::outbox::Outbox {
+        crate::outbox::Outbox::new(self.db.clone())
     }
 
     pub fn identity(&self) -> Result<Option<Identity>, IdentityError> {

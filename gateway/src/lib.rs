@@ -8,10 +8,12 @@ pub mod enroll;
 pub mod identity;
 pub mod media;
 pub mod media_link;
+pub mod outbox;
 pub mod uplink;
 
 use identity::{GatewayStore, Identity, IdentityError};
 use media_link::MediaLink;
+use outbox::Outbox;
 use std::path::Path;
 use tandem_hal::board::BoardConfig;
 use tandem_node::inventory::Inventory;
@@ -27,6 +29,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Gateway {
     identity: Identity,
     media: MediaLink,
+    outbox: Outbox,
+    // Held for the gateway's lifetime: the database admits one opener.
+    _store: GatewayStore,
     state: watch::Receiver<UplinkState>,
     stop: watch::Sender<bool>,
     uplink: JoinHandle<Result<(), UplinkError>>,
@@ -38,7 +43,7 @@ impl Gateway {
     pub fn start(data_dir: &Path, board: &BoardConfig) -> Result<Self, IdentityError> {
         let store = GatewayStore::open(data_dir)?;
         let identity = store.identity()?.ok_or(IdentityError::NotEnrolled)?;
-        drop(store);
+        let outbox = store.outbox();
         let inventory = Inventory::from_board(board);
         let (state_tx, state) = watch::channel(UplinkState::Connecting { attempt: 0 });
         let (stop, stop_rx) = watch::channel(false);
@@ -47,9 +52,12 @@ impl Gateway {
         let media = MediaLink::new();
         let uplink = tokio::spawn(
             uplink::run(
-                identity.clone(),
-                inventory,
-                media.clone(),
+                uplink::Node {
+                    identity: identity.clone(),
+                    inventory,
+                    media: media.clone(),
+                    outbox: outbox.clone(),
+                },
                 stop_rx,
                 state_tx,
             )
@@ -58,6 +66,8 @@ impl Gateway {
         Ok(Self {
             identity,
             media,
+            outbox,
+            _store: store,
             state,
             stop,
             uplink,
@@ -71,6 +81,12 @@ impl Gateway {
     /// Media datagrams of the legs this gateway has across the WAN.
     pub fn media(&self) -> &MediaLink {
         &self.media
+    }
+
+    /// Records waiting for the coordinator (CDRs, events); durable before
+    /// `append` returns.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// The uplink state, updated as it changes.

@@ -4,6 +4,7 @@
 use crate::enroll::{client_endpoint, resolve};
 use crate::identity::{Identity, IdentityError};
 use crate::media_link::{LegEvent, MediaLink};
+use crate::outbox::Outbox;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::Duration;
@@ -14,7 +15,9 @@ use tandem_node::link::{
     Backoff, COORDINATOR_SERVER_NAME, ClockSync, ControlStream, LinkError, LinkHealth, close,
     now_us,
 };
-use tandem_node::proto::{GoodbyeReason, Heartbeat, Hello, Message, RejectReason, capability};
+use tandem_node::proto::{
+    GoodbyeReason, Heartbeat, Hello, Message, RejectReason, UploadRecord, capability,
+};
 use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, timeout};
 
@@ -42,6 +45,15 @@ pub enum UplinkError {
     Crashed(String),
 }
 
+/// What the uplink speaks for: this gateway's identity and inventory, and the
+/// media and outbox it carries over the link.
+pub struct Node {
+    pub identity: Identity,
+    pub inventory: Inventory,
+    pub media: MediaLink,
+    pub outbox: Outbox,
+}
+
 /// How long to wait for the coordinator's welcome.
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -54,13 +66,11 @@ enum SessionEnd {
 
 /// Runs the uplink until stopped or revoked.
 pub async fn run(
-    identity: Identity,
-    inventory: Inventory,
-    media: MediaLink,
+    node: Node,
     mut stop: watch::Receiver<bool>,
     state: watch::Sender<UplinkState>,
 ) -> Result<(), UplinkError> {
-    let config = identity.client_config()?;
+    let config = node.identity.client_config()?;
     let mut backoff = Backoff::gateway_default();
     let mut rng = StdRng::from_os_rng();
     let mut endpoint: Option<quinn::Endpoint> = None;
@@ -68,7 +78,7 @@ pub async fn run(
     loop {
         state.send_replace(UplinkState::Connecting { attempt });
         let end = tokio::select! {
-            end = session(&identity, &inventory, &config, &mut endpoint, &state, &mut backoff, &media) => end,
+            end = session(&node, &config, &mut endpoint, &state, &mut backoff) => end,
             _ = stop.wait_for(|s| *s) => SessionEnd::Stopped,
         };
         match end {
@@ -100,15 +110,14 @@ pub async fn run(
 }
 
 async fn session(
-    identity: &Identity,
-    inventory: &Inventory,
+    node: &Node,
     config: &quinn::ClientConfig,
     endpoint: &mut Option<quinn::Endpoint>,
     state: &watch::Sender<UplinkState>,
     backoff: &mut Backoff,
-    media: &MediaLink,
 ) -> SessionEnd {
-    let addr = match resolve(&identity.coordinator).await {
+    let media = &node.media;
+    let addr = match resolve(&node.identity.coordinator).await {
         Ok(addr) => addr,
         Err(e) => return SessionEnd::Lost(e.to_string()),
     };
@@ -133,7 +142,7 @@ async fn session(
         let conn = conn.clone();
         async move { media.receive(conn).await }
     });
-    let end = match established(identity, inventory, &conn, state, backoff, media).await {
+    let end = match established(node, &conn, state, backoff).await {
         Ok(never) => match never {},
         Err(end) => end,
     };
@@ -158,13 +167,17 @@ fn is_revoked_close(err: &quinn::ConnectionError) -> bool {
 }
 
 async fn established(
-    identity: &Identity,
-    inventory: &Inventory,
+    node: &Node,
     conn: &quinn::Connection,
     state: &watch::Sender<UplinkState>,
     backoff: &mut Backoff,
-    media: &MediaLink,
 ) -> Result<std::convert::Infallible, SessionEnd> {
+    let Node {
+        identity,
+        inventory,
+        media,
+        outbox,
+    } = node;
     let lost = |e: LinkError| SessionEnd::Lost(e.to_string());
     let mut control = ControlStream::open(conn).await.map_err(lost)?;
     let hello = Hello {
@@ -199,8 +212,16 @@ async fn established(
     state.send_replace(UplinkState::Online {
         health: LinkHealth::default(),
     });
+    let mut upload = Upload::default();
     loop {
+        if let Some(records) = upload.next_batch(outbox).await {
+            control
+                .send(&Message::Upload { records })
+                .await
+                .map_err(lost)?;
+        }
         tokio::select! {
+            _ = outbox.appended(), if upload.is_idle() => upload.wanted = true,
             received = control.recv() => {
                 let Some(env) = control.triage(received).await.map_err(lost)? else {
                     continue;
@@ -219,6 +240,10 @@ async fn established(
                     Message::LegOpen(open) => {
                         tracing::info!(leg = open.leg, call = %open.call, endpoint = %open.endpoint, "media leg open");
                         media.event(LegEvent::Opened(open));
+                        None
+                    }
+                    Message::UploadAck { seqs } => {
+                        upload.acknowledged(outbox, seqs).await;
                         None
                     }
                     Message::LegClose { leg } => {
@@ -240,12 +265,100 @@ async fn established(
                 }
             }
             _ = beat.tick() => {
+                upload.on_tick();
                 seq += 1;
                 control
                     .send(&Message::Heartbeat(Heartbeat { seq, sent_us: now_us() }))
                     .await
                     .map_err(lost)?;
             }
+        }
+    }
+}
+
+/// Records per upload batch, and their body bytes (well under the frame limit).
+const UPLOAD_BATCH: usize = 256;
+const UPLOAD_BATCH_BYTES: usize = 128 * 1024;
+
+/// An unacknowledged batch is sent again after this long (idempotent at the
+/// coordinator); a new session resends it at once.
+const UPLOAD_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Outbox upload state of one session: one batch in flight at a time.
+struct Upload {
+    in_flight: Option<(Vec<u64>, std::time::Instant)>,
+    /// Whether the outbox may hold records not yet sent.
+    wanted: bool,
+}
+
+impl Default for Upload {
+    fn default() -> Self {
+        // A new session first sends whatever the outbox holds.
+        Self {
+            in_flight: None,
+            wanted: true,
+        }
+    }
+}
+
+impl Upload {
+    fn is_idle(&self) -> bool {
+        self.in_flight.is_none()
+    }
+
+    /// The next batch to send, if one is due.
+    async fn next_batch(&mut self, outbox: &Outbox) -> Option<Vec<UploadRecord>> {
+        if self.in_flight.is_some() || !self.wanted {
+            return None;
+        }
+        self.wanted = false;
+        let o = outbox.clone();
+        let batch =
+            tokio::task::spawn_blocking(move || o.pending(UPLOAD_BATCH, UPLOAD_BATCH_BYTES)).await;
+        match batch {
+            Ok(Ok(records)) if !records.is_empty() => {
+                self.in_flight = Some((
+                    records.iter().map(|r| r.seq).collect(),
+                    std::time::Instant::now(),
+                ));
+                Some(records)
+            }
+            Ok(Ok(_)) => None,
+            Ok(Err(err)) => {
+                tracing::error!(%err, "cannot read the outbox");
+                None
+            }
+            Err(err) => {
+                tracing::error!(%err, "outbox read task failed");
+                None
+            }
+        }
+    }
+
+    /// The coordinator stored `seqs`: they leave the outbox.
+    async fn acknowledged(&mut self, outbox: &Outbox, seqs: Vec<u64>) {
+        let o = outbox.clone();
+        let count = seqs.len();
+        match tokio::task::spawn_blocking(move || o.acknowledge(&seqs)).await {
+            Ok(Ok(())) => tracing::debug!(count, "outbox records acknowledged"),
+            Ok(Err(err)) => tracing::error!(%err, "cannot remove acknowledged records"),
+            Err(err) => tracing::error!(%err, "outbox acknowledge task failed"),
+        }
+        self.in_flight = None;
+        self.wanted = true;
+    }
+
+    /// Periodic check: retry a batch that was never acknowledged, and pick up
+    /// records appended while a batch was in flight.
+    fn on_tick(&mut self) {
+        match &self.in_flight {
+            Some((_, sent)) if sent.elapsed() >= UPLOAD_RETRY => {
+                tracing::warn!("outbox batch not acknowledged; sending again");
+                self.in_flight = None;
+                self.wanted = true;
+            }
+            Some(_) => {}
+            None => self.wanted = true,
         }
     }
 }

@@ -261,6 +261,7 @@ async fn revoked_node_is_kicked_at_once_and_refused_afterwards() -> Result<()> {
     assert_eq!(*gateway.state().borrow(), UplinkState::Revoked);
 
     // Restarting the revoked box: refused at the handshake, it stops by itself.
+    drop(gateway); // the data directory admits one running gateway
     let mut again = Gateway::start(dir.path(), &sim_board())?;
     let ended = tokio::time::timeout(Duration::from_secs(5), again.finished()).await?;
     assert!(matches!(ended, Err(UplinkError::Revoked)), "{ended:?}");

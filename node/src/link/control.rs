@@ -183,5 +183,7 @@ pub fn kind_name(message: &Message) -> &'static str {
         Message::Goodbye(_) => "Goodbye",
         Message::LegOpen(_) => "LegOpen",
         Message::LegClose { .. } => "LegClose",
+        Message::Upload { .. } => "Upload",
+        Message::UploadAck { .. } => "UploadAck",
     }
 }

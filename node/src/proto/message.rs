@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Number of [`Message`] variants this build knows; a kind at or above it comes
 /// from a newer peer.
-pub const KNOWN_KINDS: u32 = 11;
+pub const KNOWN_KINDS: u32 = 13;
 
 /// Every control message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,38 @@ pub enum Message {
     LegOpen(LegOpen),
     /// Coordinator → node: the leg is torn down; stop sending on it.
     LegClose { leg: u32 },
+    /// Gateway → coordinator: outbox records to store. Retried until
+    /// acknowledged; the coordinator stores each `(node, seq)` once.
+    Upload { records: Vec<UploadRecord> },
+    /// Coordinator → gateway: these sequence numbers are stored durably and may
+    /// leave the outbox.
+    UploadAck { seqs: Vec<u64> },
+}
+
+/// What an outbox record holds, so the coordinator can file it without decoding
+/// the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RecordKind {
+    /// A call detail record.
+    Cdr,
+    /// A queue or routing event.
+    QueueEvent,
+    /// An IVR node visit or outcome.
+    IvrEvent,
+    /// A recording's index entry (file name, call, duration).
+    RecordingIndex,
+}
+
+/// One record from a gateway's outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// Per-gateway sequence number: the record's identity for idempotent storage.
+    pub seq: u64,
+    pub kind: RecordKind,
+    /// Gateway clock when the record was written, microseconds since the epoch.
+    pub created_at_us: u64,
+    /// The record itself (postcard of its type), opaque to transport and storage.
+    pub body: Vec<u8>,
 }
 
 /// A media leg assigned to a node by call control.
@@ -295,6 +327,26 @@ mod tests {
                 })
             ),
             any::<u32>().prop_map(|leg| Message::LegClose { leg }),
+            prop::collection::vec(
+                (
+                    any::<u64>(),
+                    any::<u64>(),
+                    prop::collection::vec(any::<u8>(), 0..64)
+                ),
+                0..8
+            )
+            .prop_map(|v| Message::Upload {
+                records: v
+                    .into_iter()
+                    .map(|(seq, created_at_us, body)| UploadRecord {
+                        seq,
+                        kind: RecordKind::Cdr,
+                        created_at_us,
+                        body
+                    })
+                    .collect()
+            }),
+            prop::collection::vec(any::<u64>(), 0..16).prop_map(|seqs| Message::UploadAck { seqs }),
         ]
     }
 
@@ -320,7 +372,7 @@ mod tests {
 
     #[test]
     fn the_last_variant_has_the_last_known_kind() {
-        let bytes = postcard::to_stdvec(&Message::LegClose { leg: 1 }).unwrap();
+        let bytes = postcard::to_stdvec(&Message::UploadAck { seqs: vec![] }).unwrap();
         assert_eq!(u32::from(bytes[0]), KNOWN_KINDS - 1);
     }
 
