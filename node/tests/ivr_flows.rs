@@ -477,3 +477,32 @@ fn node_visit_report_and_event_timestamps() {
     let back: Vec<IvrEvent> = postcard::from_bytes(&bytes).unwrap_or_default();
     assert_eq!(back, b.session.events());
 }
+
+#[test]
+fn a_caller_circling_a_menu_cannot_grow_the_log_without_bound() {
+    let config = load(
+        r#"
+        [flows.loop]
+        start = "menu"
+        [flows.loop.nodes]
+        bye = "hangup"
+        [flows.loop.nodes.menu.menu]
+        prompt = { file = "menu.wav" }
+        options = { "1" = "menu", "0" = "bye" }
+        timeout_ms = 5000
+        on_exhausted = "bye"
+        "#,
+    );
+    let mut call = Call::start(&config, "loop", 0);
+    for _ in 0..MAX_EVENTS {
+        call.digit('1');
+        call.now += 100;
+    }
+    assert_eq!(call.session.events().len(), MAX_EVENTS);
+    assert!(call.session.events_dropped() > 0);
+    assert_eq!(
+        call.digit('0'),
+        vec![IvrAction::StopPrompt, IvrAction::Hangup]
+    );
+    assert_eq!(call.session.outcome(), Some(IvrOutcome::HungUp));
+}

@@ -6,17 +6,28 @@
 //! menus and closes on time. The interpreter takes inputs and a clock value and
 //! returns actions, so every path is testable with a simulated clock.
 //!
-//! ```toml
-//! [calendars.branch]
-//! utc_offset_minutes = 480
-//! holidays = ["2026-10-01"]
-//! weekly = { mon = ["09:00-17:00"] }
+//! ```
+//! use tandem_node::ivr::{IvrAction, IvrSession, ValidIvrConfig};
 //!
-//! [flows.main]
-//! start = "hours"
-//! nodes.hours.hours = { calendar = "branch", open = "agent", closed = "bye" }
-//! nodes.agent.queue = { queue = 1 }
-//! nodes.bye.closed_message = { prompt = { file = "closed.wav" } }
+//! let config = ValidIvrConfig::from_toml(
+//!     r#"
+//!     [calendars.branch]
+//!     utc_offset_minutes = 480
+//!     holidays = ["2026-10-01"]
+//!     weekly = { mon = ["09:00-17:00"] }
+//!
+//!     [flows.main]
+//!     start = "hours"
+//!     nodes.hours.hours = { calendar = "branch", open = "agent", closed = "bye" }
+//!     nodes.agent.queue = { queue = 1 }
+//!     nodes.bye.closed_message = { prompt = { file = "closed.wav" } }
+//!     "#,
+//! )?;
+//! // Monday 2026-11-23 at 10:00 in Beijing (02:00 UTC): open, so straight to the queue.
+//! let (session, actions) = IvrSession::start("main", &config, 1_795_399_200_000)?;
+//! assert!(matches!(actions[..], [IvrAction::RouteToQueue { .. }]));
+//! assert_eq!(session.path(), ["hours", "agent"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod calendar;

@@ -1,6 +1,6 @@
 //! A simulated call engine for IVR tests: a clock, a prompt player and a transcript.
 
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different subset of the helpers
 
 use tandem_node::ivr::*;
 
