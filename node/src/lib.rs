@@ -5,6 +5,7 @@
 //! with exactly the same code.
 
 pub mod inventory;
+pub mod ivr;
 pub mod link;
 pub mod logging;
 pub mod media;
