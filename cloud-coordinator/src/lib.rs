@@ -119,8 +119,7 @@ impl Coordinator {
     /// Creates a one-time enrollment token for `site`, valid for `ttl_secs`.
     pub fn create_token(&self, site: Site, ttl_secs: u64) -> Result<EnrollToken, StoreError> {
         let now = now_secs();
-        let token = EnrollToken::generate(site, self.inner.ca.fingerprint(), now + ttl_secs)
-            .map_err(|e| StoreError::Db(e.to_string()))?;
+        let token = EnrollToken::generate(site, self.inner.ca.fingerprint(), now + ttl_secs)?;
         self.inner.store.add_token(&token, now)?;
         Ok(token)
     }

@@ -11,6 +11,7 @@ use tandem_node::link::EnrollToken;
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{EnrollRefusal, RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
+use tandem_node::storage::{DbError, read_table};
 
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
@@ -31,29 +32,17 @@ pub enum StoreError {
         "the data directory is in use by a running coordinator (and its admin socket did not answer)"
     )]
     Locked,
-    #[error("database: {0}")]
-    Db(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
     #[error("stored record")]
     Record(#[from] RecordError),
     #[error("no node {0}")]
     UnknownNode(NodeId),
+    #[error("cannot make a token")]
+    Token(#[from] tandem_node::link::TokenError),
 }
 
-macro_rules! db_errors {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                StoreError::Db(e.to_string())
-            }
-        }
-    )*};
-}
-db_errors!(
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+tandem_node::redb_errors_into!(StoreError, |e| StoreError::Db(e.into()));
 
 /// What the coordinator knows of a node between sessions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,7 +92,7 @@ impl Store {
         match Database::create(dir.join(DB_FILE)) {
             Ok(db) => Ok(Self { db }),
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::Locked),
-            Err(e) => Err(StoreError::Db(e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -216,10 +205,8 @@ impl Store {
 
     pub fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
         let tx = self.db.begin_read()?;
-        let table = match tx.open_table(NODES) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = read_table(&tx, NODES)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in table.iter()? {
@@ -293,10 +280,8 @@ impl Store {
     /// Every stored upload of `node`, by sequence number.
     pub fn uploads(&self, node: &NodeId) -> Result<Vec<(u64, StoredUpload)>, StoreError> {
         let tx = self.db.begin_read()?;
-        let table = match tx.open_table(UPLOADS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = read_table(&tx, UPLOADS)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in table.range((node.as_str(), 0)..=(node.as_str(), u64::MAX))? {

@@ -18,8 +18,8 @@ const IDENTITY_RECORD_VERSION: u8 = 1;
 pub enum IdentityError {
     #[error("data directory {0}: {1}")]
     DataDir(String, std::io::Error),
-    #[error("gateway database: {0}")]
-    Db(String),
+    #[error(transparent)]
+    Db(#[from] tandem_node::storage::DbError),
     #[error("stored identity")]
     Record(#[from] RecordError),
     #[error("stored key")]
@@ -32,22 +32,7 @@ pub enum IdentityError {
     NotEnrolled,
 }
 
-macro_rules! db_errors {
-    ($($t:ty),*) => {$(
-        impl From<$t> for IdentityError {
-            fn from(e: $t) -> Self {
-                IdentityError::Db(e.to_string())
-            }
-        }
-    )*};
-}
-db_errors!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+tandem_node::redb_errors_into!(IdentityError, |e| IdentityError::Db(e.into()));
 
 /// Everything the gateway needs to reconnect on every boot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,10 +80,8 @@ impl GatewayStore {
 
     pub fn identity(&self) -> Result<Option<Identity>, IdentityError> {
         let tx = self.db.begin_read()?;
-        let table = match tx.open_table(IDENTITY) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(table) = tandem_node::storage::read_table(&tx, IDENTITY)? else {
+            return Ok(None);
         };
         let value = table.get(KEY)?;
         Ok(match value {

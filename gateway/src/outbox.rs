@@ -12,6 +12,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use std::sync::Arc;
 use tandem_node::proto::{RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
+use tandem_node::storage::read_table;
 use tokio::sync::Notify;
 
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
@@ -22,27 +23,13 @@ const OUTBOX_RECORD_VERSION: u8 = 1;
 /// Outbox failures.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
-    #[error("outbox database: {0}")]
-    Db(String),
+    #[error(transparent)]
+    Db(#[from] tandem_node::storage::DbError),
     #[error("stored outbox record")]
     Record(#[from] RecordError),
 }
 
-macro_rules! db_errors {
-    ($($t:ty),*) => {$(
-        impl From<$t> for OutboxError {
-            fn from(e: $t) -> Self {
-                OutboxError::Db(e.to_string())
-            }
-        }
-    )*};
-}
-db_errors!(
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+tandem_node::redb_errors_into!(OutboxError, |e| OutboxError::Db(e.into()));
 
 /// Shared handle to the outbox; cheap to clone.
 #[derive(Clone)]
@@ -95,10 +82,8 @@ impl Outbox {
         max_bytes: usize,
     ) -> Result<Vec<UploadRecord>, OutboxError> {
         let tx = self.db.begin_read()?;
-        let table = match tx.open_table(RECORDS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = read_table(&tx, RECORDS)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         let mut bytes = 0usize;
@@ -130,10 +115,9 @@ impl Outbox {
     /// Records waiting for acknowledgement.
     pub fn len(&self) -> Result<u64, OutboxError> {
         let tx = self.db.begin_read()?;
-        match tx.open_table(RECORDS) {
-            Ok(t) => Ok(t.len()?),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
-            Err(e) => Err(e.into()),
+        match read_table(&tx, RECORDS)? {
+            Some(t) => Ok(t.len()?),
+            None => Ok(0),
         }
     }
 

@@ -13,3 +13,4 @@ pub mod names;
 pub mod proto;
 pub mod record;
 pub mod routing;
+pub mod storage;
