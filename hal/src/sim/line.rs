@@ -558,47 +558,80 @@ pub struct FxoControl {
     shared: Arc<Mutex<LineSim>>,
 }
 
+/// The FXO line as its control handle sees it: the shared line parts and the
+/// FXO side, borrowed together once (as [`Phone`] does for FXS lines).
+struct Fxo<'a> {
+    id: &'a str,
+    plan: &'static TonePlan,
+    events: &'a mut VecDeque<LineEvent>,
+    to_gateway: &'a mut AudioQueue,
+    from_gateway: &'a mut Vec<i16>,
+    state: &'a mut FxoState,
+    alerting: &'a mut Option<Alerting>,
+    pending: &'a mut AudioQueue,
+    loop_restore_in_ms: &'a mut Option<u32>,
+    dialed: &'a str,
+    gateway_released: bool,
+}
+
+impl Fxo<'_> {
+    fn refuse(&self, reason: &'static str) -> SimError {
+        SimError::State {
+            id: self.id.to_owned(),
+            reason,
+        }
+    }
+}
+
 impl FxoControl {
-    fn with<R>(&self, f: impl FnOnce(&mut LineSim) -> R) -> R {
-        f(&mut lock(&self.shared))
+    fn with<R>(&self, f: impl FnOnce(Fxo<'_>) -> R) -> R {
+        let mut guard = lock(&self.shared);
+        let line = &mut *guard;
+        let Side::Fxo {
+            state,
+            alerting,
+            pending,
+            loop_restore_in_ms,
+            dialed,
+            gateway_released,
+            ..
+        } = &mut line.side
+        else {
+            unreachable!("an FxoControl always wraps an FXO line")
+        };
+        f(Fxo {
+            id: &line.id,
+            plan: line.plan,
+            events: &mut line.events,
+            to_gateway: &mut line.to_gateway,
+            from_gateway: &mut line.from_gateway,
+            state,
+            alerting,
+            pending,
+            loop_restore_in_ms,
+            dialed,
+            gateway_released: *gateway_released,
+        })
     }
 
     /// Offers a call: caller ID and rings on the line's schedule.
     pub fn place_call(&self, call: IncomingCall) -> Result<(), SimError> {
         self.with(|line| {
-            let plan = line.plan;
-            let id = line.id.clone();
-            let Side::Fxo {
-                state,
-                alerting,
-                pending,
-                ..
-            } = &mut line.side
-            else {
-                return Err(SimError::State {
-                    id,
-                    reason: "not an FXO line",
-                });
-            };
-            if *state != FxoState::Idle {
-                return Err(SimError::State {
-                    id,
-                    reason: "line is not idle",
-                });
+            if *line.state != FxoState::Idle {
+                return Err(line.refuse("line is not idle"));
             }
-            let (a, signal) = alert_schedule(plan, &call)?;
+            let (a, signal) = alert_schedule(line.plan, &call)?;
             line.to_gateway.clear();
-            pending.clear();
+            line.pending.clear();
             if call.standard.before_first_ring() && call.caller_id.is_some() {
-                line.events
-                    .push_back(crate::line::LineEvent::PolarityReversal);
+                line.events.push_back(LineEvent::PolarityReversal);
             }
             if let Some((at_ms, src)) = signal {
                 line.to_gateway.push(Source::Silence(ms_to_samples(at_ms)));
                 line.to_gateway.push(src);
             }
-            *alerting = Some(a);
-            *state = FxoState::Alerting;
+            *line.alerting = Some(a);
+            *line.state = FxoState::Alerting;
             Ok(())
         })
     }
@@ -607,13 +640,10 @@ impl FxoControl {
     pub fn play(&self, audio: Audio) -> Result<(), SimError> {
         self.with(|line| {
             let src = audio.into_source(line.plan)?;
-            match &mut line.side {
-                Side::Fxo {
-                    state: FxoState::Connected,
-                    ..
-                } => line.to_gateway.push(src),
-                Side::Fxo { pending, .. } => pending.push(src),
-                Side::Phone { .. } => unreachable_phone(),
+            if *line.state == FxoState::Connected {
+                line.to_gateway.push(src);
+            } else {
+                line.pending.push(src);
             }
             Ok(())
         })
@@ -622,54 +652,36 @@ impl FxoControl {
     /// The far end hangs up. While alerting, the caller just gives up (rings stop).
     pub fn hang_up(&self, signal: HangUp) -> Result<(), SimError> {
         self.with(|line| {
-            let plan = line.plan;
-            let id = line.id.clone();
-            let Side::Fxo {
-                state,
-                alerting,
-                loop_restore_in_ms,
-                pending,
-                ..
-            } = &mut line.side
-            else {
-                return Err(SimError::State {
-                    id,
-                    reason: "not an FXO line",
-                });
-            };
-            match state {
+            match line.state {
                 FxoState::Alerting => {
-                    if alerting.as_ref().is_some_and(|a| a.ringing) {
+                    if line.alerting.as_ref().is_some_and(|a| a.ringing) {
                         line.events.push_back(LineEvent::RingStop);
                     }
-                    *alerting = None;
-                    *state = FxoState::Idle;
+                    *line.alerting = None;
+                    *line.state = FxoState::Idle;
                     line.to_gateway.clear();
-                    pending.clear();
+                    line.pending.clear();
                 }
                 FxoState::Connected | FxoState::Dialing => {
-                    *state = FxoState::Released;
+                    *line.state = FxoState::Released;
                     line.to_gateway.clear();
                     match signal {
                         HangUp::LoopBreak { ms } => {
                             line.events
                                 .push_back(LineEvent::LoopCurrent { present: false });
-                            *loop_restore_in_ms = Some(ms.max(1));
+                            *line.loop_restore_in_ms = Some(ms.max(1));
                         }
                         HangUp::PolarityReversal => {
                             line.events.push_back(LineEvent::PolarityReversal)
                         }
                         HangUp::Tone(kind) => line
                             .to_gateway
-                            .push(Source::Tone(ToneGenerator::new(plan.tone(kind)), None)),
+                            .push(Source::Tone(ToneGenerator::new(line.plan.tone(kind)), None)),
                         HangUp::Silent => {}
                     }
                 }
                 FxoState::Idle | FxoState::Released => {
-                    return Err(SimError::State {
-                        id,
-                        reason: "no call to hang up",
-                    });
+                    return Err(line.refuse("no call to hang up"));
                 }
             }
             Ok(())
@@ -679,57 +691,35 @@ impl FxoControl {
     /// Answers the gateway's outgoing call (after it dialed).
     pub fn answer(&self) -> Result<(), SimError> {
         self.with(|line| {
-            let id = line.id.clone();
-            match &mut line.side {
-                Side::Fxo { state, pending, .. } if *state == FxoState::Dialing => {
-                    *state = FxoState::Connected;
-                    line.to_gateway.clear();
-                    line.to_gateway.extend(pending.take());
-                    Ok(())
-                }
-                _ => Err(SimError::State {
-                    id,
-                    reason: "the gateway has not dialed a call",
-                }),
+            if *line.state != FxoState::Dialing {
+                return Err(line.refuse("the gateway has not dialed a call"));
             }
+            *line.state = FxoState::Connected;
+            line.to_gateway.clear();
+            line.to_gateway.extend(line.pending.take());
+            Ok(())
         })
     }
 
     /// The exchange's view of the line.
     pub fn state(&self) -> FxoState {
-        self.with(|line| match &line.side {
-            Side::Fxo { state, .. } => *state,
-            Side::Phone { .. } => unreachable_phone(),
-        })
+        self.with(|line| *line.state)
     }
 
     /// Digits the gateway dialed on its current outgoing call (decoded from its audio).
     pub fn dialed(&self) -> String {
-        self.with(|line| match &line.side {
-            Side::Fxo { dialed, .. } => dialed.clone(),
-            Side::Phone { .. } => unreachable_phone(),
-        })
+        self.with(|line| line.dialed.to_owned())
     }
 
     /// Whether the gateway hung up first on the last call.
     pub fn gateway_released(&self) -> bool {
-        self.with(|line| match &line.side {
-            Side::Fxo {
-                gateway_released, ..
-            } => *gateway_released,
-            Side::Phone { .. } => unreachable_phone(),
-        })
+        self.with(|line| line.gateway_released)
     }
 
     /// Drains the audio the gateway sent while off hook.
     pub fn take_captured(&self) -> Vec<i16> {
-        self.with(|line| std::mem::take(&mut line.from_gateway))
+        self.with(|line| std::mem::take(line.from_gateway))
     }
-}
-
-/// Control handles are only ever built over the right kind of line.
-fn unreachable_phone() -> ! {
-    unreachable!("an FxoControl always wraps an FXO line")
 }
 
 /// An analog phone on an FXS port: hook switch, keypad, handset and display.
