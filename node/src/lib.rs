@@ -4,6 +4,7 @@
 //! ACD routing engine live here so the coordinator and the gateways speak and decide
 //! with exactly the same code.
 
+pub mod calls;
 pub mod inventory;
 pub mod ivr;
 pub mod link;

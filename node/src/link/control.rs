@@ -185,5 +185,8 @@ pub fn kind_name(message: &Message) -> &'static str {
         Message::LegClose { .. } => "LegClose",
         Message::Upload { .. } => "Upload",
         Message::UploadAck { .. } => "UploadAck",
+        Message::Config(_) => "Config",
+        Message::CallUp(_) => "CallUp",
+        Message::CallDown(_) => "CallDown",
     }
 }

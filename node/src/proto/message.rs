@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Number of [`Message`] variants this build knows; a kind at or above it comes
 /// from a newer peer.
-pub const KNOWN_KINDS: u32 = 13;
+pub const KNOWN_KINDS: u32 = 16;
 
 /// Every control message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +48,13 @@ pub enum Message {
     /// Coordinator → gateway: these sequence numbers are stored durably and may
     /// leave the outbox.
     UploadAck { seqs: Vec<u64> },
+    /// Coordinator → gateway: the deployment configuration, sent after `Welcome`
+    /// and after every change.
+    Config(crate::calls::ConfigPush),
+    /// Gateway → coordinator: call and seat events, agent commands.
+    CallUp(crate::calls::CallUp),
+    /// Coordinator → gateway: call-control commands.
+    CallDown(crate::calls::CallDown),
 }
 
 /// What an outbox record holds, so the coordinator can file it without decoding
@@ -372,7 +379,11 @@ mod tests {
 
     #[test]
     fn the_last_variant_has_the_last_known_kind() {
-        let bytes = postcard::to_stdvec(&Message::UploadAck { seqs: vec![] }).unwrap();
+        let last = Message::CallDown(crate::calls::CallDown::Hold {
+            call: crate::routing::CallId(1),
+            on: true,
+        });
+        let bytes = postcard::to_stdvec(&last).unwrap();
         assert_eq!(u32::from(bytes[0]), KNOWN_KINDS - 1);
     }
 
