@@ -1,4 +1,6 @@
-//! The coordinator's durable state in redb: enrolled nodes and enrollment tokens.
+//! The coordinator's durable state in redb: enrolled nodes and enrollment tokens,
+//! uploaded gateway records (CDRs…), center configurations, queue events and
+//! dispositions.
 //!
 //! redb allows one opener per file; admin commands reach a running server through
 //! its admin socket instead (see [`crate::admin`]).
@@ -6,6 +8,8 @@
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use crate::calls::{Disposition, QueueEvent};
+use tandem_node::calls::Cdr;
 use tandem_node::inventory::Inventory;
 use tandem_node::link::EnrollToken;
 use tandem_node::names::{NodeId, Site};
@@ -19,6 +23,17 @@ const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
 /// a gateway retries.
 const UPLOADS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("uploads");
 const UPLOAD_RECORD_VERSION: u8 = 1;
+
+/// Center configurations by version (1, 2, …): the latest is in force.
+const CONFIGS: TableDefinition<u64, &[u8]> = TableDefinition::new("center_configs");
+const CONFIG_RECORD_VERSION: u8 = 1;
+/// Router events (queue log) in the order they happened.
+const QUEUE_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("queue_events");
+const QUEUE_EVENT_RECORD_VERSION: u8 = 1;
+/// Agents' dispositions, by (call, agent): a corrected disposition replaces the
+/// earlier one.
+const DISPOSITIONS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("dispositions");
+const DISPOSITION_RECORD_VERSION: u8 = 1;
 
 const NODE_RECORD_VERSION: u8 = 1;
 const TOKEN_RECORD_VERSION: u8 = 1;
@@ -79,6 +94,17 @@ pub struct StoredUpload {
     pub created_at_us: u64,
     /// Coordinator clock when first stored, microseconds.
     pub received_at_us: u64,
+    pub body: Vec<u8>,
+}
+
+/// A stored center configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredConfig {
+    /// Its version.
+    pub version: u64,
+    /// When it was loaded, microseconds since the epoch.
+    pub loaded_at_us: u64,
+    /// Postcard of the [`tandem_node::calls::CenterConfig`].
     pub body: Vec<u8>,
 }
 
@@ -292,6 +318,117 @@ impl Store {
             ));
         }
         Ok(out)
+    }
+
+    /// The version the next stored configuration gets.
+    pub fn next_config_version(&self) -> Result<u64, StoreError> {
+        Ok(self.latest_config()?.map_or(1, |c| c.version + 1))
+    }
+
+    /// Stores a validated configuration as `version`.
+    pub fn save_config(&self, config: &StoredConfig) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(CONFIGS)?.insert(
+            config.version,
+            record::encode(CONFIG_RECORD_VERSION, config).as_slice(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The configuration in force: the highest version stored.
+    pub fn latest_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, CONFIGS)? else {
+            return Ok(None);
+        };
+        let last = table.last()?;
+        Ok(match last {
+            Some((_, v)) => Some(record::decode(CONFIG_RECORD_VERSION, v.value())?),
+            None => None,
+        })
+    }
+
+    /// Appends queue events and stores dispositions, in one transaction.
+    pub fn append_call_records(
+        &self,
+        events: &[QueueEvent],
+        dispositions: &[Disposition],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() && dispositions.is_empty() {
+            return Ok(());
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(QUEUE_EVENTS)?;
+            let mut next = table.last()?.map_or(1, |(k, _)| k.value() + 1);
+            for e in events {
+                table.insert(
+                    next,
+                    record::encode(QUEUE_EVENT_RECORD_VERSION, e).as_slice(),
+                )?;
+                next += 1;
+            }
+            let mut table = tx.open_table(DISPOSITIONS)?;
+            for d in dispositions {
+                table.insert(
+                    (d.call.0, d.agent.0),
+                    record::encode(DISPOSITION_RECORD_VERSION, d).as_slice(),
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every stored queue event, oldest first.
+    pub fn queue_events(&self) -> Result<Vec<QueueEvent>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, QUEUE_EVENTS)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            out.push(record::decode(QUEUE_EVENT_RECORD_VERSION, v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Every stored disposition, by call then agent.
+    pub fn dispositions(&self) -> Result<Vec<Disposition>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, DISPOSITIONS)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            out.push(record::decode(DISPOSITION_RECORD_VERSION, v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Every uploaded CDR, decoded with [`Cdr::from_record`], and how many CDR
+    /// uploads could not be decoded (a gateway writing another version).
+    pub fn cdrs(&self) -> Result<(Vec<Cdr>, usize), StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, UPLOADS)? else {
+            return Ok((Vec::new(), 0));
+        };
+        let (mut cdrs, mut bad) = (Vec::new(), 0);
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            let upload: StoredUpload = record::decode(UPLOAD_RECORD_VERSION, v.value())?;
+            if upload.kind != RecordKind::Cdr {
+                continue;
+            }
+            match Cdr::from_record(&upload.body) {
+                Ok(cdr) => cdrs.push(cdr),
+                Err(_) => bad += 1,
+            }
+        }
+        Ok((cdrs, bad))
     }
 
     /// Marks a node revoked. Idempotent.
