@@ -28,11 +28,18 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AdminRequest {
-    CreateToken { site: Site, ttl_secs: u64 },
+    CreateToken {
+        site: Site,
+        ttl_secs: u64,
+    },
     ListNodes,
-    RevokeNode { node_id: NodeId },
+    RevokeNode {
+        node_id: NodeId,
+    },
     /// Validate, store, apply and push a center configuration (TOML text).
-    LoadConfig { text: String },
+    LoadConfig {
+        text: String,
+    },
     /// The version of the configuration in force.
     ShowConfig,
 }

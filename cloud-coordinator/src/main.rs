@@ -173,7 +173,10 @@ async fn main() -> Result<()> {
                 .with_context(|| format!("reading {}", file.display()))?;
             match call(&data, AdminRequest::LoadConfig { text }).await? {
                 AdminResponse::ConfigLoaded { version } => {
-                    println!("configuration version {version} loaded from {}", file.display());
+                    println!(
+                        "configuration version {version} loaded from {}",
+                        file.display()
+                    );
                     Ok(())
                 }
                 other => unexpected(other),

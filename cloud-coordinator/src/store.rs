@@ -5,10 +5,10 @@
 //! redb allows one opener per file; admin commands reach a running server through
 //! its admin socket instead (see [`crate::admin`]).
 
+use crate::calls::{Disposition, QueueEvent};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use crate::calls::{Disposition, QueueEvent};
 use tandem_node::calls::Cdr;
 use tandem_node::inventory::Inventory;
 use tandem_node::link::EnrollToken;
@@ -547,6 +547,77 @@ mod tests {
             (vec![2], 10)
         );
         assert_eq!(store.uploads(&b).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn dispositions_are_stored_durably_and_a_correction_replaces_the_first() {
+        use crate::calls::Disposition;
+        use tandem_node::routing::{AgentId, CallId};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let d = |call: u64, agent: u32, code: &str| Disposition {
+            call: CallId(call),
+            agent: AgentId(agent),
+            code: code.into(),
+            note: format!("note {call}"),
+            at_ms: 5,
+        };
+        store
+            .append_call_records(&[], &[d(2, 1, "resolved"), d(1, 4, "escalated")])
+            .unwrap();
+        store
+            .append_call_records(&[], &[d(2, 1, "callback")])
+            .unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.dispositions().unwrap(),
+            vec![d(1, 4, "escalated"), d(2, 1, "callback")]
+        );
+    }
+
+    #[test]
+    fn uploaded_cdrs_decode_and_other_records_are_left_out() {
+        use tandem_node::calls::{Cdr, EndCause, Hangup};
+        use tandem_node::routing::CallId;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cdr = Cdr {
+            call: CallId(9),
+            site: Site::new("bj-01").unwrap(),
+            line: "fxo1".into(),
+            outbound: false,
+            number: Some("+8613800000001".into()),
+            started_us: 1,
+            answered_us: Some(2),
+            ended_us: 3,
+            hangup: Hangup::Caller,
+            cause: EndCause::Completed,
+            ivr_path: vec![],
+            queue: None,
+            agents: vec![],
+            recording: None,
+            events: vec![],
+        };
+        let rec = |seq, kind, body| UploadRecord {
+            seq,
+            kind,
+            created_at_us: 0,
+            body,
+        };
+        let node = NodeId::new("bj-01-a").unwrap();
+        store
+            .ingest(
+                &node,
+                &[
+                    rec(1, RecordKind::Cdr, cdr.to_record()),
+                    rec(2, RecordKind::QueueEvent, vec![1, 2]),
+                    rec(3, RecordKind::Cdr, vec![9, 9]),
+                ],
+                0,
+            )
+            .unwrap();
+        assert_eq!(store.cdrs().unwrap(), (vec![cdr], 1));
     }
 
     #[test]

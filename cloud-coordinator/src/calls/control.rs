@@ -4,8 +4,8 @@
 use tandem_node::calls::{AgentCommand, CallDown, CallUp, CdrEventKind, ReleaseReason};
 use tandem_node::names::Site;
 use tandem_node::routing::{
-    ActionKind, AgentId, AgentState, CallId, Channel, EventKind, Input, OfferEnd, OfferId,
-    QueueId, RejectReason,
+    ActionKind, AgentId, AgentState, CallId, Channel, EventKind, Input, OfferEnd, OfferId, QueueId,
+    RejectReason,
 };
 
 use super::*;
@@ -361,7 +361,8 @@ impl CallControl {
                     Visit::Consult { from } => {
                         self.refusals
                             .insert(from, "the consult target queue is full".into());
-                        if let Some(k) = self.calls.get_mut(&r.call).and_then(|c| c.consult.as_mut())
+                        if let Some(k) =
+                            self.calls.get_mut(&r.call).and_then(|c| c.consult.as_mut())
                         {
                             k.routing = None;
                         }

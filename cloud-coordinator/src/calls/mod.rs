@@ -350,7 +350,8 @@ impl CallControl {
     ) -> Result<(), CallError> {
         self.now = self.now.max(now);
         let routing = Box::new(config.config().routing.clone());
-        self.router.handle(self.now, Input::ConfigReplaced(routing))?;
+        self.router
+            .handle(self.now, Input::ConfigReplaced(routing))?;
         self.config = config;
         self.version = version;
         self.pump();
@@ -414,7 +415,14 @@ impl CallControl {
         command: AgentCommand,
     ) -> Result<AgentView, CallError> {
         self.now = self.now.max(now);
-        if self.config.config().routing.agents.iter().all(|a| a.id != agent) {
+        if self
+            .config
+            .config()
+            .routing
+            .agents
+            .iter()
+            .all(|a| a.id != agent)
+        {
             return Err(CallError::UnknownAgent(agent));
         }
         let span = tracing::debug_span!("agent_command", agent = %agent);

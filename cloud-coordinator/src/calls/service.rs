@@ -112,10 +112,9 @@ impl Coordinator {
         for output in outputs {
             match output {
                 Output::Send { site, command } => {
-                    let sent = self
-                        .registry()
-                        .node_for_site(&site)
-                        .is_some_and(|node| self.registry().send(&node, Message::CallDown(command)));
+                    let sent = self.registry().node_for_site(&site).is_some_and(|node| {
+                        self.registry().send(&node, Message::CallDown(command))
+                    });
                     if !sent {
                         tracing::debug!(%site, "call command not delivered: site offline");
                     }
@@ -347,5 +346,42 @@ impl Coordinator {
                 _ = stop.changed() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_node::routing::AgentState;
+
+    const DEMO: &str = include_str!("../../../center-configs/demo.toml");
+
+    #[test]
+    fn config_loads_with_increasing_versions_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Coordinator::open(dir.path()).unwrap();
+        assert_eq!(c.config_version(), None);
+        assert!(matches!(
+            c.agent_command(AgentId(1), AgentCommand::Login),
+            Err(CallError::NotConfigured)
+        ));
+        assert!(c.load_config("routing = 3").is_err());
+        assert_eq!(c.load_config(DEMO).unwrap(), 1);
+        let view = c.agent_command(AgentId(1), AgentCommand::Login).unwrap();
+        assert!(matches!(view.state, Some(AgentState::NotReady(_))));
+        assert_eq!(c.load_config(DEMO).unwrap(), 2);
+        // Applied live: the agent stays logged in.
+        assert!(matches!(
+            c.agent_view(AgentId(1)).unwrap().state,
+            Some(AgentState::NotReady(_))
+        ));
+        assert_eq!(c.agent_view(AgentId(99)), None);
+        assert_eq!(c.summary().config_version, 2);
+        assert_eq!(c.summary().queues.len(), 3);
+        assert!(!c.store().queue_events().unwrap().is_empty());
+        drop(c);
+        let c = Coordinator::open(dir.path()).unwrap();
+        assert_eq!(c.config_version(), Some(2));
+        assert_eq!(c.config_push().unwrap().version, 2);
     }
 }

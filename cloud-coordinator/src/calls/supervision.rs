@@ -27,7 +27,9 @@ impl CallControl {
             return refused(format!("agent {supervisor} is not a supervisor"));
         }
         if !self.config.may_supervise(supervisor, agent) {
-            return refused(format!("agent {supervisor} may not supervise agent {agent}"));
+            return refused(format!(
+                "agent {supervisor} may not supervise agent {agent}"
+            ));
         }
         match self.desks.get(&agent) {
             Some(Desk::Talking { call, party }) => Ok((*call, *party)),
@@ -78,14 +80,8 @@ impl CallControl {
         let Some(party) = self.join(call, supervisor, role, None, true) else {
             return Err(CallError::NoSeat(supervisor));
         };
-        self.supervising.insert(
-            supervisor,
-            Supervising {
-                call,
-                party,
-                agent,
-            },
-        );
+        self.supervising
+            .insert(supervisor, Supervising { call, party, agent });
         tracing::info!("supervising");
         Ok(())
     }

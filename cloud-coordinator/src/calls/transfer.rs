@@ -44,7 +44,14 @@ impl CallControl {
                 }
             }
             TransferTarget::Queue(q) => {
-                if !self.config.config().routing.queues.iter().any(|x| x.id == *q) {
+                if !self
+                    .config
+                    .config()
+                    .routing
+                    .queues
+                    .iter()
+                    .any(|x| x.id == *q)
+                {
                     return refused(format!("unknown queue {q}"));
                 }
             }
@@ -103,7 +110,11 @@ impl CallControl {
 
     /// Queues a transferred caller again, ahead of fresh arrivals; a caller no
     /// queue can take is released rather than left on hold forever.
-    fn requeue(&mut self, call: CallId, queue: tandem_node::routing::QueueId) -> Result<(), CallError> {
+    fn requeue(
+        &mut self,
+        call: CallId,
+        queue: tandem_node::routing::QueueId,
+    ) -> Result<(), CallError> {
         if let Err(e) = self.enqueue(call, queue, TRANSFER_PRIORITY, Visit::Queue) {
             self.release(call, ReleaseReason::QueueFull);
             return Err(e);

@@ -195,7 +195,12 @@ impl CallControl {
                     offered: offered.get(&q.id).copied().unwrap_or_default(),
                     answered: k.answered,
                     abandoned: k.abandoned,
-                    transferred: self.stats.transferred.get(&q.id).copied().unwrap_or_default(),
+                    transferred: self
+                        .stats
+                        .transferred
+                        .get(&q.id)
+                        .copied()
+                        .unwrap_or_default(),
                     service_level_percent: k.service_level().map(|x| x * 100.0),
                     asa_ms: k.asa_ms(),
                     waiting_now: self.router.waiting(q.id).len() as u64,
