@@ -361,13 +361,12 @@ impl Store {
         let tx = self.db.begin_write()?;
         {
             let mut table = tx.open_table(QUEUE_EVENTS)?;
-            let mut next = table.last()?.map_or(1, |(k, _)| k.value() + 1);
-            for e in events {
+            let first = table.last()?.map_or(1, |(k, _)| k.value() + 1);
+            for (key, e) in (first..).zip(events) {
                 table.insert(
-                    next,
+                    key,
                     record::encode(QUEUE_EVENT_RECORD_VERSION, e).as_slice(),
                 )?;
-                next += 1;
             }
             let mut table = tx.open_table(DISPOSITIONS)?;
             for d in dispositions {

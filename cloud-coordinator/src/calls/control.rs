@@ -306,7 +306,7 @@ impl CallControl {
                 ewt_ms,
             } => {
                 if let Some(r) = self.routes.get(&call).copied() {
-                    self.to_anchor(
+                    self.tell_anchor(
                         r.call,
                         CallDown::Announce {
                             call: r.call,
@@ -318,7 +318,7 @@ impl CallControl {
             }
             ActionKind::OfferCallback { call, ewt_ms } => {
                 if let Some(r) = self.routes.get(&call).copied() {
-                    self.to_anchor(
+                    self.tell_anchor(
                         r.call,
                         CallDown::OfferCallback {
                             call: r.call,
@@ -334,7 +334,7 @@ impl CallControl {
                     {
                         c.queue = to;
                     }
-                    self.to_anchor(
+                    self.tell_anchor(
                         r.call,
                         CallDown::Log {
                             call: r.call,
@@ -387,7 +387,7 @@ impl CallControl {
                 },
             );
         }
-        self.to_anchor(
+        self.tell_anchor(
             call,
             CallDown::Log {
                 call,
@@ -427,7 +427,7 @@ impl CallControl {
                     self.desks.remove(agent);
                     if let Some(r) = route {
                         self.stop_ring(*agent, r.call);
-                        self.to_anchor(
+                        self.tell_anchor(
                             r.call,
                             CallDown::Log {
                                 call: r.call,
@@ -475,7 +475,13 @@ impl CallControl {
             }
             _ => {}
         }
-        self.stats.record(&event, route.map(|r| r.call));
+        // A cancelled consult is the agent changing their mind, not a caller
+        // giving up: it stays in the log but not in the abandon figures.
+        let cancelled_consult = matches!(event.kind, EventKind::Abandoned { .. })
+            && route.is_some_and(|r| matches!(r.visit, Visit::Consult { .. }));
+        if !cancelled_consult {
+            self.stats.record(&event);
+        }
         self.out.push(Output::QueueEvent(QueueEvent {
             call: route.map(|r| r.call),
             event,
@@ -503,7 +509,7 @@ impl CallControl {
         if self.calls.get(&call).is_some_and(|c| c.callback) {
             return self.dial_back(agent, call, routing);
         }
-        self.to_anchor(
+        self.tell_anchor(
             call,
             CallDown::Log {
                 call,
@@ -585,7 +591,7 @@ impl CallControl {
         c.held = on;
         let affected: Vec<AgentId> = c.parties.values().map(|p| p.agent).collect();
         self.dirty.extend(affected);
-        self.to_anchor(call, CallDown::Hold { call, on });
+        self.tell_anchor(call, CallDown::Hold { call, on });
     }
 
     fn hangup(&mut self, agent: AgentId) -> Result<(), CallError> {

@@ -487,7 +487,7 @@ impl CallControl {
     }
 
     /// Sends `command` to the anchor of `call` (if the call is known).
-    fn to_anchor(&mut self, call: CallId, command: CallDown) {
+    fn tell_anchor(&mut self, call: CallId, command: CallDown) {
         if let Some(site) = self.calls.get(&call).map(|c| c.anchor.clone()) {
             self.send(&site, command);
         }

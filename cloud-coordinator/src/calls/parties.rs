@@ -62,7 +62,7 @@ impl CallControl {
             },
         );
         tracing::info!(call = %call, agent = %agent, party = party.0, ?endpoint, ?role, "join");
-        self.to_anchor(
+        self.tell_anchor(
             call,
             CallDown::Join {
                 call,
@@ -103,14 +103,14 @@ impl CallControl {
             return;
         }
         p.role = role;
-        self.to_anchor(call, CallDown::SetRole { call, party, role });
+        self.tell_anchor(call, CallDown::SetRole { call, party, role });
     }
 
     /// Removes a party from the mix and closes its leg. Supervisors whispering to
     /// it go back to listening, since their coachee is gone.
     pub(super) fn leave_party(&mut self, call: CallId, party: PartyId) -> Option<Party> {
         let p = self.calls.get_mut(&call)?.parties.remove(&party)?;
-        self.to_anchor(call, CallDown::Leave { call, party });
+        self.tell_anchor(call, CallDown::Leave { call, party });
         if let Some(leg) = p.leg {
             self.out.push(Output::CloseLeg { leg });
         }
@@ -183,7 +183,7 @@ impl CallControl {
     /// call here at once; the anchor's later `Ended` finds nothing left to do.
     pub(super) fn release(&mut self, call: CallId, reason: ReleaseReason) {
         tracing::info!(call = %call, ?reason, "release");
-        self.to_anchor(call, CallDown::Release { call, reason });
+        self.tell_anchor(call, CallDown::Release { call, reason });
         self.tear_down(call);
     }
 
@@ -250,7 +250,7 @@ impl CallControl {
             self.tear_down(call);
             return refused("the callback has no number");
         };
-        self.to_anchor(
+        self.tell_anchor(
             call,
             CallDown::Dial {
                 call,

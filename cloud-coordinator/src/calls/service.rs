@@ -2,10 +2,11 @@
 //! gateway sessions, the admin socket, the API and a timer task; its outputs go
 //! to nodes through the registry and the relay, its records to redb.
 //!
-//! Each step takes the core lock only for the pure computation; the outputs are
-//! carried out under a second lock (`dispatch`) taken before the core lock is
-//! released, so commands and records leave in the order they were decided while
-//! the next step may already compute. Steps that commit records are blocking:
+//! Each step takes the core lock only for the pure computation; its commands go
+//! out under a second lock (`dispatch`) and its records are committed under a
+//! third (`writing`), each taken before the previous one is released. So
+//! commands and records leave in the order they were decided, and a commit
+//! never holds up the next step's computation or sends. Steps that commit records are blocking:
 //! async callers run them with `spawn_blocking`.
 
 use std::sync::{Mutex, MutexGuard};
@@ -34,8 +35,10 @@ pub struct CallService {
     core: Mutex<Option<CallControl>>,
     /// The configuration as pushed to nodes.
     push: Mutex<Option<ConfigPush>>,
-    /// Serializes carrying out outputs (see the module documentation).
+    /// Serializes sending outputs (see the module documentation).
     dispatch: Mutex<()>,
+    /// Serializes storing records, taken before `dispatch` is released.
+    writing: Mutex<()>,
     /// Serializes configuration loads (version numbers).
     loading: Mutex<()>,
     /// Woken after every step: the next deadline may be earlier.
@@ -100,13 +103,17 @@ impl Coordinator {
         let outputs = cc.drain();
         let dispatch = lock(&service.dispatch);
         drop(core);
-        self.carry_out(outputs);
+        let records = self.send_outputs(outputs);
+        let writing = lock(&service.writing);
         drop(dispatch);
+        self.store_records(records);
+        drop(writing);
         service.wake.notify_one();
         result
     }
 
-    fn carry_out(&self, outputs: Vec<Output>) {
+    /// Sends commands and opens or closes legs; returns the records to store.
+    fn send_outputs(&self, outputs: Vec<Output>) -> (Vec<QueueEvent>, Vec<Disposition>) {
         let mut events: Vec<QueueEvent> = Vec::new();
         let mut dispositions: Vec<Disposition> = Vec::new();
         for output in outputs {
@@ -158,6 +165,10 @@ impl Coordinator {
                 Output::Disposition(d) => dispositions.push(d),
             }
         }
+        (events, dispositions)
+    }
+
+    fn store_records(&self, (events, dispositions): (Vec<QueueEvent>, Vec<Disposition>)) {
         if let Err(err) = self.store().append_call_records(&events, &dispositions) {
             tracing::error!(%err, events = events.len(), dispositions = dispositions.len(), "call records not stored");
         }
@@ -180,8 +191,11 @@ impl Coordinator {
                     let outputs = cc.drain();
                     let dispatch = lock(&service.dispatch);
                     drop(core);
-                    self.carry_out(outputs);
+                    let records = self.send_outputs(outputs);
+                    let writing = lock(&service.writing);
                     drop(dispatch);
+                    self.store_records(records);
+                    drop(writing);
                 }
                 None => {
                     let mut cc = CallControl::new(valid, version, at)?;

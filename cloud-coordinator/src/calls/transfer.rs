@@ -57,7 +57,7 @@ impl CallControl {
             }
         }
         if !consult {
-            self.to_anchor(
+            self.tell_anchor(
                 call,
                 CallDown::Log {
                     call,
@@ -165,7 +165,7 @@ impl CallControl {
         };
         self.desks.remove(&agent);
         self.stop_ring(agent, call);
-        self.to_anchor(
+        self.tell_anchor(
             call,
             CallDown::Log {
                 call,
@@ -241,7 +241,7 @@ impl CallControl {
         if let Some(queue) = queue {
             self.stats.transferred(queue);
         }
-        self.to_anchor(
+        self.tell_anchor(
             call,
             CallDown::Log {
                 call,

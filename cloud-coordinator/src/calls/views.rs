@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::Serialize;
 use tandem_node::calls::{AgentUpdate, AgentView, CallDown};
 use tandem_node::names::Site;
-use tandem_node::routing::{AgentId, CallId, Event, EventKind, KpiReport, QueueId};
+use tandem_node::routing::{AgentId, Event, EventKind, KpiReport, QueueId};
 
 use super::*;
 
@@ -23,7 +23,7 @@ pub(super) struct Stats {
 }
 
 impl Stats {
-    pub(super) fn record(&mut self, event: &Event, _call: Option<CallId>) {
+    pub(super) fn record(&mut self, event: &Event) {
         if self.events.len() == SUMMARY_EVENTS {
             self.events.pop_front();
         }
