@@ -230,16 +230,7 @@ impl Store {
     }
 
     pub fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let Some(table) = read_table(&tx, NODES)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (_, v) = entry?;
-            out.push(record::decode(NODE_RECORD_VERSION, v.value())?);
-        }
-        Ok(out)
+        self.all(NODES, NODE_RECORD_VERSION)
     }
 
     /// Applies `update` to each listed node in one transaction (presence updates
@@ -382,52 +373,44 @@ impl Store {
 
     /// Every stored queue event, oldest first.
     pub fn queue_events(&self) -> Result<Vec<QueueEvent>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let Some(table) = read_table(&tx, QUEUE_EVENTS)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (_, v) = entry?;
-            out.push(record::decode(QUEUE_EVENT_RECORD_VERSION, v.value())?);
-        }
-        Ok(out)
+        self.all(QUEUE_EVENTS, QUEUE_EVENT_RECORD_VERSION)
     }
 
     /// Every stored disposition, by call then agent.
     pub fn dispositions(&self) -> Result<Vec<Disposition>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let Some(table) = read_table(&tx, DISPOSITIONS)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (_, v) = entry?;
-            out.push(record::decode(DISPOSITION_RECORD_VERSION, v.value())?);
-        }
-        Ok(out)
+        self.all(DISPOSITIONS, DISPOSITION_RECORD_VERSION)
     }
 
     /// Every uploaded CDR, decoded with [`Cdr::from_record`], and how many CDR
     /// uploads could not be decoded (a gateway writing another version).
     pub fn cdrs(&self) -> Result<(Vec<Cdr>, usize), StoreError> {
-        let tx = self.db.begin_read()?;
-        let Some(table) = read_table(&tx, UPLOADS)? else {
-            return Ok((Vec::new(), 0));
-        };
+        let uploads: Vec<StoredUpload> = self.all(UPLOADS, UPLOAD_RECORD_VERSION)?;
         let (mut cdrs, mut bad) = (Vec::new(), 0);
-        for entry in table.iter()? {
-            let (_, v) = entry?;
-            let upload: StoredUpload = record::decode(UPLOAD_RECORD_VERSION, v.value())?;
-            if upload.kind != RecordKind::Cdr {
-                continue;
-            }
+        for upload in uploads.iter().filter(|u| u.kind == RecordKind::Cdr) {
             match Cdr::from_record(&upload.body) {
                 Ok(cdr) => cdrs.push(cdr),
                 Err(_) => bad += 1,
             }
         }
         Ok((cdrs, bad))
+    }
+
+    /// Every record of `table`, in key order, decoded at `version`.
+    fn all<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<'_, K, &'static [u8]>,
+        version: u8,
+    ) -> Result<Vec<T>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, table)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            out.push(record::decode(version, v.value())?);
+        }
+        Ok(out)
     }
 
     /// Marks a node revoked. Idempotent.

@@ -100,7 +100,16 @@ impl Coordinator {
             return Err(CallError::NotConfigured);
         };
         let result = f(cc);
-        let outputs = cc.drain();
+        self.carry_out(core);
+        result
+    }
+
+    /// Carries out what the core decided (see the module documentation for the
+    /// hand-over-hand locking), releasing the core as soon as the sends are
+    /// ordered.
+    fn carry_out(&self, mut core: MutexGuard<'_, Option<CallControl>>) {
+        let service = self.calls();
+        let outputs = core.as_mut().map(|cc| cc.drain()).unwrap_or_default();
         let dispatch = lock(&service.dispatch);
         drop(core);
         let records = self.send_outputs(outputs);
@@ -109,7 +118,6 @@ impl Coordinator {
         self.store_records(records);
         drop(writing);
         service.wake.notify_one();
-        result
     }
 
     /// Sends commands and opens or closes legs; returns the records to store.
@@ -188,14 +196,7 @@ impl Coordinator {
             match core.as_mut() {
                 Some(cc) => {
                     cc.replace_config(valid, version, at)?;
-                    let outputs = cc.drain();
-                    let dispatch = lock(&service.dispatch);
-                    drop(core);
-                    let records = self.send_outputs(outputs);
-                    let writing = lock(&service.writing);
-                    drop(dispatch);
-                    self.store_records(records);
-                    drop(writing);
+                    self.carry_out(core);
                 }
                 None => {
                     let mut cc = CallControl::new(valid, version, at)?;

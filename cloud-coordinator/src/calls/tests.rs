@@ -67,6 +67,10 @@ impl World {
         }
     }
 
+    fn transfer(&mut self, agent: u32, to: TransferTarget, consult: bool) {
+        self.ok(agent, AgentCommand::Transfer { to, consult });
+    }
+
     fn ready(&mut self, agent: u32) {
         self.ok(agent, AgentCommand::Login);
         self.ok(agent, AgentCommand::Ready);
@@ -108,6 +112,97 @@ fn ring(call: u64, agent: u32, endpoint: &str) -> CallDown {
     }
 }
 
+fn hold(call: u64, on: bool) -> CallDown {
+    CallDown::Hold {
+        call: CallId(call),
+        on,
+    }
+}
+
+fn leave(call: u64, party: u32) -> CallDown {
+    CallDown::Leave {
+        call: CallId(call),
+        party: PartyId(party),
+    }
+}
+
+fn release(call: u64, reason: ReleaseReason) -> CallDown {
+    CallDown::Release {
+        call: CallId(call),
+        reason,
+    }
+}
+
+fn stop_ring(call: u64, agent: u32, endpoint: &str) -> CallDown {
+    CallDown::StopRing {
+        call: CallId(call),
+        agent: AgentId(agent),
+        endpoint: endpoint.into(),
+    }
+}
+
+fn log(call: u64, event: CdrEventKind) -> CallDown {
+    CallDown::Log {
+        call: CallId(call),
+        event,
+    }
+}
+
+/// The commands among `out`, with their destination.
+fn sends(out: &[Output]) -> Vec<(String, CallDown)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send { site, command } => Some((site.as_str().to_owned(), command.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a leg to a seat at `seat_site` was opened and then joined to the
+/// call as `party` with `role`.
+fn joined_over_leg(out: &[Output], seat_site: &str, party: u32, role: PartyRole) -> bool {
+    let Some((at, leg)) = out.iter().enumerate().find_map(|(i, o)| match o {
+        Output::OpenLeg { leg, seat, .. } if seat.site.as_str() == seat_site => Some((i, *leg)),
+        _ => None,
+    }) else {
+        return false;
+    };
+    out[at..].iter().any(|o| {
+        matches!(o, Output::Send { command: CallDown::Join { party: p, endpoint: Endpoint::Leg(l), role: r, .. }, .. }
+            if *p == PartyId(party) && *l == leg && *r == role)
+    })
+}
+
+fn local_join(call: u64, party: u32, endpoint: &str, role: PartyRole, agent: u32) -> CallDown {
+    CallDown::Join {
+        call: CallId(call),
+        party: PartyId(party),
+        endpoint: Endpoint::Local(endpoint.into()),
+        role,
+        agent: Some(AgentId(agent)),
+    }
+}
+
+fn set_role(call: u64, party: u32, role: PartyRole) -> CallDown {
+    CallDown::SetRole {
+        call: CallId(call),
+        party: PartyId(party),
+        role,
+    }
+}
+
+/// Agent 1's transfer of call 1 to the expert pool (queue 3), as logged.
+fn pool_transfer_logged(consult: bool) -> CallDown {
+    log(
+        1,
+        CdrEventKind::Transferred {
+            from: AgentId(1),
+            to: TransferTarget::Queue(QueueId(3)),
+            consult,
+        },
+    )
+}
+
 fn has(sent: &[(String, CallDown)], to: &str, command: &CallDown) -> bool {
     sent.iter().any(|(s, c)| s == to && c == command)
 }
@@ -131,43 +226,20 @@ fn local_answer_joins_on_the_anchor_then_hangup_releases_and_wrap_up_is_stored()
     assert!(has(
         &sent,
         "bj-01",
-        &CallDown::Log {
-            call: CallId(1),
-            event: CdrEventKind::Offered { agent: AgentId(1) }
-        }
+        &log(1, CdrEventKind::Offered { agent: AgentId(1) })
     ));
     assert_eq!(w.state(1), Some(AgentState::Reserved));
 
     w.ok(1, AgentCommand::Answer);
     let out = w.drain();
     assert!(!out.iter().any(|o| matches!(o, Output::OpenLeg { .. })));
-    let sent: Vec<_> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Send { site, command } => Some((site.as_str().to_owned(), command.clone())),
-            _ => None,
-        })
-        .collect();
+    let sent = sends(&out);
     assert!(has(
         &sent,
         "bj-01",
-        &CallDown::Join {
-            call: CallId(1),
-            party: PartyId(1),
-            endpoint: Endpoint::Local("seat1".into()),
-            role: PartyRole::Party,
-            agent: Some(AgentId(1)),
-        }
+        &local_join(1, 1, "seat1", PartyRole::Party, 1)
     ));
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::StopRing {
-            call: CallId(1),
-            agent: AgentId(1),
-            endpoint: "seat1".into()
-        }
-    ));
+    assert!(has(&sent, "bj-01", &stop_ring(1, 1, "seat1")));
     let view = w.cc.agent_view(AgentId(1)).unwrap();
     assert_eq!(view.state, Some(AgentState::OnCall));
     assert_eq!(view.call, Some(CallId(1)));
@@ -177,10 +249,7 @@ fn local_answer_joins_on_the_anchor_then_hangup_releases_and_wrap_up_is_stored()
     assert!(has(
         &sent,
         "bj-01",
-        &CallDown::Release {
-            call: CallId(1),
-            reason: ReleaseReason::AgentHungUp(AgentId(1))
-        }
+        &release(1, ReleaseReason::AgentHungUp(AgentId(1)))
     ));
     assert_eq!(w.state(1), Some(AgentState::WrapUp));
     // The anchor's own report of the end finds nothing left to do.
@@ -275,25 +344,17 @@ fn rejected_and_timed_out_offers_return_the_call_to_its_place_and_misses_set_not
     // for it for a while and gets call 2 meanwhile.
     w.ok(1, AgentCommand::Reject);
     let sent = w.sent();
+    assert!(has(&sent, "bj-01", &stop_ring(1, 1, "seat1")));
     assert!(has(
         &sent,
         "bj-01",
-        &CallDown::StopRing {
-            call: CallId(1),
-            agent: AgentId(1),
-            endpoint: "seat1".into()
-        }
-    ));
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Log {
-            call: CallId(1),
-            event: CdrEventKind::OfferEnded {
+        &log(
+            1,
+            CdrEventKind::OfferEnded {
                 agent: AgentId(1),
                 how: OfferEnd::Rejected
             }
-        }
+        )
     ));
     assert_eq!(w.position(1), Some(1));
     let stop = sent
@@ -338,62 +399,17 @@ fn blind_transfer_to_the_expert_pool_requeues_and_joins_the_expert() {
     w.ready(1);
     w.ready(6); // expert at gz-01
     answered_call(&mut w, 1);
-    w.ok(
-        1,
-        AgentCommand::Transfer {
-            to: TransferTarget::Queue(QueueId(3)),
-            consult: false,
-        },
-    );
+    w.transfer(1, TransferTarget::Queue(QueueId(3)), false);
     let out = w.drain();
-    let sent: Vec<_> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Send { site, command } => Some((site.as_str().to_owned(), command.clone())),
-            _ => None,
-        })
-        .collect();
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Log {
-            call: CallId(1),
-            event: CdrEventKind::Transferred {
-                from: AgentId(1),
-                to: TransferTarget::Queue(QueueId(3)),
-                consult: false
-            }
-        }
-    ));
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Leave {
-            call: CallId(1),
-            party: PartyId(1)
-        }
-    ));
+    let sent = sends(&out);
+    assert!(has(&sent, "bj-01", &pool_transfer_logged(false)));
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
     assert!(has(&sent, "gz-01", &ring(1, 6, "seat1")));
     assert_eq!(w.state(1), Some(AgentState::WrapUp));
 
     w.ok(6, AgentCommand::Answer);
     let out = w.drain();
-    assert!(
-        out.iter()
-            .any(|o| matches!(o, Output::OpenLeg { seat, .. } if seat.site == site("gz-01")))
-    );
-    assert!(out.iter().any(|o| matches!(
-        o,
-        Output::Send {
-            command: CallDown::Join {
-                party: PartyId(2),
-                endpoint: Endpoint::Leg(_),
-                role: PartyRole::Party,
-                ..
-            },
-            ..
-        }
-    )));
+    assert!(joined_over_leg(&out, "gz-01", 2, PartyRole::Party));
     assert!(out.contains(&Output::Send {
         site: site("bj-01"),
         command: CallDown::Hold {
@@ -410,13 +426,7 @@ fn blind_transfer_to_a_named_agent_rings_them_directly() {
     w.ready(1);
     w.ready(2);
     answered_call(&mut w, 1);
-    w.ok(
-        1,
-        AgentCommand::Transfer {
-            to: TransferTarget::Agent(AgentId(2)),
-            consult: false,
-        },
-    );
+    w.transfer(1, TransferTarget::Agent(AgentId(2)), false);
     let sent = w.sent();
     assert!(has(&sent, "bj-01", &ring(1, 2, "seat2")));
     assert_eq!(w.state(2), Some(AgentState::NotReady("transfer".into())));
@@ -433,13 +443,13 @@ fn blind_transfer_to_a_named_agent_rings_them_directly() {
     assert!(has(
         &sent,
         "bj-01",
-        &CallDown::Log {
-            call: CallId(1),
-            event: CdrEventKind::OfferEnded {
+        &log(
+            1,
+            CdrEventKind::OfferEnded {
                 agent: AgentId(2),
                 how: OfferEnd::TimedOut
             }
-        }
+        )
     ));
     assert_eq!(w.state(2), Some(AgentState::Reserved), "{sent:#?}");
     w.ok(2, AgentCommand::Answer);
@@ -447,22 +457,9 @@ fn blind_transfer_to_a_named_agent_rings_them_directly() {
     assert!(has(
         &sent,
         "bj-01",
-        &CallDown::Join {
-            call: CallId(1),
-            party: PartyId(2),
-            endpoint: Endpoint::Local("seat2".into()),
-            role: PartyRole::Party,
-            agent: Some(AgentId(2)),
-        }
+        &local_join(1, 2, "seat2", PartyRole::Party, 2)
     ));
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Hold {
-            call: CallId(1),
-            on: false
-        }
-    ));
+    assert!(has(&sent, "bj-01", &hold(1, false)));
 }
 
 #[test]
@@ -471,13 +468,7 @@ fn a_direct_transfer_answered_in_time_joins_and_frees_the_agent_after() {
     w.ready(1);
     w.ready(2);
     answered_call(&mut w, 1);
-    w.ok(
-        1,
-        AgentCommand::Transfer {
-            to: TransferTarget::Agent(AgentId(2)),
-            consult: false,
-        },
-    );
+    w.transfer(1, TransferTarget::Agent(AgentId(2)), false);
     w.ok(2, AgentCommand::Answer);
     assert!(w.sent().iter().any(|(_, c)| matches!(
         c,
@@ -501,22 +492,9 @@ fn consult_answered(w: &mut World) {
     w.ready(1);
     w.ready(6);
     answered_call(w, 1);
-    w.ok(
-        1,
-        AgentCommand::Transfer {
-            to: TransferTarget::Queue(QueueId(3)),
-            consult: true,
-        },
-    );
+    w.transfer(1, TransferTarget::Queue(QueueId(3)), true);
     let sent = w.sent();
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Hold {
-            call: CallId(1),
-            on: true
-        }
-    ));
+    assert!(has(&sent, "bj-01", &hold(1, true)));
     assert!(has(&sent, "gz-01", &ring(1, 6, "seat1")));
     w.ok(6, AgentCommand::Answer);
     let sent = w.sent();
@@ -546,44 +524,16 @@ fn consult_transfer_to_the_expert_pool_completes() {
     consult_answered(&mut w);
     w.ok(1, AgentCommand::CompleteTransfer);
     let sent = w.sent();
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Leave {
-            call: CallId(1),
-            party: PartyId(1)
-        }
-    ));
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Hold {
-            call: CallId(1),
-            on: false
-        }
-    ));
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Log {
-            call: CallId(1),
-            event: CdrEventKind::Transferred {
-                from: AgentId(1),
-                to: TransferTarget::Queue(QueueId(3)),
-                consult: true
-            }
-        }
-    ));
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(has(&sent, "bj-01", &hold(1, false)));
+    assert!(has(&sent, "bj-01", &pool_transfer_logged(true)));
     assert_eq!(w.state(1), Some(AgentState::WrapUp));
     assert_eq!(w.state(6), Some(AgentState::OnCall));
     w.ok(6, AgentCommand::Hangup);
     assert!(has(
         &w.sent(),
         "bj-01",
-        &CallDown::Release {
-            call: CallId(1),
-            reason: ReleaseReason::AgentHungUp(AgentId(6))
-        }
+        &release(1, ReleaseReason::AgentHungUp(AgentId(6)))
     ));
 }
 
@@ -593,14 +543,7 @@ fn conference_of_three_then_each_agent_leaves() {
     consult_answered(&mut w);
     w.ok(1, AgentCommand::Conference);
     let sent = w.sent();
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Hold {
-            call: CallId(1),
-            on: false
-        }
-    ));
+    assert!(has(&sent, "bj-01", &hold(1, false)));
     assert!(
         !sent
             .iter()
@@ -610,14 +553,7 @@ fn conference_of_three_then_each_agent_leaves() {
     assert_eq!(w.cc.view(AgentId(1)).consulting, None);
     w.ok(1, AgentCommand::Hangup);
     let sent = w.sent();
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Leave {
-            call: CallId(1),
-            party: PartyId(1)
-        }
-    ));
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
     assert!(
         !sent
             .iter()
@@ -637,33 +573,12 @@ fn cancelling_a_ringing_consult_stops_the_ring_and_resumes_the_caller() {
     w.ready(1);
     w.ready(6);
     answered_call(&mut w, 1);
-    w.ok(
-        1,
-        AgentCommand::Transfer {
-            to: TransferTarget::Queue(QueueId(3)),
-            consult: true,
-        },
-    );
+    w.transfer(1, TransferTarget::Queue(QueueId(3)), true);
     w.drain();
     w.ok(1, AgentCommand::CancelConsult);
     let sent = w.sent();
-    assert!(has(
-        &sent,
-        "gz-01",
-        &CallDown::StopRing {
-            call: CallId(1),
-            agent: AgentId(6),
-            endpoint: "seat1".into()
-        }
-    ));
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Hold {
-            call: CallId(1),
-            on: false
-        }
-    ));
+    assert!(has(&sent, "gz-01", &stop_ring(1, 6, "seat1")));
+    assert!(has(&sent, "bj-01", &hold(1, false)));
     assert_eq!(w.state(1), Some(AgentState::OnCall));
     assert_eq!(w.state(6), Some(AgentState::Ready));
 }
@@ -699,32 +614,10 @@ fn supervision_follows_the_authority_matrix() {
     // …but over their own group's member.
     w.ok(5, AgentCommand::Monitor { agent: AgentId(1) });
     let out = w.drain();
-    assert!(
-        out.iter()
-            .any(|o| matches!(o, Output::OpenLeg { seat, .. } if seat.site == site("sh-01")))
-    );
-    assert!(out.iter().any(|o| matches!(
-        o,
-        Output::Send {
-            command: CallDown::Join {
-                party: PartyId(2),
-                role: PartyRole::Monitor,
-                agent: Some(AgentId(5)),
-                ..
-            },
-            ..
-        }
-    )));
+    assert!(joined_over_leg(&out, "sh-01", 2, PartyRole::Monitor));
     assert_eq!(w.cc.view(AgentId(5)).supervising, Some(AgentId(1)));
     w.ok(5, AgentCommand::StopSupervising);
-    assert!(has(
-        &w.sent(),
-        "bj-01",
-        &CallDown::Leave {
-            call: CallId(1),
-            party: PartyId(2)
-        }
-    ));
+    assert!(has(&w.sent(), "bj-01", &leave(1, 2)));
 
     // The duty manager may act on everyone: monitor (local on bj-01), whisper
     // to the agent's party, barge, force-release.
@@ -733,53 +626,25 @@ fn supervision_follows_the_authority_matrix() {
     assert!(has(
         &sent,
         "bj-01",
-        &CallDown::Join {
-            call: CallId(1),
-            party: PartyId(3),
-            endpoint: Endpoint::Local("fxs2".into()),
-            role: PartyRole::Monitor,
-            agent: Some(AgentId(10)),
-        }
+        &local_join(1, 3, "fxs2", PartyRole::Monitor, 10)
     ));
     w.ok(10, AgentCommand::Whisper { agent: AgentId(1) });
     assert!(has(
         &w.sent(),
         "bj-01",
-        &CallDown::SetRole {
-            call: CallId(1),
-            party: PartyId(3),
-            role: PartyRole::Whisper { to: PartyId(1) }
-        }
+        &set_role(1, 3, PartyRole::Whisper { to: PartyId(1) })
     ));
     w.ok(10, AgentCommand::Barge { agent: AgentId(1) });
-    assert!(has(
-        &w.sent(),
-        "bj-01",
-        &CallDown::SetRole {
-            call: CallId(1),
-            party: PartyId(3),
-            role: PartyRole::Party
-        }
-    ));
+    assert!(has(&w.sent(), "bj-01", &set_role(1, 3, PartyRole::Party)));
     // Moving to the expert's call leaves this one.
     w.ok(10, AgentCommand::Monitor { agent: AgentId(6) });
     let sent = w.sent();
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Leave {
-            call: CallId(1),
-            party: PartyId(3)
-        }
-    ));
+    assert!(has(&sent, "bj-01", &leave(1, 3)));
     w.ok(10, AgentCommand::ForceRelease { agent: AgentId(6) });
     assert!(has(
         &w.sent(),
         "gz-01",
-        &CallDown::Release {
-            call: CallId(2),
-            reason: ReleaseReason::ForceReleased(AgentId(10))
-        }
+        &release(2, ReleaseReason::ForceReleased(AgentId(10)))
     ));
     assert_eq!(w.cc.view(AgentId(10)).supervising, None);
     assert_eq!(w.state(6), Some(AgentState::WrapUp));
@@ -792,14 +657,7 @@ fn a_blacklisted_caller_is_released() {
     w.drain();
     w.arrive("bj-01", 7, "+8617012345678", 1).unwrap();
     let sent = w.sent();
-    assert!(has(
-        &sent,
-        "bj-01",
-        &CallDown::Release {
-            call: CallId(7),
-            reason: ReleaseReason::Blacklisted
-        }
-    ));
+    assert!(has(&sent, "bj-01", &release(7, ReleaseReason::Blacklisted)));
     assert!(!sent.iter().any(|(_, c)| matches!(c, CallDown::Ring { .. })));
     assert!(w.cc.calls.is_empty());
     assert_eq!(w.state(1), Some(AgentState::Ready));
@@ -821,15 +679,7 @@ fn the_caller_hanging_up_while_ringing_stops_the_ring() {
     )
     .unwrap();
     let sent = w.sent();
-    assert!(has(
-        &sent,
-        "sh-01",
-        &CallDown::StopRing {
-            call: CallId(1),
-            agent: AgentId(4),
-            endpoint: "seat1".into()
-        }
-    ));
+    assert!(has(&sent, "sh-01", &stop_ring(1, 4, "seat1")));
     assert_eq!(w.state(4), Some(AgentState::Ready));
     assert_eq!(w.cc.summary(w.now).queues[0].abandoned, 1);
 }

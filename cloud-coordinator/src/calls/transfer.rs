@@ -30,7 +30,6 @@ impl CallControl {
         if c.agents().any(|(_, p)| p.agent != agent) {
             return refused("in a conference: hang up to leave it");
         }
-        let queue = c.queue;
         match &to {
             TransferTarget::Agent(t) => {
                 if *t == agent {
@@ -57,18 +56,7 @@ impl CallControl {
             }
         }
         if !consult {
-            self.tell_anchor(
-                call,
-                CallDown::Log {
-                    call,
-                    event: CdrEventKind::Transferred {
-                        from: agent,
-                        to: to.clone(),
-                        consult: false,
-                    },
-                },
-            );
-            self.stats.transferred(queue);
+            self.log_transfer(call, agent, to.clone(), false);
             self.leave_agent(call, agent);
             self.set_hold(call, true);
             match to {
@@ -212,63 +200,12 @@ impl CallControl {
                 self.restore_after_direct(t);
             }
         }
-        let routing = self
-            .calls
-            .get(&call)
-            .and_then(|c| c.party_of(k.from).and_then(|p| c.parties.get(&p)))
-            .and_then(|p| p.routing);
-        if let Some(routing) = routing {
-            self.route_logged(Input::CallResumed { call: routing });
-        }
-        self.set_hold(call, false);
+        self.resume(call, k.from);
         self.dirty.insert(k.from);
     }
 
-    /// The consult of the agent's call, if they started it and it was answered.
-    fn answered_consult(&self, agent: AgentId) -> Result<(CallId, Consult), CallError> {
-        let (call, _) = self.talking(agent)?;
-        match self.calls.get(&call).and_then(|c| c.consult.clone()) {
-            Some(k) if k.from == agent && k.answered => Ok((call, k)),
-            Some(k) if k.from == agent => refused("the consult target has not answered"),
-            _ => refused("no consult in progress"),
-        }
-    }
-
-    pub(super) fn complete_transfer(&mut self, agent: AgentId) -> Result<(), CallError> {
-        let (call, k) = self.answered_consult(agent)?;
-        tracing::info!(call = %call, agent = %agent, "consult transfer completed");
-        let queue = self.calls.get(&call).map(|c| c.queue);
-        if let Some(queue) = queue {
-            self.stats.transferred(queue);
-        }
-        self.tell_anchor(
-            call,
-            CallDown::Log {
-                call,
-                event: CdrEventKind::Transferred {
-                    from: agent,
-                    to: k.to.clone(),
-                    consult: true,
-                },
-            },
-        );
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.consult = None;
-        }
-        self.leave_agent(call, agent);
-        self.set_hold(call, false);
-        if let Some(t) = k.agent {
-            self.dirty.insert(t);
-        }
-        Ok(())
-    }
-
-    pub(super) fn conference(&mut self, agent: AgentId) -> Result<(), CallError> {
-        let (call, k) = self.answered_consult(agent)?;
-        tracing::info!(call = %call, agent = %agent, "conference");
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.consult = None;
-        }
+    /// Takes the caller off hold for `agent` (who held them for the consult).
+    fn resume(&mut self, call: CallId, agent: AgentId) {
         let routing = self
             .calls
             .get(&call)
@@ -278,9 +215,53 @@ impl CallControl {
             self.route_logged(Input::CallResumed { call: routing });
         }
         self.set_hold(call, false);
+    }
+
+    /// Ends the agent's answered consult (they started it), for completing it
+    /// or turning it into a conference: the target's view changes either way.
+    fn take_answered_consult(&mut self, agent: AgentId) -> Result<(CallId, Consult), CallError> {
+        let (call, _) = self.talking(agent)?;
+        let k = match self.calls.get(&call).and_then(|c| c.consult.clone()) {
+            Some(k) if k.from == agent && k.answered => k,
+            Some(k) if k.from == agent => return refused("the consult target has not answered"),
+            _ => return refused("no consult in progress"),
+        };
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.consult = None;
+        }
         if let Some(t) = k.agent {
             self.dirty.insert(t);
         }
+        Ok((call, k))
+    }
+
+    /// Records a transfer at the anchor and in the queue's figures.
+    fn log_transfer(&mut self, call: CallId, from: AgentId, to: TransferTarget, consult: bool) {
+        if let Some(queue) = self.calls.get(&call).map(|c| c.queue) {
+            self.stats.transferred(queue);
+        }
+        self.tell_anchor(
+            call,
+            CallDown::Log {
+                call,
+                event: CdrEventKind::Transferred { from, to, consult },
+            },
+        );
+    }
+
+    pub(super) fn complete_transfer(&mut self, agent: AgentId) -> Result<(), CallError> {
+        let (call, k) = self.take_answered_consult(agent)?;
+        tracing::info!(call = %call, agent = %agent, "consult transfer completed");
+        self.log_transfer(call, agent, k.to, true);
+        self.leave_agent(call, agent);
+        self.set_hold(call, false);
+        Ok(())
+    }
+
+    pub(super) fn conference(&mut self, agent: AgentId) -> Result<(), CallError> {
+        let (call, _) = self.take_answered_consult(agent)?;
+        tracing::info!(call = %call, agent = %agent, "conference");
+        self.resume(call, agent);
         Ok(())
     }
 
