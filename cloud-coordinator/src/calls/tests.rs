@@ -752,3 +752,63 @@ fn a_node_going_offline_forgets_its_calls_and_its_agents_stop_taking_calls() {
         Some(AgentState::NotReady(super::REASON_SEAT_OFFLINE.into()))
     );
 }
+
+#[test]
+fn a_callback_keeps_its_place_and_is_dialled_when_an_agent_accepts() {
+    let mut w = World::new();
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::CallbackRequested {
+            call: CallId(1),
+            caller: Some("+8613800000001".into()),
+            queue: QueueId(1),
+            vars: BTreeMap::new(),
+        },
+    )
+    .unwrap();
+    assert!(has(
+        &w.sent(),
+        "bj-01",
+        &release(1, ReleaseReason::CallbackRegistered)
+    ));
+    // The line is gone; the request is not.
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::Ended {
+            call: CallId(1),
+            cause: EndCause::IvrHangup,
+        },
+    )
+    .unwrap();
+    assert_eq!(w.position(1), Some(1));
+    w.ready(4);
+    assert!(w.sent().iter().any(|(s, c)| s == "sh-01"
+        && matches!(
+            c,
+            CallDown::Ring {
+                call: CallId(1),
+                ..
+            }
+        )));
+    w.ok(4, AgentCommand::Answer);
+    assert!(has(
+        &w.sent(),
+        "bj-01",
+        &CallDown::Dial {
+            call: CallId(1),
+            line: None,
+            number: "+8613800000001".into(),
+            agent: AgentId(4),
+        }
+    ));
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::DialAnswered { call: CallId(1) },
+    )
+    .unwrap();
+    assert!(joined_over_leg(&w.drain(), "sh-01", 1, PartyRole::Party));
+}
