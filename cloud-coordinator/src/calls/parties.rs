@@ -144,7 +144,7 @@ impl CallControl {
     }
 
     /// Router and desk bookkeeping for a party that is gone.
-    fn finish_party(&mut self, call: CallId, p: &Party) {
+    pub(super) fn finish_party(&mut self, call: CallId, p: &Party) {
         if p.supervisor {
             if self
                 .supervising
@@ -165,6 +165,46 @@ impl CallControl {
             None => self.restore_after_direct(p.agent),
         }
         self.dirty.insert(p.agent);
+    }
+
+    /// A relay leg could not be opened (a node went away meanwhile): its party
+    /// leaves, and a caller left without any agent queues again, ahead of fresh
+    /// arrivals, rather than being lost.
+    pub fn leg_failed(&mut self, now: Timestamp, leg: u32) {
+        self.now = self.now.max(now);
+        let found = self.calls.iter().find_map(|(id, c)| {
+            c.parties
+                .iter()
+                .find(|(_, p)| p.leg == Some(leg))
+                .map(|(party, p)| (*id, *party, p.agent))
+        });
+        let Some((call, party, agent)) = found else {
+            return;
+        };
+        tracing::warn!(call = %call, agent = %agent, leg, "relay leg failed: the party leaves");
+        let consult_target = self
+            .calls
+            .get(&call)
+            .and_then(|c| c.consult.as_ref())
+            .is_some_and(|k| k.agent == Some(agent) && k.answered);
+        if consult_target {
+            self.end_consult(call);
+        } else if let Some(p) = self.leave_party(call, party) {
+            self.finish_party(call, &p);
+        }
+        let orphan = self.calls.get(&call).is_some_and(|c| {
+            c.agents().next().is_none() && c.consult.is_none() && c.waiting.is_none()
+        });
+        if orphan {
+            self.set_hold(call, true);
+            let queue = self.calls.get(&call).map(|c| c.queue);
+            if let Some(queue) = queue
+                && let Err(e) = self.requeue(call, queue)
+            {
+                tracing::warn!(call = %call, err = %e, "caller could not queue again");
+            }
+        }
+        self.flush_views();
     }
 
     /// An agent reserved for a direct transfer is ready again.

@@ -29,6 +29,9 @@ use crate::store::StoredConfig;
 /// whenever a step may have moved it, so this is only a safety net).
 const IDLE_TICK: Duration = Duration::from_secs(1);
 
+/// Records a step leaves to store.
+type Records = (Vec<QueueEvent>, Vec<Disposition>);
+
 /// Call control's state in the coordinator.
 #[derive(Default)]
 pub struct CallService {
@@ -112,16 +115,27 @@ impl Coordinator {
         let outputs = core.as_mut().map(|cc| cc.drain()).unwrap_or_default();
         let dispatch = lock(&service.dispatch);
         drop(core);
-        let records = self.send_outputs(outputs);
+        let (records, failed) = self.send_outputs(outputs);
         let writing = lock(&service.writing);
         drop(dispatch);
         self.store_records(records);
         drop(writing);
         service.wake.notify_one();
+        if !failed.is_empty() {
+            // Told back as a step of its own, every lock released.
+            let _ = self.step(|cc| {
+                for leg in failed {
+                    cc.leg_failed(now(), leg);
+                }
+                Ok(())
+            });
+        }
     }
 
-    /// Sends commands and opens or closes legs; returns the records to store.
-    fn send_outputs(&self, outputs: Vec<Output>) -> (Vec<QueueEvent>, Vec<Disposition>) {
+    /// Sends commands and opens or closes legs; returns the records to store and
+    /// the legs that could not be opened.
+    fn send_outputs(&self, outputs: Vec<Output>) -> (Records, Vec<u32>) {
+        let mut failed = Vec::new();
         let mut events: Vec<QueueEvent> = Vec::new();
         let mut dispositions: Vec<Disposition> = Vec::new();
         for output in outputs {
@@ -146,6 +160,7 @@ impl Coordinator {
                     );
                     let (Some(a), Some(b)) = nodes else {
                         tracing::warn!(call = %call, leg, "relay leg not opened: a node is offline");
+                        failed.push(leg);
                         continue;
                     };
                     let opened = self.open_leg(
@@ -162,6 +177,7 @@ impl Coordinator {
                     );
                     if let Err(err) = opened {
                         tracing::warn!(call = %call, leg, %err, "relay leg not opened");
+                        failed.push(leg);
                     }
                 }
                 Output::CloseLeg { leg } => {
@@ -173,10 +189,10 @@ impl Coordinator {
                 Output::Disposition(d) => dispositions.push(d),
             }
         }
-        (events, dispositions)
+        ((events, dispositions), failed)
     }
 
-    fn store_records(&self, (events, dispositions): (Vec<QueueEvent>, Vec<Disposition>)) {
+    fn store_records(&self, (events, dispositions): Records) {
         if let Err(err) = self.store().append_call_records(&events, &dispositions) {
             tracing::error!(%err, events = events.len(), dispositions = dispositions.len(), "call records not stored");
         }

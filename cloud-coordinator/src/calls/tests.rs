@@ -812,3 +812,23 @@ fn a_callback_keeps_its_place_and_is_dialled_when_an_agent_accepts() {
     .unwrap();
     assert!(joined_over_leg(&w.drain(), "sh-01", 1, PartyRole::Party));
 }
+
+#[test]
+fn a_leg_that_cannot_open_sends_the_caller_back_to_the_queue() {
+    let mut w = World::new();
+    w.ready(4);
+    let out = answered_call(&mut w, 4);
+    let leg = out
+        .iter()
+        .find_map(|o| match o {
+            Output::OpenLeg { leg, .. } => Some(*leg),
+            _ => None,
+        })
+        .unwrap();
+    w.cc.leg_failed(w.now, leg);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(has(&sent, "bj-01", &hold(1, true)));
+    assert_eq!(w.state(4), Some(AgentState::WrapUp));
+    assert_eq!(w.position(1), Some(1));
+}

@@ -98,7 +98,7 @@ impl CallControl {
 
     /// Queues a transferred caller again, ahead of fresh arrivals; a caller no
     /// queue can take is released rather than left on hold forever.
-    fn requeue(
+    pub(super) fn requeue(
         &mut self,
         call: CallId,
         queue: tandem_node::routing::QueueId,
