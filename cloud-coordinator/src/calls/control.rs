@@ -89,7 +89,9 @@ impl CallControl {
         match command {
             AgentCommand::Login => Ok(self.route(Input::AgentLogin { agent })?),
             AgentCommand::Logout => {
-                if self.desks.contains_key(&agent) || self.supervising.contains_key(&agent) {
+                // A ringing offer is withdrawn by the Router; wrap-up it refuses.
+                let talking = matches!(self.desks.get(&agent), Some(Desk::Talking { .. }));
+                if talking || self.supervising.contains_key(&agent) {
                     return refused("finish the call first");
                 }
                 Ok(self.route(Input::AgentLogout { agent })?)
@@ -651,17 +653,16 @@ impl CallControl {
             let _ = self.stop_supervising(agent);
         }
         match self.desks.get(&agent).cloned() {
-            Some(Desk::Talking { .. }) => {
-                let _ = self.hangup(agent);
-            }
+            Some(Desk::Talking { call, party }) => self.party_lost(call, party, agent),
             Some(Desk::Ringing { .. }) => {
                 let _ = self.reject(agent);
             }
             _ => {}
         }
-        if matches!(
+        // Also during wrap-up: the agent must not turn ready towards a dead seat.
+        if !matches!(
             self.router.agent_state(agent),
-            Some(AgentState::Ready | AgentState::Reserved)
+            None | Some(AgentState::LoggedOut | AgentState::NotReady(_))
         ) {
             self.route_logged(Input::AgentNotReady {
                 agent,

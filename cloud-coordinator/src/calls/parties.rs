@@ -182,6 +182,14 @@ impl CallControl {
             return;
         };
         tracing::warn!(call = %call, agent = %agent, leg, "relay leg failed: the party leaves");
+        self.party_lost(call, party, agent);
+        self.flush_views();
+    }
+
+    /// A party whose audio path is gone (leg failed, seat node offline) leaves;
+    /// a caller left without any agent queues again, ahead of fresh arrivals,
+    /// rather than being released (principle: a call is never lost).
+    pub(super) fn party_lost(&mut self, call: CallId, party: PartyId, agent: AgentId) {
         let consult_target = self
             .calls
             .get(&call)
@@ -189,8 +197,18 @@ impl CallControl {
             .is_some_and(|k| k.agent == Some(agent) && k.answered);
         if consult_target {
             self.end_consult(call);
-        } else if let Some(p) = self.leave_party(call, party) {
-            self.finish_party(call, &p);
+        } else {
+            let consulting = self
+                .calls
+                .get(&call)
+                .and_then(|c| c.consult.as_ref())
+                .is_some_and(|k| k.from == agent);
+            if consulting {
+                self.end_consult(call);
+            }
+            if let Some(p) = self.leave_party(call, party) {
+                self.finish_party(call, &p);
+            }
         }
         let orphan = self.calls.get(&call).is_some_and(|c| {
             c.agents().next().is_none() && c.consult.is_none() && c.waiting.is_none()
@@ -204,7 +222,6 @@ impl CallControl {
                 tracing::warn!(call = %call, err = %e, "caller could not queue again");
             }
         }
-        self.flush_views();
     }
 
     /// An agent reserved for a direct transfer is ready again.

@@ -733,6 +733,28 @@ fn a_config_reload_applies_live_and_waiting_calls_keep_their_places() {
 }
 
 #[test]
+fn a_remote_seat_going_offline_sends_its_caller_back_to_the_queue() {
+    let mut w = World::new();
+    w.ready(4);
+    answered_call(&mut w, 4);
+    w.cc.node_offline(w.now, &site("sh-01"));
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(
+        !sent
+            .iter()
+            .any(|(_, c)| matches!(c, CallDown::Release { .. }))
+    );
+    assert_eq!(w.position(1), Some(1));
+    assert_eq!(w.state(4), Some(AgentState::WrapUp));
+    w.pass(6_000);
+    assert_eq!(
+        w.state(4),
+        Some(AgentState::NotReady(super::REASON_SEAT_OFFLINE.into()))
+    );
+}
+
+#[test]
 fn a_node_going_offline_forgets_its_calls_and_its_agents_stop_taking_calls() {
     let mut w = World::new();
     w.ready(4);
