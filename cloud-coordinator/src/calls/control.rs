@@ -53,7 +53,9 @@ impl CallControl {
                 };
                 let command = match (off_hook, self.desks.get(&agent)) {
                     (true, Some(Desk::Ringing { .. })) => AgentCommand::Answer,
-                    (false, Some(Desk::Talking { .. })) => AgentCommand::Hangup,
+                    (false, Some(Desk::Talking { .. } | Desk::Dialling { .. })) => {
+                        AgentCommand::Hangup
+                    }
                     (false, _) if self.supervising.contains_key(&agent) => {
                         AgentCommand::StopSupervising
                     }
@@ -90,7 +92,10 @@ impl CallControl {
             AgentCommand::Login => Ok(self.route(Input::AgentLogin { agent })?),
             AgentCommand::Logout => {
                 // A ringing offer is withdrawn by the Router; wrap-up it refuses.
-                let talking = matches!(self.desks.get(&agent), Some(Desk::Talking { .. }));
+                let talking = matches!(
+                    self.desks.get(&agent),
+                    Some(Desk::Talking { .. } | Desk::Dialling { .. })
+                );
                 if talking || self.supervising.contains_key(&agent) {
                     return refused("finish the call first");
                 }
@@ -597,6 +602,11 @@ impl CallControl {
     }
 
     fn hangup(&mut self, agent: AgentId) -> Result<(), CallError> {
+        if let Some(Desk::Dialling { call }) = self.desks.get(&agent).cloned() {
+            // Giving up on a callback still ringing out.
+            self.release(call, ReleaseReason::AgentHungUp(agent));
+            return Ok(());
+        }
         let (call, _) = self.talking(agent)?;
         let span = tracing::info_span!("hangup", call = %call, agent = %agent);
         let _enter = span.enter();
@@ -656,6 +666,9 @@ impl CallControl {
             Some(Desk::Talking { call, party }) => self.party_lost(call, party, agent),
             Some(Desk::Ringing { .. }) => {
                 let _ = self.reject(agent);
+            }
+            Some(Desk::Dialling { .. }) => {
+                let _ = self.hangup(agent);
             }
             _ => {}
         }

@@ -262,6 +262,10 @@ enum Desk {
         call: CallId,
         party: PartyId,
     },
+    /// A callback being dialled; the agent joins when the far end answers.
+    Dialling {
+        call: CallId,
+    },
     /// After-call work in the Router; the disposition goes to `call`.
     WrapUp {
         call: CallId,

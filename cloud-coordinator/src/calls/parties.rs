@@ -268,6 +268,9 @@ impl CallControl {
             self.restore_after_direct(agent);
         }
         if let Some((agent, routing)) = c.dial {
+            if matches!(self.desks.get(&agent), Some(Desk::Dialling { call: x }) if *x == call) {
+                self.desks.remove(&agent);
+            }
             if let Some(routing) = routing {
                 self.route_logged(Input::CallEnded { call: routing });
             }
@@ -302,7 +305,9 @@ impl CallControl {
         c.callback = false;
         c.waiting = None;
         c.dial = Some((agent, routing));
-        let Some(number) = c.caller.clone() else {
+        let number = c.caller.clone();
+        self.desks.insert(agent, Desk::Dialling { call });
+        let Some(number) = number else {
             // No number to call: the request cannot be served.
             self.tear_down(call);
             return refused("the callback has no number");

@@ -826,6 +826,7 @@ fn a_callback_keeps_its_place_and_is_dialled_when_an_agent_accepts() {
             agent: AgentId(4),
         }
     ));
+    assert_eq!(w.cc.view(AgentId(4)).call, Some(CallId(1)));
     w.cc.call_up(
         w.now,
         &site("bj-01"),

@@ -93,7 +93,9 @@ impl CallControl {
             ..AgentView::default()
         };
         let call = match self.desks.get(&agent) {
-            Some(Desk::Ringing { call, .. }) | Some(Desk::Talking { call, .. }) => Some(*call),
+            Some(
+                Desk::Ringing { call, .. } | Desk::Talking { call, .. } | Desk::Dialling { call },
+            ) => Some(*call),
             Some(Desk::WrapUp {
                 call,
                 caller,
