@@ -145,7 +145,7 @@ impl Coordinator {
                         self.registry().send(&node, Message::CallDown(command))
                     });
                     if !sent {
-                        tracing::debug!(%site, "call command not delivered: site offline");
+                        tracing::debug!(%site, "call command not delivered: site offline or its session is too far behind");
                     }
                 }
                 Output::OpenLeg {
