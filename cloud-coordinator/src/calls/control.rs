@@ -45,6 +45,15 @@ impl CallControl {
             CallUp::DialAnswered { call } => self.dial_answered(call),
             CallUp::Failed { call, reason } => {
                 tracing::warn!(call = %call, site = %site, %reason, "gateway could not carry out a command");
+                // A callback the anchor cannot dial is over: the agent gets their
+                // desk back (through wrap-up) and the reason on screen.
+                if let Some((agent, _)) = self.calls.get(&call).and_then(|c| c.dial) {
+                    self.refusals.insert(
+                        agent,
+                        format!("the callback could not be dialled: {reason}"),
+                    );
+                    self.tear_down(call);
+                }
                 Ok(())
             }
             CallUp::SeatHook { endpoint, off_hook } => {

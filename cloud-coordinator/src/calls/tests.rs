@@ -855,3 +855,37 @@ fn a_leg_that_cannot_open_sends_the_caller_back_to_the_queue() {
     assert_eq!(w.state(4), Some(AgentState::WrapUp));
     assert_eq!(w.position(1), Some(1));
 }
+
+#[test]
+fn a_callback_the_anchor_cannot_dial_frees_the_agent_with_the_reason() {
+    let mut w = World::new();
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::CallbackRequested {
+            call: CallId(1),
+            caller: Some("+8613800000001".into()),
+            queue: QueueId(1),
+            vars: BTreeMap::new(),
+        },
+    )
+    .unwrap();
+    w.ready(1);
+    w.ok(1, AgentCommand::Answer);
+    w.drain();
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::Failed {
+            call: CallId(1),
+            reason: "outbound calls are not supported".into(),
+        },
+    )
+    .unwrap();
+    assert!(w.sent().iter().any(|(s, c)| s == "bj-01"
+        && matches!(c, CallDown::AgentUpdate(u) if u.agent == AgentId(1)
+            && u.refused.as_deref().is_some_and(|r| r.contains("not supported")))));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+    assert!(w.cc.calls.is_empty());
+}
