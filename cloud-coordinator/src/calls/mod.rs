@@ -15,11 +15,15 @@
 //! visit, so each visit gets a *routing id* and `routes` maps it back to the real
 //! call. Parties are numbered per call; party 0 is the line.
 //!
-//! Module map: [`control`] (arrivals, offers, answers, hang-ups), [`parties`]
-//! (joining and leaving, relay legs, tear-down), [`transfer`], [`supervision`],
-//! [`views`] (agent views and the center summary).
+//! Module map: `dispatch` (gateway reports and agent commands to their
+//! handlers), `decisions` (the Router's actions and events), `control`
+//! (arrivals, answers, hold, hang-up, wrap-up), `parties` (joining and leaving,
+//! relay legs, tear-down), `transfer`, `supervision`, `views` (agent views and
+//! the center summary), [`service`] (the async shell).
 
 mod control;
+mod decisions;
+mod dispatch;
 mod parties;
 pub mod service;
 mod supervision;

@@ -92,6 +92,23 @@ impl World {
         )
     }
 
+    /// Call 1 waits in queue 1, then its caller takes a callback.
+    fn callback_requested(&mut self) {
+        self.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+        self.cc
+            .call_up(
+                self.now,
+                &site("bj-01"),
+                CallUp::CallbackRequested {
+                    call: CallId(1),
+                    caller: Some("+8613800000001".into()),
+                    queue: QueueId(1),
+                    vars: BTreeMap::new(),
+                },
+            )
+            .unwrap();
+    }
+
     fn state(&self, agent: u32) -> Option<AgentState> {
         self.cc.view(AgentId(agent)).state
     }
@@ -778,18 +795,7 @@ fn a_node_going_offline_forgets_its_calls_and_its_agents_stop_taking_calls() {
 #[test]
 fn a_callback_keeps_its_place_and_is_dialled_when_an_agent_accepts() {
     let mut w = World::new();
-    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
-    w.cc.call_up(
-        w.now,
-        &site("bj-01"),
-        CallUp::CallbackRequested {
-            call: CallId(1),
-            caller: Some("+8613800000001".into()),
-            queue: QueueId(1),
-            vars: BTreeMap::new(),
-        },
-    )
-    .unwrap();
+    w.callback_requested();
     assert!(has(
         &w.sent(),
         "bj-01",
@@ -859,18 +865,7 @@ fn a_leg_that_cannot_open_sends_the_caller_back_to_the_queue() {
 #[test]
 fn a_callback_the_anchor_cannot_dial_frees_the_agent_with_the_reason() {
     let mut w = World::new();
-    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
-    w.cc.call_up(
-        w.now,
-        &site("bj-01"),
-        CallUp::CallbackRequested {
-            call: CallId(1),
-            caller: Some("+8613800000001".into()),
-            queue: QueueId(1),
-            vars: BTreeMap::new(),
-        },
-    )
-    .unwrap();
+    w.callback_requested();
     w.ready(1);
     w.ok(1, AgentCommand::Answer);
     w.drain();
