@@ -37,6 +37,8 @@ impl CallControl {
                 dial: None,
             },
         );
+        // An out-of-range priority is the anchor's mistake, not the caller's.
+        let priority = priority.min(tandem_node::routing::MAX_CALLER_PRIORITY);
         if let Err(e) = self.enqueue(call, queue, priority, Visit::Queue) {
             // Nobody can take it: the caller must not wait forever in silence.
             self.release(call, ReleaseReason::QueueFull);
@@ -52,23 +54,32 @@ impl CallControl {
         caller: Option<String>,
         queue: QueueId,
     ) -> Result<(), CallError> {
-        if !self.calls.contains_key(&call) {
+        // Offered while waiting in a queue (the anchor waits for our release),
+        // or chosen in the IVR (the IVR confirms and hangs up by itself).
+        let queued = self.calls.contains_key(&call);
+        if !queued {
             self.arrived(site, call, caller, queue, 0)?;
         }
-        let Some(routing) = self.calls.get(&call).and_then(|c| c.waiting) else {
-            return refused(format!("call {call} is not waiting in a queue"));
-        };
-        self.route(Input::CallbackRequested { call: routing })?;
-        if let Some(c) = self.calls.get_mut(&call) {
+        let waiting = self.calls.get_mut(&call).and_then(|c| {
             c.callback = true;
+            c.waiting
+        });
+        // Already ringing an agent (one was free): it stays a callback all the
+        // same, dialled when answered; only the queue figures count it as a call.
+        if let Some(routing) = waiting
+            && let Err(e) = self.route(Input::CallbackRequested { call: routing })
+        {
+            tracing::debug!(call = %call, err = %e, "callback not registered with the router");
         }
-        self.send(
-            site,
-            CallDown::Release {
-                call,
-                reason: ReleaseReason::CallbackRegistered,
-            },
-        );
+        if queued {
+            self.send(
+                site,
+                CallDown::Release {
+                    call,
+                    reason: ReleaseReason::CallbackRegistered,
+                },
+            );
+        }
         Ok(())
     }
 

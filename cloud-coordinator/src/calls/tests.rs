@@ -884,3 +884,42 @@ fn a_callback_the_anchor_cannot_dial_frees_the_agent_with_the_reason() {
     assert_eq!(w.state(1), Some(AgentState::WrapUp));
     assert!(w.cc.calls.is_empty());
 }
+
+#[test]
+fn a_callback_chosen_in_the_ivr_queues_without_a_release_and_rings_as_a_callback() {
+    let mut w = World::new();
+    w.ready(1);
+    w.drain();
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::CallbackRequested {
+            call: CallId(5),
+            caller: Some("+8613800000005".into()),
+            queue: QueueId(1),
+            vars: BTreeMap::new(),
+        },
+    )
+    .unwrap();
+    let sent = w.sent();
+    assert!(
+        !sent
+            .iter()
+            .any(|(_, c)| matches!(c, CallDown::Release { .. }))
+    );
+    assert!(sent.iter().any(|(_, c)| matches!(
+        c,
+        CallDown::Ring {
+            call: CallId(5),
+            ..
+        }
+    )));
+    w.ok(1, AgentCommand::Answer);
+    assert!(w.sent().iter().any(|(_, c)| matches!(
+        c,
+        CallDown::Dial {
+            call: CallId(5),
+            ..
+        }
+    )));
+}
