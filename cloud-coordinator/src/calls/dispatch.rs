@@ -107,8 +107,12 @@ impl CallControl {
                 Ok(self.route(Input::AgentLogout { agent })?)
             }
             AgentCommand::Ready => {
-                if self.config.seat_of(agent).is_none() {
+                let Some(seat) = self.config.seat_of(agent) else {
                     return Err(CallError::NoSeat(agent));
+                };
+                // Offers to a seat nobody can reach would only time out.
+                if !self.online.contains(&seat.site) {
+                    return refused(format!("your seat's node {} is offline", seat.site));
                 }
                 if self.supervising.contains_key(&agent) {
                     return refused("stop supervising first");

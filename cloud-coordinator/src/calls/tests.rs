@@ -784,6 +784,9 @@ fn a_node_going_offline_forgets_its_calls_and_its_agents_stop_taking_calls() {
             .iter()
             .any(|o| matches!(o, Output::CloseLeg { .. }))
     );
+    let e = w.cmd(1, AgentCommand::Ready).unwrap_err();
+    assert!(e.to_string().contains("offline"), "{e}");
+    w.cc.node_online(w.now, &site("bj-01"));
     w.ready(1);
     w.cc.node_offline(w.now, &site("bj-01"));
     assert_eq!(
