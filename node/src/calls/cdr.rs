@@ -178,3 +178,20 @@ pub struct Cdr {
     /// Everything else, in order.
     pub events: Vec<CdrEvent>,
 }
+
+impl Cdr {
+    /// Version byte of a CDR record in the outbox and in the coordinator's store
+    /// ([`crate::record`] framing: a version byte, then postcard).
+    pub const RECORD_VERSION: u8 = 1;
+
+    /// The body of a [`crate::proto::RecordKind::Cdr`] upload: the gateway writes
+    /// it with this, the coordinator reads it with [`Cdr::from_record`].
+    pub fn to_record(&self) -> Vec<u8> {
+        crate::record::encode(Self::RECORD_VERSION, self)
+    }
+
+    /// Decodes an uploaded CDR body written by [`Cdr::to_record`].
+    pub fn from_record(bytes: &[u8]) -> Result<Self, crate::record::RecordError> {
+        crate::record::decode(Self::RECORD_VERSION, bytes)
+    }
+}
