@@ -8,3 +8,5 @@ pub mod demo;
 pub mod dsp;
 pub mod erlang;
 pub mod traffic;
+pub mod wan;
+pub mod world;

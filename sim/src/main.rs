@@ -25,7 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the demo: a coordinator, three branches and a home seat.
+    /// Run the demo: a whole virtual contact center (coordinator, three branches,
+    /// two home agents, an expert pool) with simulated callers and agents.
     Demo {
         /// QUIC address of the demo coordinator.
         #[arg(long, default_value = "127.0.0.1:4433")]
@@ -39,6 +40,15 @@ enum Command {
         /// Keep the demo's state in this directory across runs.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Print the final summary as JSON (with --duration).
+        #[arg(long)]
+        json: bool,
+        /// Calls per minute ringing each branch.
+        #[arg(long, default_value_t = 4.0)]
+        calls_per_minute: f64,
+        /// Seed of the simulated callers and agents.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
     },
     /// Line DSP tools over 8 kHz 16-bit mono WAV files (the gateway's own code).
     Dsp {
@@ -223,12 +233,21 @@ async fn main() -> Result<()> {
             http,
             duration,
             data,
+            json,
+            calls_per_minute,
+            seed,
         } => {
             demo::run(DemoOptions {
                 listen,
                 http: Some(http),
                 duration,
                 data,
+                json,
+                traffic: tandem_sim::traffic::TrafficConfig {
+                    calls_per_minute_per_site: calls_per_minute,
+                    seed,
+                    ..Default::default()
+                },
             })
             .await
         }
