@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use tandem_gateway::Gateway;
+use tandem_gateway::calls::Devices;
 use tandem_gateway::identity::GatewayStore;
 use tandem_hal::board::BoardConfig;
 
@@ -73,12 +74,43 @@ async fn main() -> Result<()> {
         }
         Command::Run { data, board } => {
             let board = BoardConfig::load(&board)?;
-            let mut gateway = Gateway::start(&data, &board)?;
+            let devices = devices_for(&board)?;
+            let mut gateway = Gateway::start(&data, &board, devices)?;
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => gateway.stop().await?,
                 result = gateway.finished() => result?,
             }
             Ok(())
+        }
+    }
+}
+
+/// The board's line ports and seats. A simulated board runs in real time with
+/// the China tone plan (the demo's exchange); other backends have no driver
+/// wired up here yet and start without audio hardware.
+fn devices_for(board: &BoardConfig) -> Result<Devices> {
+    use tandem_hal::board::Backend;
+    match board.backend {
+        Backend::Sim => {
+            let sim = tandem_hal::sim::SimBoard::new(
+                board,
+                &tandem_hal::dsp::tones::CHINA,
+                tandem_hal::dsp::FRAME_20MS,
+                tandem_hal::sim::Pace::RealTime,
+            )
+            .context("building the simulated board")?;
+            Ok(Devices {
+                lines: sim.lines,
+                seats: sim
+                    .seats
+                    .into_iter()
+                    .map(|s| Box::new(s) as Box<dyn tandem_hal::audio::AudioDevice>)
+                    .collect(),
+            })
+        }
+        Backend::Alsa => {
+            tracing::warn!(backend = ?board.backend, "no line or seat driver for this backend yet; running without audio hardware");
+            Ok(Devices::none())
         }
     }
 }

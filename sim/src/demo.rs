@@ -81,7 +81,11 @@ pub async fn run(options: DemoOptions) -> Result<()> {
             );
         }
         drop(store);
-        gateways.push(Gateway::start(&dir, &board)?);
+        gateways.push(Gateway::start(
+            &dir,
+            &board,
+            tandem_gateway::calls::Devices::none(),
+        )?);
     }
     for g in &gateways {
         let mut state = g.state();
