@@ -28,6 +28,8 @@ pub mod line;
 mod local;
 pub mod prompts;
 pub mod record;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
