@@ -11,9 +11,7 @@ use tandem_hal::fxo::SupervisorConfig;
 use tandem_hal::line::{LineCommand, LinePort};
 use tandem_hal::sim::line::{FxoControl, FxoState, HangUp, IncomingCall, fxo};
 use tandem_hal::sim::{Audio, Pace};
-use tandem_node::calls::{
-    Cdr, CdrEventKind, EndCause, Hangup, ReleaseReason, ValidCenterConfig,
-};
+use tandem_node::calls::{Cdr, CdrEventKind, EndCause, Hangup, ReleaseReason, ValidCenterConfig};
 use tandem_node::ivr::Prompt;
 use tandem_node::names::Site;
 use tandem_node::routing::{AgentId, CallId, QueueId};
@@ -122,9 +120,7 @@ impl Rig {
         self.ctl
             .place_call(IncomingCall::from_number(number).unwrap())
             .unwrap();
-        self.ctl
-            .play(Audio::Silence { ms: 400 })
-            .unwrap();
+        self.ctl.play(Audio::Silence { ms: 400 }).unwrap();
         self.ctl
             .play(Audio::Dtmf {
                 digits: digits.into(),
