@@ -127,7 +127,7 @@ struct FxsSlot {
 }
 
 enum Port {
-    Fxo(Box<dyn LinePort>, FxoLine),
+    Fxo(Box<dyn LinePort>, Box<FxoLine>),
     Fxs(FxsSlot),
 }
 
@@ -223,7 +223,7 @@ impl Engine {
                     if let Some(c) = &s.config {
                         line.set_config(c.clone());
                     }
-                    ports.push(Port::Fxo(port, line));
+                    ports.push(Port::Fxo(port, Box::new(line)));
                 }
                 PortKind::Fxs => ports.push(Port::Fxs(FxsSlot {
                     port,
@@ -930,6 +930,20 @@ impl Engine {
         for p in &mut self.ports {
             if let Port::Fxs(slot) = p
                 && slot.port.id() == endpoint
+                && slot.ringing.take().is_some()
+            {
+                let _ = slot.port.command(LineCommand::StopRing);
+            }
+        }
+    }
+
+    /// Silences every ringing seat (headsets and FXS phones).
+    pub(crate) fn stop_all_rings(&mut self) {
+        for s in &mut self.seats {
+            s.ring = None;
+        }
+        for p in &mut self.ports {
+            if let Port::Fxs(slot) = p
                 && slot.ringing.take().is_some()
             {
                 let _ = slot.port.command(LineCommand::StopRing);

@@ -190,6 +190,8 @@ impl Engine {
     /// The WAN went down: the local router takes over this box's agents and
     /// the calls waiting in the coordinator's queue.
     pub(crate) fn go_local(&mut self, now: u64) {
+        // Offers the coordinator was ringing are void now: nobody can answer them.
+        self.stop_all_rings();
         if !self.local.ensure(self.config.as_ref(), &self.site, now) {
             return;
         }
@@ -212,21 +214,24 @@ impl Engine {
             let view = self.local_view(agent, None);
             self.views.set(agent, view);
         }
-        let calls: Vec<(CallId, Option<QueueId>, u8, Option<String>, bool)> = self
-            .calls
-            .iter()
-            .map(|(id, c)| (*id, c.queue, c.priority, c.caller.clone(), c.announced))
-            .collect();
-        for (call, queue, priority, caller, announced) in calls {
-            let (routed, answered) = self.line_of(call).map_or((false, false), |(r, a)| (r, a));
+        let calls: Vec<CallId> = self.calls.keys().copied().collect();
+        for call in calls {
+            let (routed, answered) = self.line_of(call).unwrap_or((false, false));
+            let Some(c) = self.calls.get(&call) else {
+                continue;
+            };
+            let (queue, priority, caller, announced) =
+                (c.queue, c.priority, c.caller.clone(), c.announced);
             if answered {
                 self.log(call, CdrEventKind::WanLost);
-            } else if routed && announced && !self.local.calls.contains(&call) {
-                if let Some(queue) = queue {
-                    tracing::info!(call = %call, "taking the call back from the coordinator's queue");
-                    self.log(call, CdrEventKind::WanLost);
-                    self.route_locally(call, queue, priority, caller, now);
-                }
+            } else if routed
+                && announced
+                && !self.local.calls.contains(&call)
+                && let Some(queue) = queue
+            {
+                tracing::info!(call = %call, "taking the call back from the coordinator's queue");
+                self.log(call, CdrEventKind::WanLost);
+                self.route_locally(call, queue, priority, caller, now);
             }
         }
     }

@@ -87,7 +87,7 @@ pub enum CallsError {
 pub struct CallStats {
     /// Calls on the lines now (answered, not yet ended).
     pub calls_active: usize,
-    /// Calls seen since start.
+    /// Calls answered by the gateway since start.
     pub calls_total: u64,
     /// CDRs committed to the outbox since start.
     pub cdrs_written: u64,
