@@ -23,6 +23,8 @@
 pub mod config_cache;
 pub mod effects;
 pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod ids;
 pub mod line;
 mod local;
