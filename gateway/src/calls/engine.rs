@@ -704,23 +704,30 @@ impl Engine {
                     let _ = c.media.stop_prompts(LINE_PARTICIPANT);
                 }
             }
-            LineOut::Route {
+            LineOut::Up(msg) => self.handed_on(msg, now),
+            LineOut::Ended(cdr) => self.ended(cdr),
+        }
+    }
+
+    /// The IVR handed a call on: to the coordinator when online, else to the
+    /// local router.
+    fn handed_on(&mut self, msg: CallUp, now: u64) {
+        match &msg {
+            CallUp::Arrived {
                 call,
                 caller,
                 queue,
                 priority,
-                vars,
-                ivr_path,
+                ..
             } => {
+                let (call, queue, priority, caller) = (*call, *queue, *priority, caller.clone());
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.queue = Some(queue);
                     c.priority = priority;
+                    c.announced = self.online;
                 }
                 if self.online {
                     tracing::info!(call = %call, queue = %queue, "call handed to the coordinator");
-                    if let Some(c) = self.calls.get_mut(&call) {
-                        c.announced = true;
-                    }
                     self.log(
                         call,
                         CdrEventKind::Queued {
@@ -728,48 +735,24 @@ impl Engine {
                             local: false,
                         },
                     );
-                    self.up(CallUp::Arrived {
-                        call,
-                        line: self.port_id(i),
-                        caller,
-                        queue,
-                        priority,
-                        vars,
-                        ivr_path,
-                    });
+                    self.up(msg);
                 } else {
                     tracing::info!(call = %call, queue = %queue, "WAN down: routing the call locally");
                     self.route_locally(call, queue, priority, caller, now);
                 }
             }
-            LineOut::CallbackRequested {
-                call,
-                caller,
-                queue,
-                vars,
-            } => {
+            CallUp::CallbackRequested { call, .. } => {
+                let call = *call;
                 if self.online {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.announced = true;
                     }
-                    self.up(CallUp::CallbackRequested {
-                        call,
-                        caller,
-                        queue,
-                        vars,
-                    });
+                    self.up(msg);
                 } else {
                     self.local_callback(call, now);
                 }
             }
-            LineOut::Ended(cdr) => self.ended(cdr),
-        }
-    }
-
-    fn port_id(&self, i: usize) -> String {
-        match &self.ports[i] {
-            Port::Fxo(p, _) => p.id().to_owned(),
-            Port::Fxs(s) => s.port.id().to_owned(),
+            _ => self.up(msg),
         }
     }
 

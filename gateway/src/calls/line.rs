@@ -17,7 +17,9 @@ use std::sync::Arc;
 use tandem_hal::dsp::dtmf::DtmfDetector;
 use tandem_hal::fxo::{Disconnect, Signal, Supervisor, SupervisorConfig};
 use tandem_hal::line::{Hook, LineEvent};
-use tandem_node::calls::{Cdr, CdrEventKind, EndCause, Hangup, ReleaseReason, ValidCenterConfig};
+use tandem_node::calls::{
+    CallUp, Cdr, CdrEventKind, EndCause, Hangup, ReleaseReason, ValidCenterConfig,
+};
 use tandem_node::ivr::{IvrAction, IvrEventKind, IvrInput, IvrSession, Prompt};
 use tandem_node::names::Site;
 use tandem_node::routing::{CallId, QueueId};
@@ -48,32 +50,10 @@ pub enum LineOut {
     Play(Sound),
     /// Stop the prompt playing (the caller barged in).
     StopPrompt,
-    /// The IVR chose a queue: route the call.
-    Route {
-        /// The call.
-        call: CallId,
-        /// Caller ID.
-        caller: Option<String>,
-        /// The queue.
-        queue: QueueId,
-        /// Priority 0–9.
-        priority: u8,
-        /// IVR variables.
-        vars: BTreeMap<String, String>,
-        /// IVR nodes visited.
-        ivr_path: Vec<String>,
-    },
-    /// The caller asked to be called back.
-    CallbackRequested {
-        /// The call.
-        call: CallId,
-        /// Caller ID.
-        caller: Option<String>,
-        /// The queue.
-        queue: QueueId,
-        /// IVR variables.
-        vars: BTreeMap<String, String>,
-    },
+    /// The IVR handed the call on: [`CallUp::Arrived`] (route it) or
+    /// [`CallUp::CallbackRequested`]. Sent to the coordinator when online,
+    /// else routed by the local router.
+    Up(CallUp),
     /// The call is over and the line on hook; write the CDR, then tell the world.
     Ended(Box<Cdr>),
 }
@@ -398,12 +378,12 @@ impl FxoLine {
             if d == '1' {
                 c.callback_offer = None;
                 c.cdr.event(now_ms * 1000, CdrEventKind::CallbackRequested);
-                out.push(LineOut::CallbackRequested {
+                out.push(LineOut::Up(CallUp::CallbackRequested {
                     call: c.cdr.call(),
                     caller: c.caller.clone(),
                     queue,
                     vars: BTreeMap::new(),
-                });
+                }));
             }
             return;
         }
@@ -456,23 +436,24 @@ impl FxoLine {
                     let ivr_path = session.path().iter().map(|s| s.to_string()).collect();
                     c.phase = Phase::Routed;
                     c.prompt = false;
-                    out.push(LineOut::Route {
+                    out.push(LineOut::Up(CallUp::Arrived {
                         call: c.cdr.call(),
+                        line: self.id.clone(),
                         caller: c.caller.clone(),
                         queue,
                         priority,
                         vars,
                         ivr_path,
-                    });
+                    }));
                 }
                 IvrAction::RegisterCallback { queue, vars } => {
                     c.cdr.event(now_ms * 1000, CdrEventKind::CallbackRequested);
-                    out.push(LineOut::CallbackRequested {
+                    out.push(LineOut::Up(CallUp::CallbackRequested {
                         call: c.cdr.call(),
                         caller: c.caller.clone(),
                         queue,
                         vars,
-                    });
+                    }));
                 }
                 IvrAction::Hangup => {
                     let cause = if *closed {

@@ -11,7 +11,9 @@ use tandem_hal::fxo::SupervisorConfig;
 use tandem_hal::line::{LineCommand, LinePort};
 use tandem_hal::sim::line::{FxoControl, FxoState, HangUp, IncomingCall, fxo};
 use tandem_hal::sim::{Audio, Pace};
-use tandem_node::calls::{Cdr, CdrEventKind, EndCause, Hangup, ReleaseReason, ValidCenterConfig};
+use tandem_node::calls::{
+    CallUp, Cdr, CdrEventKind, EndCause, Hangup, ReleaseReason, ValidCenterConfig,
+};
 use tandem_node::ivr::Prompt;
 use tandem_node::names::Site;
 use tandem_node::routing::{AgentId, CallId, QueueId};
@@ -129,7 +131,7 @@ impl Rig {
             .unwrap();
         self.until(10_000, |o| matches!(o, LineOut::Answered { .. }));
         assert_eq!(self.ctl.state(), FxoState::Connected);
-        self.until(5_000, |o| matches!(o, LineOut::Route { .. }))
+        self.until(5_000, |o| matches!(o, LineOut::Up(CallUp::Arrived { .. })))
     }
 }
 
@@ -141,17 +143,19 @@ fn kinds(cdr: &Cdr) -> Vec<&CdrEventKind> {
 fn ring_caller_id_answer_ivr_digit_routes_and_loop_break_ends_with_a_cdr() {
     let mut rig = Rig::new("branch");
     let route = rig.call_to_queue("+8613800000001", "2");
-    let LineOut::Route {
+    let LineOut::Up(CallUp::Arrived {
         call,
+        line,
         caller,
         queue,
         priority,
         ivr_path,
         ..
-    } = route
+    }) = route
     else {
         unreachable!()
     };
+    assert_eq!(line, "fxo1");
     assert_eq!(caller.as_deref(), Some("+8613800000001"));
     assert_eq!((queue, priority), (QueueId(2), 1));
     assert_eq!(ivr_path, ["hours", "welcome", "menu", "cards"]);
