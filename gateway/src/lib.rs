@@ -110,6 +110,7 @@ impl Gateway {
             seats,
             plan: &tandem_hal::dsp::tones::CHINA,
             prompt_dir: Some(data_dir.join("prompts")),
+            recordings_dir: data_dir.join("recordings"),
             config: cached.map(|(_, c)| c),
             media: media.clone(),
             effects: effects_tx,
@@ -117,8 +118,14 @@ impl Gateway {
             stats: stats.clone(),
         })?;
         tokio::spawn(
-            calls::effects::run(effects_rx, outbox.clone(), up_tx, stats.clone())
-                .instrument(span.clone()),
+            calls::effects::run(
+                effects_rx,
+                outbox.clone(),
+                up_tx,
+                stats.clone(),
+                engine.sender(),
+            )
+            .instrument(span.clone()),
         );
         tokio::spawn(follow_uplink(state.clone(), engine.sender()));
         let uplink = tokio::spawn(

@@ -199,5 +199,20 @@ async fn alone_the_branch_answers_routes_to_its_own_seat_and_keeps_the_cdr() {
             .iter()
             .any(|k| matches!(k, CdrEventKind::Joined { local: true, .. }))
     );
+    // bj-01 records its calls: caller left, agent right.
+    let file = cdr.recording.as_deref().expect("the call was recorded");
+    assert!(kinds.contains(&&CdrEventKind::RecordingStarted {
+        file: file.to_owned()
+    }));
     gateway.stop().await.unwrap();
+    let path = dir.path().join("recordings").join(file);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::metadata(&path).map_or(0, |m| m.len()) < 1000 {
+        assert!(
+            Instant::now() < deadline,
+            "recording {} missing or empty",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

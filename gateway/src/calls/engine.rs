@@ -30,13 +30,14 @@ use tandem_node::names::Site;
 use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
 use tokio::sync::{broadcast, mpsc};
 
-use super::effects::Effect;
+use super::effects::{Effect, RecordingRequest};
 use super::line::{FxoLine, LineOut, Sound};
 use super::local::LocalRouting;
 use super::prompts::{self, PromptStore};
 use super::{AgentViews, CallsError, Cmd, Stats};
 use crate::media::anchor::CallMedia;
 use crate::media::mixer::{ParticipantId, PromptSource, Role};
+use crate::media::recorder::{Recording, RecordingTap};
 use crate::media_link::{LegEvent, MediaLink};
 
 /// Commands waiting for the audio thread (a few frames' worth of bursts).
@@ -88,6 +89,8 @@ pub(crate) struct EngineSetup {
     pub seats: Vec<(String, Box<dyn AudioDevice>)>,
     pub plan: &'static TonePlan,
     pub prompt_dir: Option<std::path::PathBuf>,
+    /// Where recordings go (sites with `record = true`).
+    pub recordings_dir: std::path::PathBuf,
     pub config: Option<Arc<ValidCenterConfig>>,
     pub media: MediaLink,
     pub effects: mpsc::UnboundedSender<Effect>,
@@ -173,6 +176,9 @@ pub(crate) struct CallState {
     pub priority: u8,
     pub caller: Option<String>,
     pub held: bool,
+    /// Recording: requested (`None` inside) or running (the agent recorded
+    /// on the right channel, and the file's writer).
+    recording: Option<Option<(ParticipantId, Recording)>>,
 }
 
 pub(crate) struct Engine {
@@ -188,6 +194,7 @@ pub(crate) struct Engine {
     /// the coordinator and the local router.
     pub presence: BTreeMap<AgentId, AgentState>,
     prompts: PromptStore,
+    recordings_dir: std::path::PathBuf,
     media: MediaLink,
     leg_events: broadcast::Receiver<LegEvent>,
     effects: mpsc::UnboundedSender<Effect>,
@@ -275,6 +282,7 @@ impl Engine {
             local,
             presence: BTreeMap::new(),
             prompts: PromptStore::new(s.prompt_dir),
+            recordings_dir: s.recordings_dir,
             leg_events: s.media.events(),
             media: s.media,
             effects: s.effects,
@@ -340,6 +348,13 @@ impl Engine {
                 self.local.replace_config(&c, &self.site, now);
             }
             Cmd::Down(down) => self.call_down(down),
+            Cmd::Recording {
+                call,
+                agent,
+                file,
+                tap,
+                recording,
+            } => self.recording_ready(call, agent, file, tap, recording),
             Cmd::Agent(agent, command) => self.agent_command(agent, command),
             Cmd::Online(online) => self.set_online(online),
             Cmd::Stop => {}
@@ -679,6 +694,7 @@ impl Engine {
                         priority: 0,
                         caller,
                         held: false,
+                        recording: None,
                     },
                 );
                 self.stats.active.fetch_add(1, Ordering::Relaxed);
@@ -761,8 +777,9 @@ impl Engine {
         let cause = cdr.cause.clone();
         let state = self.calls.remove(&call);
         let announced = state.as_ref().is_some_and(|c| c.announced);
-        if let Some(state) = state {
+        if let Some(mut state) = state {
             self.stats.active.fetch_sub(1, Ordering::Relaxed);
+            self.stop_recording(&mut state);
             for (_, at) in state.parties {
                 self.party_gone(at);
             }
@@ -837,6 +854,19 @@ impl Engine {
         if role == PartyRole::Held {
             let _ = c.media.play(pid, prompts::music_on_hold());
         }
+        let record_site = self
+            .config
+            .as_ref()
+            .and_then(|cfg| cfg.site(&self.site))
+            .is_some_and(|s| s.record);
+        if record_site && agent.is_some() && role == PartyRole::Party && c.recording.is_none() {
+            c.recording = Some(None);
+            let _ = self.effects.send(Effect::StartRecording(RecordingRequest {
+                call,
+                agent: pid,
+                dir: self.recordings_dir.clone(),
+            }));
+        }
         tracing::info!(call = %call, party = party.0, agent = ?agent, local, "party joined");
         self.log(
             call,
@@ -855,7 +885,11 @@ impl Engine {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let _ = c.media.remove(ParticipantId(party.0));
+        let pid = ParticipantId(party.0);
+        if matches!(&c.recording, Some(Some((agent, _))) if *agent == pid) {
+            Self::stop_recording_of(&self.effects, c);
+        }
+        let _ = c.media.remove(pid);
         if let Some(at) = c.parties.remove(&party) {
             self.party_gone(at);
             self.log(call, CdrEventKind::Left { party });
@@ -876,6 +910,44 @@ impl Engine {
         }
         self.log(call, CdrEventKind::RoleChanged { party, role });
         Ok(())
+    }
+
+    // ----------------------------------------------------------------- recording
+
+    fn recording_ready(
+        &mut self,
+        call: CallId,
+        agent: ParticipantId,
+        file: String,
+        tap: RecordingTap,
+        recording: Recording,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            drop(tap);
+            self.effect(Effect::FinishRecording(recording));
+            return;
+        };
+        if !c.media.has(agent) || !matches!(c.recording, Some(None)) {
+            drop(tap);
+            self.effect(Effect::FinishRecording(recording));
+            return;
+        }
+        c.media.start_recording(tap, LINE_PARTICIPANT, agent);
+        c.recording = Some(Some((agent, recording)));
+        tracing::info!(call = %call, file = %file, "recording");
+        self.log(call, CdrEventKind::RecordingStarted { file });
+    }
+
+    fn stop_recording(&mut self, c: &mut CallState) {
+        Self::stop_recording_of(&self.effects, c);
+    }
+
+    /// Ends the file (dropping the tap) and lets the tokio side close it.
+    fn stop_recording_of(effects: &mpsc::UnboundedSender<Effect>, c: &mut CallState) {
+        drop(c.media.stop_recording());
+        if let Some(Some((_, rec))) = c.recording.take() {
+            let _ = effects.send(Effect::FinishRecording(rec));
+        }
     }
 
     // ----------------------------------------------------------------- seats

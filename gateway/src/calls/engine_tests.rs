@@ -82,6 +82,7 @@ fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_i
             .collect(),
         plan: &CHINA,
         prompt_dir: None,
+        recordings_dir: std::env::temp_dir(),
         config: Some(Arc::new(ValidCenterConfig::from_toml(DEMO).unwrap())),
         media: MediaLink::new(),
         effects,

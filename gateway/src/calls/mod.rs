@@ -155,9 +155,17 @@ impl AgentViews {
 }
 
 /// A command for the engine thread.
-#[derive(Debug)]
 pub(crate) enum Cmd {
     Config(Arc<ValidCenterConfig>),
+    /// A recording the tokio side opened for `call` (file creation is disk
+    /// I/O, so it never happens on the audio thread).
+    Recording {
+        call: tandem_node::routing::CallId,
+        agent: crate::media::mixer::ParticipantId,
+        file: String,
+        tap: crate::media::recorder::RecordingTap,
+        recording: crate::media::recorder::Recording,
+    },
     Down(CallDown),
     Agent(AgentId, AgentCommand),
     Online(bool),
