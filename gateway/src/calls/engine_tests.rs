@@ -14,9 +14,10 @@ use tandem_hal::dsp::tones::CHINA;
 use tandem_hal::sim::line::IncomingCall;
 use tandem_hal::sim::{Audio, Pace, SimBoard};
 use tandem_node::calls::{
-    AgentCommand, AgentUpdate, AgentView, CallDown, CallUp, CdrEventKind, EndCause, Hangup,
-    ValidCenterConfig,
+    AgentCommand, AgentUpdate, AgentView, CallDown, CallUp, CdrEventKind, EndCause, Endpoint,
+    Hangup, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
 };
+use tandem_node::media::analysis::{goertzel_dbfs, tone};
 use tandem_node::names::Site;
 use tandem_node::routing::{AgentId, AgentState, QueueId};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -58,13 +59,20 @@ fn wait_view(views: &AgentViews, agent: AgentId, what: &str, pred: impl Fn(&Agen
     }
 }
 
-#[test]
-fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_it_returns() {
+type Rig = (
+    super::EngineHandle,
+    tandem_hal::sim::SimExchange,
+    AgentViews,
+    UnboundedReceiver<Effect>,
+);
+
+/// The engine on the sim board with the demo configuration, as site bj-01.
+fn rig() -> Rig {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/sim.toml");
     let board = tandem_hal::board::BoardConfig::load(&path).unwrap();
     let sim = SimBoard::new(&board, &CHINA, FRAME_20MS, Pace::RealTime).unwrap();
     let exchange = sim.exchange.clone();
-    let (effects, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (effects, rx) = tokio::sync::mpsc::unbounded_channel();
     let views = AgentViews::default();
     let engine = spawn(EngineSetup {
         site: Site::new("bj-01").unwrap(),
@@ -90,6 +98,31 @@ fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_i
         stats: Arc::new(Stats::default()),
     })
     .unwrap();
+    (engine, exchange, views, rx)
+}
+
+/// Rings `port` from `number` and presses `digits` after the welcome.
+fn call_in(
+    exchange: &tandem_hal::sim::SimExchange,
+    port: &str,
+    number: &str,
+    digits: &str,
+) -> tandem_hal::sim::line::FxoControl {
+    let line = exchange.fxo(port).unwrap();
+    line.place_call(IncomingCall::from_number(number).unwrap())
+        .unwrap();
+    line.play(Audio::Silence { ms: 500 }).unwrap();
+    line.play(Audio::Dtmf {
+        digits: digits.into(),
+        timing: DtmfTiming::default(),
+    })
+    .unwrap();
+    line
+}
+
+#[test]
+fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_it_returns() {
+    let (engine, exchange, views, mut rx) = rig();
     let agent = AgentId(2);
     engine.send(Cmd::Online(true)).unwrap();
     // The coordinator says agent 2 (seat2) is ready.
@@ -115,15 +148,7 @@ fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_i
         )
     });
 
-    let line = exchange.fxo("fxo2").unwrap();
-    line.place_call(IncomingCall::from_number("+8613800000009").unwrap())
-        .unwrap();
-    line.play(Audio::Silence { ms: 500 }).unwrap();
-    line.play(Audio::Dtmf {
-        digits: "1".into(),
-        timing: DtmfTiming::default(),
-    })
-    .unwrap();
+    call_in(&exchange, "fxo2", "+8613800000009", "1");
     let Effect::Up(CallUp::Arrived {
         call,
         line: port,
@@ -196,5 +221,117 @@ fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_i
     );
     wait_view(&views, agent, "out of the call", |v| {
         v.state != Some(AgentState::OnCall)
+    });
+}
+
+#[test]
+fn coordinator_commands_ring_join_hold_and_release_a_local_seat() {
+    let (engine, exchange, _views, mut rx) = rig();
+    engine.send(Cmd::Online(true)).unwrap();
+    let line = call_in(&exchange, "fxo3", "+8613800000010", "2");
+    let Effect::Up(CallUp::Arrived { call, queue, .. }) = next_effect(&mut rx, "Arrived", |e| {
+        matches!(e, Effect::Up(CallUp::Arrived { .. }))
+    }) else {
+        unreachable!()
+    };
+    assert_eq!(queue, QueueId(2));
+    let seat = exchange.seat("seat1").unwrap();
+    let agent = AgentId(1);
+    let down = |d| engine.send(Cmd::Down(d)).unwrap();
+    down(CallDown::Log {
+        call,
+        event: CdrEventKind::Offered { agent },
+    });
+    down(CallDown::Ring {
+        call,
+        agent,
+        endpoint: "seat1".into(),
+        caller: Some("+8613800000010".into()),
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    seat.take_heard();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        goertzel_dbfs(&seat.take_heard(), 450.0, 16_000) > -30.0,
+        "no ring tone"
+    );
+    down(CallDown::StopRing {
+        call,
+        agent,
+        endpoint: "seat1".into(),
+    });
+    down(CallDown::Log {
+        call,
+        event: CdrEventKind::Answered { agent },
+    });
+    down(CallDown::Join {
+        call,
+        party: PartyId(1),
+        endpoint: Endpoint::Local("seat1".into()),
+        role: PartyRole::Party,
+        agent: Some(agent),
+    });
+    // The caller speaks; the agent hears it.
+    line.play(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    seat.take_heard();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        goertzel_dbfs(&seat.take_heard(), 700.0, 16_000) > -30.0,
+        "the agent does not hear the caller"
+    );
+    // On hold the agent hears nothing of the caller, the caller hears music.
+    down(CallDown::Hold { call, on: true });
+    std::thread::sleep(Duration::from_millis(200));
+    seat.take_heard();
+    line.take_captured();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        goertzel_dbfs(&seat.take_heard(), 700.0, 16_000) < -50.0,
+        "a held caller is heard"
+    );
+    let moh = line.take_captured();
+    assert!(goertzel_dbfs(&moh, 523.0, 8000) > -40.0, "no music on hold");
+    down(CallDown::Hold { call, on: false });
+    down(CallDown::Release {
+        call,
+        reason: ReleaseReason::AgentHungUp(agent),
+    });
+    let Effect::Cdr { cdr, ended } =
+        next_effect(&mut rx, "CDR", |e| matches!(e, Effect::Cdr { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        ended,
+        Some(CallUp::Ended {
+            call,
+            cause: EndCause::Completed
+        })
+    );
+    assert_eq!(cdr.hangup, Hangup::Agent(agent));
+    let kinds: Vec<_> = cdr.events.iter().map(|e| &e.kind).collect();
+    for k in [
+        CdrEventKind::Offered { agent },
+        CdrEventKind::Answered { agent },
+        CdrEventKind::Joined {
+            party: PartyId(1),
+            agent: Some(agent),
+            role: PartyRole::Party,
+            local: true,
+        },
+        CdrEventKind::Held,
+        CdrEventKind::Resumed,
+    ] {
+        assert!(kinds.contains(&&k), "{k:?} missing: {kinds:?}");
+    }
+    // A command for a call the gateway does not have is reported.
+    down(CallDown::Release {
+        call,
+        reason: ReleaseReason::QueueFull,
+    });
+    next_effect(&mut rx, "Failed", |e| {
+        matches!(e, Effect::Up(CallUp::Failed { .. }))
     });
 }
