@@ -335,3 +335,62 @@ fn coordinator_commands_ring_join_hold_and_release_a_local_seat() {
         matches!(e, Effect::Up(CallUp::Failed { .. }))
     });
 }
+
+#[test]
+fn alone_an_analog_phone_seat_rings_answers_by_lifting_and_hangs_up_by_hanging_up() {
+    let (engine, exchange, views, mut rx) = rig();
+    let agent = AgentId(3); // seated at fxs1
+    engine.send(Cmd::Agent(agent, AgentCommand::Login)).unwrap();
+    engine.send(Cmd::Agent(agent, AgentCommand::Ready)).unwrap();
+    wait_view(&views, agent, "ready", |v| {
+        v.state == Some(AgentState::Ready)
+    });
+    let line = call_in(&exchange, "fxo4", "+8613800000011", "1");
+    let phone = exchange.phone("fxs1").unwrap();
+    wait_view(&views, agent, "offered the call", |v| {
+        v.state == Some(AgentState::Reserved)
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !phone.is_ringing() {
+        assert!(Instant::now() < deadline, "the phone does not ring");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    phone.off_hook().unwrap();
+    wait_view(&views, agent, "on the call", |v| {
+        v.state == Some(AgentState::OnCall)
+    });
+    phone.take_heard();
+    line.take_captured();
+    phone
+        .say(Audio::Samples(tone(1000.0, -12.0, 8000, 0, 8000)))
+        .unwrap();
+    line.play(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let tail = |x: Vec<i16>| x[x.len().saturating_sub(3200)..].to_vec();
+    let at_line = tail(line.take_captured());
+    let at_phone = tail(phone.take_heard());
+    assert!(
+        goertzel_dbfs(&at_line, 1000.0, 8000) > -30.0,
+        "the caller does not hear the agent"
+    );
+    assert!(
+        goertzel_dbfs(&at_phone, 700.0, 8000) > -30.0,
+        "the agent does not hear the caller"
+    );
+    phone.on_hook().unwrap();
+    let Effect::Cdr { cdr, ended } =
+        next_effect(&mut rx, "CDR", |e| matches!(e, Effect::Cdr { .. }))
+    else {
+        unreachable!()
+    };
+    // The coordinator never knew this call.
+    assert_eq!(ended, None);
+    assert_eq!(cdr.cause, EndCause::Completed);
+    assert_eq!(cdr.hangup, Hangup::Agent(agent));
+    assert!(cdr.events.iter().any(|e| e.kind
+        == CdrEventKind::Queued {
+            queue: QueueId(1),
+            local: true
+        }));
+}
