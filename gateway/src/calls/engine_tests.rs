@@ -18,14 +18,16 @@ use tandem_node::calls::{
     Hangup, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
 };
 use tandem_node::media::analysis::{goertzel_dbfs, tone};
+use tandem_node::media::{CodecConfig, LegId, LegSender, SampleRate};
 use tandem_node::names::Site;
+use tandem_node::proto::LegOpen;
 use tandem_node::routing::{AgentId, AgentState, QueueId};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::effects::Effect;
 use super::engine::{EngineSetup, spawn};
 use super::{AgentViews, Cmd, Stats};
-use crate::media_link::MediaLink;
+use crate::media_link::{LegEvent, MediaLink};
 
 const DEMO: &str = include_str!("../../../center-configs/demo.toml");
 
@@ -64,10 +66,12 @@ type Rig = (
     tandem_hal::sim::SimExchange,
     AgentViews,
     UnboundedReceiver<Effect>,
+    MediaLink,
 );
 
 /// The engine on the sim board with the demo configuration, as site bj-01.
 fn rig() -> Rig {
+    let media = MediaLink::new();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/sim.toml");
     let board = tandem_hal::board::BoardConfig::load(&path).unwrap();
     let sim = SimBoard::new(&board, &CHINA, FRAME_20MS, Pace::RealTime).unwrap();
@@ -92,13 +96,13 @@ fn rig() -> Rig {
         prompt_dir: None,
         recordings_dir: std::env::temp_dir(),
         config: Some(Arc::new(ValidCenterConfig::from_toml(DEMO).unwrap())),
-        media: MediaLink::new(),
+        media: media.clone(),
         effects,
         views: views.clone(),
         stats: Arc::new(Stats::default()),
     })
     .unwrap();
-    (engine, exchange, views, rx)
+    (engine, exchange, views, rx, media)
 }
 
 /// Rings `port` from `number` and presses `digits` after the welcome.
@@ -122,7 +126,7 @@ fn call_in(
 
 #[test]
 fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_it_returns() {
-    let (engine, exchange, views, mut rx) = rig();
+    let (engine, exchange, views, mut rx, _) = rig();
     let agent = AgentId(2);
     engine.send(Cmd::Online(true)).unwrap();
     // The coordinator says agent 2 (seat2) is ready.
@@ -226,7 +230,7 @@ fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_i
 
 #[test]
 fn coordinator_commands_ring_join_hold_and_release_a_local_seat() {
-    let (engine, exchange, _views, mut rx) = rig();
+    let (engine, exchange, _views, mut rx, _) = rig();
     engine.send(Cmd::Online(true)).unwrap();
     let line = call_in(&exchange, "fxo3", "+8613800000010", "2");
     let Effect::Up(CallUp::Arrived { call, queue, .. }) = next_effect(&mut rx, "Arrived", |e| {
@@ -338,7 +342,7 @@ fn coordinator_commands_ring_join_hold_and_release_a_local_seat() {
 
 #[test]
 fn alone_an_analog_phone_seat_rings_answers_by_lifting_and_hangs_up_by_hanging_up() {
-    let (engine, exchange, views, mut rx) = rig();
+    let (engine, exchange, views, mut rx, _) = rig();
     let agent = AgentId(3); // seated at fxs1
     engine.send(Cmd::Agent(agent, AgentCommand::Login)).unwrap();
     engine.send(Cmd::Agent(agent, AgentCommand::Ready)).unwrap();
@@ -393,4 +397,66 @@ fn alone_an_analog_phone_seat_rings_answers_by_lifting_and_hangs_up_by_hanging_u
             queue: QueueId(1),
             local: true
         }));
+}
+
+/// Sends `ms` of a `freq` tone over `leg` as the far end would, in real time.
+fn far_end_speaks(media: &MediaLink, leg: u32, rate: SampleRate, freq: f64, ms: usize) {
+    let mut tx = LegSender::new(LegId(leg), CodecConfig::voice(rate)).unwrap();
+    let n = rate.hz() as usize / 50;
+    for i in 0..ms / 20 {
+        let pcm = tone(freq, -12.0, rate.hz(), i * n, n);
+        if let Some(d) = tx.encode_frame(&pcm).unwrap() {
+            media.deliver(bytes::Bytes::copy_from_slice(d));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn remote_legs_carry_audio_to_a_hosted_seat_and_into_an_anchored_call() {
+    let (engine, exchange, _views, mut rx, media) = rig();
+    // This box hosts seat2 for a call anchored elsewhere.
+    media.event(LegEvent::Opened(LegOpen {
+        leg: 77,
+        call: "42".into(),
+        endpoint: "seat2".into(),
+    }));
+    std::thread::sleep(Duration::from_millis(100));
+    let seat = exchange.seat("seat2").unwrap();
+    seat.take_heard();
+    far_end_speaks(&media, 77, SampleRate::Wideband, 1000.0, 600);
+    let heard = seat.take_heard();
+    let tail = &heard[heard.len().saturating_sub(4800)..];
+    assert!(
+        goertzel_dbfs(tail, 1000.0, 16_000) > -30.0,
+        "the hosted seat does not hear its leg"
+    );
+    media.event(LegEvent::Closed(LegId(77)));
+
+    // A call anchored here gets a remote party over leg 78.
+    engine.send(Cmd::Online(true)).unwrap();
+    let line = call_in(&exchange, "fxo1", "+8613800000012", "1");
+    let Effect::Up(CallUp::Arrived { call, .. }) = next_effect(&mut rx, "Arrived", |e| {
+        matches!(e, Effect::Up(CallUp::Arrived { .. }))
+    }) else {
+        unreachable!()
+    };
+    engine
+        .send(Cmd::Down(CallDown::Join {
+            call,
+            party: PartyId(1),
+            endpoint: Endpoint::Leg(78),
+            role: PartyRole::Party,
+            agent: Some(AgentId(8)),
+        }))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    line.take_captured();
+    far_end_speaks(&media, 78, SampleRate::Narrowband, 1000.0, 600);
+    let heard = line.take_captured();
+    let tail = &heard[heard.len().saturating_sub(2400)..];
+    assert!(
+        goertzel_dbfs(tail, 1000.0, 8000) > -30.0,
+        "the caller does not hear the remote agent"
+    );
 }
