@@ -86,8 +86,8 @@ async fn main() -> Result<()> {
 }
 
 /// The board's line ports and seats. A simulated board runs in real time with
-/// the China tone plan (the demo's exchange); other backends have no driver
-/// wired up here yet and start without audio hardware.
+/// the China tone plan (the demo's exchange); an ALSA board gets its headset
+/// seats (feature `alsa`); line chips on SPI are not wired up here yet.
 fn devices_for(board: &BoardConfig) -> Result<Devices> {
     use tandem_hal::board::Backend;
     match board.backend {
@@ -108,9 +108,30 @@ fn devices_for(board: &BoardConfig) -> Result<Devices> {
                     .collect(),
             })
         }
-        Backend::Alsa => {
-            tracing::warn!(backend = ?board.backend, "no line or seat driver for this backend yet; running without audio hardware");
-            Ok(Devices::none())
-        }
+        Backend::Alsa => alsa_devices(board),
     }
+}
+
+#[cfg(feature = "alsa")]
+fn alsa_devices(board: &BoardConfig) -> Result<Devices> {
+    let mut seats: Vec<Box<dyn tandem_hal::audio::AudioDevice>> = Vec::new();
+    for s in &board.seats {
+        // 20 ms periods, the engine's frame.
+        let period = (s.sample_rate / 50) as usize;
+        let dev = tandem_hal::alsa::AlsaDevice::open(&s.device, &s.device, s.sample_rate, period)
+            .with_context(|| format!("opening seat {} on {}", s.id, s.device))?;
+        seats.push(Box::new(dev));
+    }
+    if !board.ports.is_empty() {
+        tracing::warn!("line ports on SPI chips are not driven yet; the lines stay idle");
+    }
+    Ok(Devices {
+        lines: Vec::new(),
+        seats,
+    })
+}
+
+#[cfg(not(feature = "alsa"))]
+fn alsa_devices(_board: &BoardConfig) -> Result<Devices> {
+    anyhow::bail!("this board needs ALSA: build tandem-gateway with `--features alsa`")
 }
