@@ -6,9 +6,6 @@ use tandem_node::calls::{Cdr, CdrEvent, CdrEventKind, EndCause, Hangup};
 use tandem_node::names::Site;
 use tandem_node::routing::CallId;
 
-/// Version byte of CDR bodies in the outbox (postcard via `tandem_node::record`).
-pub const CDR_RECORD_VERSION: u8 = 1;
-
 /// A CDR being written.
 #[derive(Debug, Clone)]
 pub struct CdrBuilder {
@@ -102,12 +99,12 @@ impl CdrBuilder {
     }
 }
 
-/// The outbox body of a CDR.
+/// The outbox body of a CDR (see [`Cdr::to_record`]).
 pub fn encode_cdr(cdr: &Cdr) -> Vec<u8> {
-    tandem_node::record::encode(CDR_RECORD_VERSION, cdr)
+    cdr.to_record()
 }
 
 /// Reads an outbox CDR body back (tests, tools).
 pub fn decode_cdr(body: &[u8]) -> Result<Cdr, tandem_node::record::RecordError> {
-    tandem_node::record::decode(CDR_RECORD_VERSION, body)
+    Cdr::from_record(body)
 }

@@ -178,3 +178,20 @@ pub struct Cdr {
     /// Everything else, in order.
     pub events: Vec<CdrEvent>,
 }
+
+impl Cdr {
+    /// Version byte of a CDR in an outbox record body ([`crate::record`]).
+    pub const RECORD_VERSION: u8 = 1;
+
+    /// The body of a [`crate::proto::RecordKind::Cdr`] outbox record: postcard
+    /// with [`Cdr::RECORD_VERSION`] in front, so the anchor and the coordinator
+    /// agree on one encoding.
+    pub fn to_record(&self) -> Vec<u8> {
+        crate::record::encode(Self::RECORD_VERSION, self)
+    }
+
+    /// Reads a [`crate::proto::RecordKind::Cdr`] record body.
+    pub fn from_record(body: &[u8]) -> Result<Cdr, crate::record::RecordError> {
+        crate::record::decode(Self::RECORD_VERSION, body)
+    }
+}
