@@ -14,14 +14,14 @@ use tandem_hal::dsp::tones::CHINA;
 use tandem_hal::sim::line::IncomingCall;
 use tandem_hal::sim::{Audio, Pace, SimBoard};
 use tandem_node::calls::{
-    AgentCommand, AgentUpdate, AgentView, CallDown, CallUp, CdrEventKind, EndCause, Endpoint,
+    AgentCommand, AgentUpdate, AgentView, CallDown, CallUp, Cdr, CdrEventKind, EndCause, Endpoint,
     Hangup, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
 };
 use tandem_node::media::analysis::{goertzel_dbfs, tone};
 use tandem_node::media::{CodecConfig, LegId, LegSender, SampleRate};
 use tandem_node::names::Site;
 use tandem_node::proto::LegOpen;
-use tandem_node::routing::{AgentId, AgentState, QueueId};
+use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::effects::Effect;
@@ -46,6 +46,38 @@ fn next_effect(
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+}
+
+/// The next CDR the engine hands over, with the `Ended` to send once it is
+/// committed.
+fn next_cdr(rx: &mut UnboundedReceiver<Effect>) -> (Box<Cdr>, Option<CallUp>) {
+    match next_effect(rx, "CDR", |e| matches!(e, Effect::Cdr { .. })) {
+        Effect::Cdr { cdr, ended } => (cdr, ended),
+        _ => unreachable!(),
+    }
+}
+
+/// The next call handed to the coordinator: id, line, caller, queue.
+fn next_arrival(rx: &mut UnboundedReceiver<Effect>) -> (CallId, String, Option<String>, QueueId) {
+    match next_effect(rx, "Arrived", |e| {
+        matches!(e, Effect::Up(CallUp::Arrived { .. }))
+    }) {
+        Effect::Up(CallUp::Arrived {
+            call,
+            line,
+            caller,
+            queue,
+            ..
+        }) => (call, line, caller, queue),
+        _ => unreachable!(),
+    }
+}
+
+fn completed(call: CallId) -> CallUp {
+    CallUp::Ended {
+        call,
+        cause: EndCause::Completed,
     }
 }
 
@@ -153,18 +185,7 @@ fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_i
     });
 
     call_in(&exchange, "fxo2", "+8613800000009", "1");
-    let Effect::Up(CallUp::Arrived {
-        call,
-        line: port,
-        caller,
-        queue,
-        ..
-    }) = next_effect(&mut rx, "Arrived", |e| {
-        matches!(e, Effect::Up(CallUp::Arrived { .. }))
-    })
-    else {
-        unreachable!()
-    };
+    let (call, port, caller, queue) = next_arrival(&mut rx);
     assert_eq!(
         (port.as_str(), caller.as_deref(), queue),
         ("fxo2", Some("+8613800000009"), QueueId(1))
@@ -192,18 +213,8 @@ fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_i
     engine
         .send(Cmd::Agent(agent, AgentCommand::Hangup))
         .unwrap();
-    let Effect::Cdr { cdr, ended } =
-        next_effect(&mut rx, "CDR", |e| matches!(e, Effect::Cdr { .. }))
-    else {
-        unreachable!()
-    };
-    assert_eq!(
-        ended,
-        Some(CallUp::Ended {
-            call,
-            cause: EndCause::Completed
-        })
-    );
+    let (cdr, ended) = next_cdr(&mut rx);
+    assert_eq!(ended, Some(completed(call)));
     assert_eq!(cdr.hangup, Hangup::Agent(agent));
     assert_eq!(cdr.agents, [agent]);
     let kinds: Vec<_> = cdr.events.iter().map(|e| &e.kind).collect();
@@ -233,11 +244,7 @@ fn coordinator_commands_ring_join_hold_and_release_a_local_seat() {
     let (engine, exchange, _views, mut rx, _) = rig();
     engine.send(Cmd::Online(true)).unwrap();
     let line = call_in(&exchange, "fxo3", "+8613800000010", "2");
-    let Effect::Up(CallUp::Arrived { call, queue, .. }) = next_effect(&mut rx, "Arrived", |e| {
-        matches!(e, Effect::Up(CallUp::Arrived { .. }))
-    }) else {
-        unreachable!()
-    };
+    let (call, _, _, queue) = next_arrival(&mut rx);
     assert_eq!(queue, QueueId(2));
     let seat = exchange.seat("seat1").unwrap();
     let agent = AgentId(1);
@@ -302,18 +309,8 @@ fn coordinator_commands_ring_join_hold_and_release_a_local_seat() {
         call,
         reason: ReleaseReason::AgentHungUp(agent),
     });
-    let Effect::Cdr { cdr, ended } =
-        next_effect(&mut rx, "CDR", |e| matches!(e, Effect::Cdr { .. }))
-    else {
-        unreachable!()
-    };
-    assert_eq!(
-        ended,
-        Some(CallUp::Ended {
-            call,
-            cause: EndCause::Completed
-        })
-    );
+    let (cdr, ended) = next_cdr(&mut rx);
+    assert_eq!(ended, Some(completed(call)));
     assert_eq!(cdr.hangup, Hangup::Agent(agent));
     let kinds: Vec<_> = cdr.events.iter().map(|e| &e.kind).collect();
     for k in [
@@ -383,11 +380,7 @@ fn alone_an_analog_phone_seat_rings_answers_by_lifting_and_hangs_up_by_hanging_u
         "the agent does not hear the caller"
     );
     phone.on_hook().unwrap();
-    let Effect::Cdr { cdr, ended } =
-        next_effect(&mut rx, "CDR", |e| matches!(e, Effect::Cdr { .. }))
-    else {
-        unreachable!()
-    };
+    let (cdr, ended) = next_cdr(&mut rx);
     // The coordinator never knew this call.
     assert_eq!(ended, None);
     assert_eq!(cdr.cause, EndCause::Completed);
@@ -436,11 +429,7 @@ fn remote_legs_carry_audio_to_a_hosted_seat_and_into_an_anchored_call() {
     // A call anchored here gets a remote party over leg 78.
     engine.send(Cmd::Online(true)).unwrap();
     let line = call_in(&exchange, "fxo1", "+8613800000012", "1");
-    let Effect::Up(CallUp::Arrived { call, .. }) = next_effect(&mut rx, "Arrived", |e| {
-        matches!(e, Effect::Up(CallUp::Arrived { .. }))
-    }) else {
-        unreachable!()
-    };
+    let (call, ..) = next_arrival(&mut rx);
     engine
         .send(Cmd::Down(CallDown::Join {
             call,
