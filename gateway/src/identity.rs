@@ -54,7 +54,7 @@ impl Identity {
     }
 }
 
-/// The gateway database: identity and outbox (cached configuration later). One
+/// The gateway database: identity, outbox and the cached configuration. One
 /// handle per process, since redb admits one opener.
 pub struct GatewayStore {
     db: std::sync::Arc<Database>,
@@ -76,6 +76,11 @@ impl GatewayStore {
     /// The outbox, sharing this database.
     pub fn outbox(&self) -> crate::outbox::Outbox {
         crate::outbox::Outbox::new(self.db.clone())
+    }
+
+    /// The cached deployment configuration, sharing this database.
+    pub fn config_cache(&self) -> crate::calls::config_cache::ConfigCache {
+        crate::calls::config_cache::ConfigCache::new(self.db.clone())
     }
 
     pub fn identity(&self) -> Result<Option<Identity>, IdentityError> {

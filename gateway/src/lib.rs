@@ -4,6 +4,7 @@
 //! coordinator. [`Gateway`] is the running daemon; the binary, the simulator and the
 //! end-to-end tests all start it the same way.
 
+pub mod calls;
 pub mod enroll;
 pub mod identity;
 pub mod media;
@@ -11,12 +12,17 @@ pub mod media_link;
 pub mod outbox;
 pub mod uplink;
 
+use calls::config_cache::ConfigCache;
+use calls::{AgentViews, CallStats, CallsError, Cmd, Devices, EngineHandle, Stats};
 use identity::{GatewayStore, Identity, IdentityError};
 use media_link::MediaLink;
 use outbox::Outbox;
 use std::path::Path;
+use std::sync::Arc;
 use tandem_hal::board::BoardConfig;
+use tandem_node::calls::{AgentCommand, AgentView, ConfigPush};
 use tandem_node::inventory::Inventory;
+use tandem_node::routing::AgentId;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -25,9 +31,22 @@ use uplink::{UplinkError, UplinkState};
 /// The software version reported to the coordinator.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Why a gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Calls(#[from] CallsError),
+}
+
 /// A running gateway.
 pub struct Gateway {
     identity: Identity,
+    engine: EngineHandle,
+    views: AgentViews,
+    stats: Arc<Stats>,
+    cache: ConfigCache,
     media: MediaLink,
     outbox: Outbox,
     // Held for the gateway's lifetime: the database admits one opener.
@@ -39,17 +58,76 @@ pub struct Gateway {
 
 impl Gateway {
     /// Starts the gateway from its data directory (which must hold an enrolled
-    /// identity) on the given board.
-    pub fn start(data_dir: &Path, board: &BoardConfig) -> Result<Self, IdentityError> {
+    /// identity) on the given board, driving `devices` (the board's line ports
+    /// and seats; [`Devices::none`] for a gateway without audio hardware).
+    /// Calls are answered with the cached configuration until the coordinator
+    /// pushes a newer one, so a branch restarted during a WAN outage still works.
+    /// Must be called within a tokio runtime.
+    pub fn start(
+        data_dir: &Path,
+        board: &BoardConfig,
+        devices: Devices,
+    ) -> Result<Self, StartError> {
         let store = GatewayStore::open(data_dir)?;
         let identity = store.identity()?.ok_or(IdentityError::NotEnrolled)?;
         let outbox = store.outbox();
+        let cache = store.config_cache();
+        let cached = cache.load_valid();
+        if let Some((version, _)) = &cached {
+            tracing::info!(
+                version,
+                "using the cached configuration until the coordinator sends one"
+            );
+        }
         let inventory = Inventory::from_board(board);
         let (state_tx, state) = watch::channel(UplinkState::Connecting { attempt: 0 });
         let (stop, stop_rx) = watch::channel(false);
         let span = tracing::info_span!("gateway", node = %identity.node_id, site = %identity.site);
         tracing::info!(parent: &span, board = %board.name, inventory = %inventory.summary(), "gateway starting");
         let media = MediaLink::new();
+        let views = AgentViews::default();
+        let stats = Arc::new(Stats::default());
+        let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (up_tx, up_rx) = tokio::sync::mpsc::channel(calls::effects::UPLINK_QUEUE);
+        let seats = devices
+            .seats
+            .into_iter()
+            .enumerate()
+            .map(|(i, dev)| {
+                // Devices come in board order; a device without a board entry
+                // keeps its own name.
+                let id = board
+                    .seats
+                    .get(i)
+                    .map_or_else(|| dev.name().to_owned(), |s| s.id.clone());
+                (id, dev)
+            })
+            .collect();
+        let engine = calls::engine::spawn(calls::engine::EngineSetup {
+            site: identity.site.clone(),
+            node: identity.node_id.to_string(),
+            lines: devices.lines,
+            seats,
+            plan: &tandem_hal::dsp::tones::CHINA,
+            prompt_dir: Some(data_dir.join("prompts")),
+            recordings_dir: data_dir.join("recordings"),
+            config: cached.map(|(_, c)| c),
+            media: media.clone(),
+            effects: effects_tx,
+            views: views.clone(),
+            stats: stats.clone(),
+        })?;
+        tokio::spawn(
+            calls::effects::run(
+                effects_rx,
+                outbox.clone(),
+                up_tx,
+                stats.clone(),
+                engine.sender(),
+            )
+            .instrument(span.clone()),
+        );
+        tokio::spawn(follow_uplink(state.clone(), engine.sender()));
         let uplink = tokio::spawn(
             uplink::run(
                 uplink::Node {
@@ -57,6 +135,11 @@ impl Gateway {
                     inventory,
                     media: media.clone(),
                     outbox: outbox.clone(),
+                    calls: uplink::CallsLink {
+                        engine: engine.sender(),
+                        up: tokio::sync::Mutex::new(up_rx),
+                        cache: cache.clone(),
+                    },
                 },
                 stop_rx,
                 state_tx,
@@ -65,6 +148,10 @@ impl Gateway {
         );
         Ok(Self {
             identity,
+            engine,
+            views,
+            stats,
+            cache,
             media,
             outbox,
             _store: store,
@@ -94,9 +181,42 @@ impl Gateway {
         self.state.clone()
     }
 
+    /// An agent seated on this gateway pressed a button: forwarded to the
+    /// coordinator while online, handled by the local router while alone.
+    pub fn agent_command(&self, agent: AgentId, command: AgentCommand) -> Result<(), CallsError> {
+        self.engine.send(Cmd::Agent(agent, command))
+    }
+
+    /// What `agent`'s screen shows, updated by the coordinator's `AgentUpdate`s
+    /// or by the local router.
+    pub fn agent_view(&self, agent: AgentId) -> watch::Receiver<AgentView> {
+        self.views.subscribe(agent)
+    }
+
+    /// Calls up now, calls seen, CDRs committed.
+    pub fn stats(&self) -> CallStats {
+        self.stats.snapshot()
+    }
+
+    /// Calls on the lines now.
+    pub fn calls_active(&self) -> usize {
+        self.stats.snapshot().calls_active
+    }
+
+    /// Applies a configuration as if the coordinator had pushed it: validated,
+    /// cached (unless older than the cache) and used for new calls. Blocking
+    /// (one fsync); the demo and tests use it to prepare a gateway offline.
+    pub fn apply_config(&self, push: &ConfigPush) -> Result<(), CallsError> {
+        if let Some(config) = self.cache.store(push)? {
+            self.engine.send(Cmd::Config(config))?;
+        }
+        Ok(())
+    }
+
     /// Stops the gateway and waits for it to close its link.
     pub async fn stop(mut self) -> Result<(), UplinkError> {
         let _ = self.stop.send(true);
+        self.engine.stop();
         self.finished().await
     }
 
@@ -106,6 +226,27 @@ impl Gateway {
         match (&mut self.uplink).await {
             Ok(result) => result,
             Err(e) => Err(UplinkError::Crashed(e.to_string())),
+        }
+    }
+}
+
+/// Tells the engine whether the coordinator is reachable, as the uplink changes.
+async fn follow_uplink(
+    mut state: watch::Receiver<UplinkState>,
+    engine: std::sync::mpsc::SyncSender<Cmd>,
+) {
+    let mut last = None;
+    loop {
+        let online = matches!(*state.borrow_and_update(), UplinkState::Online { .. });
+        if last != Some(online) {
+            last = Some(online);
+            if engine.try_send(Cmd::Online(online)).is_err() {
+                tracing::warn!(online, "engine did not take the uplink state");
+                last = None;
+            }
+        }
+        if state.changed().await.is_err() {
+            return;
         }
     }
 }

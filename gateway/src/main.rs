@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use tandem_gateway::Gateway;
+use tandem_gateway::calls::Devices;
 use tandem_gateway::identity::GatewayStore;
 use tandem_hal::board::BoardConfig;
 
@@ -73,7 +74,8 @@ async fn main() -> Result<()> {
         }
         Command::Run { data, board } => {
             let board = BoardConfig::load(&board)?;
-            let mut gateway = Gateway::start(&data, &board)?;
+            let devices = devices_for(&board)?;
+            let mut gateway = Gateway::start(&data, &board, devices)?;
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => gateway.stop().await?,
                 result = gateway.finished() => result?,
@@ -81,4 +83,55 @@ async fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The board's line ports and seats. A simulated board runs in real time with
+/// the China tone plan (the demo's exchange); an ALSA board gets its headset
+/// seats (feature `alsa`); line chips on SPI are not wired up here yet.
+fn devices_for(board: &BoardConfig) -> Result<Devices> {
+    use tandem_hal::board::Backend;
+    match board.backend {
+        Backend::Sim => {
+            let sim = tandem_hal::sim::SimBoard::new(
+                board,
+                &tandem_hal::dsp::tones::CHINA,
+                tandem_hal::dsp::FRAME_20MS,
+                tandem_hal::sim::Pace::RealTime,
+            )
+            .context("building the simulated board")?;
+            Ok(Devices {
+                lines: sim.lines,
+                seats: sim
+                    .seats
+                    .into_iter()
+                    .map(|s| Box::new(s) as Box<dyn tandem_hal::audio::AudioDevice>)
+                    .collect(),
+            })
+        }
+        Backend::Alsa => alsa_devices(board),
+    }
+}
+
+#[cfg(feature = "alsa")]
+fn alsa_devices(board: &BoardConfig) -> Result<Devices> {
+    let mut seats: Vec<Box<dyn tandem_hal::audio::AudioDevice>> = Vec::new();
+    for s in &board.seats {
+        // 20 ms periods, the engine's frame.
+        let period = (s.sample_rate / 50) as usize;
+        let dev = tandem_hal::alsa::AlsaDevice::open(&s.device, &s.device, s.sample_rate, period)
+            .with_context(|| format!("opening seat {} on {}", s.id, s.device))?;
+        seats.push(Box::new(dev));
+    }
+    if !board.ports.is_empty() {
+        tracing::warn!("line ports on SPI chips are not driven yet; the lines stay idle");
+    }
+    Ok(Devices {
+        lines: Vec::new(),
+        seats,
+    })
+}
+
+#[cfg(not(feature = "alsa"))]
+fn alsa_devices(_board: &BoardConfig) -> Result<Devices> {
+    anyhow::bail!("this board needs ALSA: build tandem-gateway with `--features alsa`")
 }

@@ -115,18 +115,24 @@ impl MediaLink {
     /// Reads the connection's datagrams into the legs' inboxes until it closes.
     pub(crate) async fn receive(&self, conn: quinn::Connection) {
         while let Ok(datagram) = conn.read_datagram().await {
-            let inbox = peek_leg(&datagram)
-                .ok()
-                .and_then(|leg| lock(&self.inner.legs).get(&leg).cloned());
-            match inbox {
-                Some(inbox) => {
-                    inbox.offer(datagram);
-                }
-                None => {
-                    self.inner
-                        .unrouted
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
+            self.deliver(datagram);
+        }
+    }
+
+    /// Hands one received datagram to its leg's inbox (counted as unrouted
+    /// when no leg is attached).
+    pub(crate) fn deliver(&self, datagram: Bytes) {
+        let inbox = peek_leg(&datagram)
+            .ok()
+            .and_then(|leg| lock(&self.inner.legs).get(&leg).cloned());
+        match inbox {
+            Some(inbox) => {
+                inbox.offer(datagram);
+            }
+            None => {
+                self.inner
+                    .unrouted
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }

@@ -52,6 +52,44 @@ pub struct Node {
     pub inventory: Inventory,
     pub media: MediaLink,
     pub outbox: Outbox,
+    pub calls: CallsLink,
+}
+
+/// The call engine's end of the link: configuration and commands in, call
+/// events out (queued in `up` while the link is down).
+pub struct CallsLink {
+    pub(crate) engine: std::sync::mpsc::SyncSender<crate::calls::Cmd>,
+    pub(crate) up: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<tandem_node::calls::CallUp>>,
+    pub(crate) cache: crate::calls::config_cache::ConfigCache,
+}
+
+impl CallsLink {
+    /// A configuration push: validated, cached, then applied to new calls.
+    async fn config(&self, push: tandem_node::calls::ConfigPush) {
+        let cache = self.cache.clone();
+        let version = push.version;
+        match tokio::task::spawn_blocking(move || cache.store(&push)).await {
+            Ok(Ok(Some(config))) => {
+                tracing::info!(version, "new configuration cached");
+                if self
+                    .engine
+                    .try_send(crate::calls::Cmd::Config(config))
+                    .is_err()
+                {
+                    tracing::error!(version, "the call engine did not take the configuration");
+                }
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(err)) => tracing::error!(version, %err, "configuration refused"),
+            Err(err) => tracing::error!(%err, "configuration task failed"),
+        }
+    }
+
+    fn down(&self, down: tandem_node::calls::CallDown) {
+        if let Err(err) = self.engine.try_send(crate::calls::Cmd::Down(down)) {
+            tracing::error!(%err, "the call engine did not take a command");
+        }
+    }
 }
 
 /// How long to wait for the coordinator's welcome.
@@ -177,7 +215,10 @@ async fn established(
         inventory,
         media,
         outbox,
+        calls,
     } = node;
+    // One session at a time holds the queue of call events.
+    let mut up = calls.up.lock().await;
     let lost = |e: LinkError| SessionEnd::Lost(e.to_string());
     let mut control = ControlStream::open(conn).await.map_err(lost)?;
     let hello = Hello {
@@ -222,6 +263,9 @@ async fn established(
         }
         tokio::select! {
             _ = outbox.appended(), if upload.is_idle() => upload.wanted = true,
+            Some(msg) = up.recv() => {
+                control.send(&Message::CallUp(msg)).await.map_err(lost)?;
+            }
             received = control.recv() => {
                 let Some(env) = control.triage(received).await.map_err(lost)? else {
                     continue;
@@ -249,6 +293,14 @@ async fn established(
                     Message::LegClose { leg } => {
                         tracing::info!(leg, "media leg closed");
                         media.event(LegEvent::Closed(tandem_node::media::LegId(leg)));
+                        None
+                    }
+                    Message::Config(push) => {
+                        calls.config(push).await;
+                        None
+                    }
+                    Message::CallDown(down) => {
+                        calls.down(down);
                         None
                     }
                     Message::Reject { request, reason } => {

@@ -56,6 +56,15 @@ pub fn sim_board() -> BoardConfig {
     BoardConfig::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Starts a gateway without line or seat hardware (the link, media relay and
+/// outbox tests need none).
+pub fn start_gateway(
+    dir: &Path,
+    board: &BoardConfig,
+) -> Result<tandem_gateway::Gateway, tandem_gateway::StartError> {
+    tandem_gateway::Gateway::start(dir, board, tandem_gateway::calls::Devices::none())
+}
+
 /// Logs for a test run, once (`RUST_LOG` respected).
 pub fn init_logs() {
     tandem_node::logging::init();

@@ -36,7 +36,7 @@ async fn enroll_connect_list_and_reconnect_with_stored_identity() -> Result<()> 
     assert_eq!(identity.site.as_str(), "bj-01");
     assert!(identity.node_id.as_str().starts_with("bj-01-"));
 
-    let gateway = Gateway::start(dir.path(), &sim_board())?;
+    let gateway = start_gateway(dir.path(), &sim_board())?;
     wait_online(&gateway, Duration::from_secs(5)).await?;
     let views = coord.coordinator().node_views()?;
     assert_eq!(views.len(), 1);
@@ -94,7 +94,7 @@ async fn enroll_connect_list_and_reconnect_with_stored_identity() -> Result<()> 
         async move { !online }
     })
     .await?;
-    let gateway = Gateway::start(dir.path(), &sim_board())?;
+    let gateway = start_gateway(dir.path(), &sim_board())?;
     wait_online(&gateway, Duration::from_secs(5)).await?;
     assert!(coord.coordinator().node_views()?[0].online);
     gateway.stop().await?;
@@ -249,8 +249,8 @@ async fn revoked_node_is_kicked_at_once_and_refused_afterwards() -> Result<()> {
     let coord = TestCoordinator::start().await?;
     let (dir, identity) = coord.enroll("gz-01").await?;
     let (other_dir, _) = coord.enroll("gz-01").await?;
-    let mut gateway = Gateway::start(dir.path(), &sim_board())?;
-    let bystander = Gateway::start(other_dir.path(), &sim_board())?;
+    let mut gateway = start_gateway(dir.path(), &sim_board())?;
+    let bystander = start_gateway(other_dir.path(), &sim_board())?;
     wait_online(&gateway, Duration::from_secs(5)).await?;
     wait_online(&bystander, Duration::from_secs(5)).await?;
 
@@ -262,7 +262,7 @@ async fn revoked_node_is_kicked_at_once_and_refused_afterwards() -> Result<()> {
 
     // Restarting the revoked box: refused at the handshake, it stops by itself.
     drop(gateway); // the data directory admits one running gateway
-    let mut again = Gateway::start(dir.path(), &sim_board())?;
+    let mut again = start_gateway(dir.path(), &sim_board())?;
     let ended = tokio::time::timeout(Duration::from_secs(5), again.finished()).await?;
     assert!(matches!(ended, Err(UplinkError::Revoked)), "{ended:?}");
     assert!(
@@ -341,7 +341,7 @@ async fn garbage_and_oversized_frames_drop_only_that_peer() -> Result<()> {
     let mut dirs = Vec::new();
     for _ in 0..2 {
         let (dir, _) = coord.enroll("cd-01").await?;
-        let gateway = Gateway::start(dir.path(), &sim_board())?;
+        let gateway = start_gateway(dir.path(), &sim_board())?;
         wait_online(&gateway, Duration::from_secs(5)).await?;
         gateways.push(gateway);
         dirs.push(dir);
@@ -632,7 +632,7 @@ async fn dead_links_are_noticed_within_five_seconds() -> Result<()> {
     moved.coordinator = format!("127.0.0.1:{port}");
     store.save_identity(&moved)?;
     drop(store);
-    let gateway = Gateway::start(gw_dir.path(), &sim_board())?;
+    let gateway = start_gateway(gw_dir.path(), &sim_board())?;
     wait_online(&gateway, Duration::from_secs(10)).await?;
     drop(process); // SIGKILL
     let state = gateway.state();

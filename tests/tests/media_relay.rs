@@ -128,9 +128,9 @@ async fn tone_and_speech_cross_the_relay_both_ways() -> Result<()> {
     let (branch_dir, branch) = coord.enroll("bj-01").await?;
     let (home_dir, home) = coord.enroll("home").await?;
     let (intruder_dir, _) = coord.enroll("sh-01").await?;
-    let anchor = Gateway::start(branch_dir.path(), &sim_board())?;
-    let seat = Gateway::start(home_dir.path(), &home_board())?;
-    let intruder = Gateway::start(intruder_dir.path(), &sim_board())?;
+    let anchor = start_gateway(branch_dir.path(), &sim_board())?;
+    let seat = start_gateway(home_dir.path(), &home_board())?;
+    let intruder = start_gateway(intruder_dir.path(), &sim_board())?;
     for g in [&anchor, &seat, &intruder] {
         online(g).await?;
     }
@@ -246,8 +246,8 @@ async fn legs_close_when_a_node_goes_offline() -> Result<()> {
     let coord = TestCoordinator::start().await?;
     let (branch_dir, branch) = coord.enroll("gz-01").await?;
     let (home_dir, home) = coord.enroll("home").await?;
-    let anchor = Gateway::start(branch_dir.path(), &sim_board())?;
-    let seat = Gateway::start(home_dir.path(), &home_board())?;
+    let anchor = start_gateway(branch_dir.path(), &sim_board())?;
+    let seat = start_gateway(home_dir.path(), &home_board())?;
     online(&anchor).await?;
     online(&seat).await?;
     let mut anchor_events = anchor.media().events();

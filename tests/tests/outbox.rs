@@ -73,7 +73,7 @@ async fn records_arrive_once_online_and_after_an_outage() -> Result<()> {
         let store = tandem_gateway::identity::GatewayStore::open(gw_dir.path())?;
         tandem_gateway::enroll::enroll(&store, &addr.to_string(), &token, false).await?
     };
-    let gateway = Gateway::start(gw_dir.path(), &sim_board())?;
+    let gateway = start_gateway(gw_dir.path(), &sim_board())?;
     wait_state(&gateway, true).await?;
 
     // Online: 300 records, more than one batch's worth of round trips.

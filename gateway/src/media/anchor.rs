@@ -145,6 +145,22 @@ impl CallMedia {
         Ok(self.mixer.play(id, prompt)?)
     }
 
+    /// Stops whatever is playing or queued for one participant.
+    pub fn stop_prompts(&mut self, id: ParticipantId) -> Result<(), AnchorError> {
+        Ok(self.mixer.stop_prompts(id)?)
+    }
+
+    /// Whether a prompt is still playing (or queued) for one participant: call
+    /// control learns a prompt finished when this turns false.
+    pub fn prompt_active(&self, id: ParticipantId) -> Result<bool, AnchorError> {
+        Ok(self.mixer.prompt_active(id)?)
+    }
+
+    /// Whether `id` is a participant of this call.
+    pub fn has(&self, id: ParticipantId) -> bool {
+        self.mixer.role(id).is_ok()
+    }
+
     /// Records from now on: `caller` left, `agent` right.
     pub fn start_recording(
         &mut self,

@@ -35,6 +35,9 @@ pub enum Role {
         /// The coached party (normally the agent).
         to: ParticipantId,
     },
+    /// On hold: hears only the prompts played to it (music on hold), heard by
+    /// nobody, so the agent can talk freely while the caller waits.
+    Held,
 }
 
 /// Why a mixer operation was refused.
@@ -264,6 +267,14 @@ impl Mixer {
         Ok(())
     }
 
+    /// Drops every prompt playing or queued for `id` (the caller barged in, or
+    /// music on hold ends).
+    pub fn stop_prompts(&mut self, id: ParticipantId) -> Result<(), MixerError> {
+        let i = self.find(id)?;
+        self.participants[i].prompts.clear();
+        Ok(())
+    }
+
     /// Whether a prompt is still playing or queued for `id`.
     pub fn prompt_active(&self, id: ParticipantId) -> Result<bool, MixerError> {
         Ok(!self.participants[self.find(id)?].prompts.is_empty())
@@ -282,8 +293,12 @@ impl Mixer {
             let own = role == Role::Party;
             {
                 let p = &mut self.participants[i];
-                for ((o, &s), &x) in p.output.iter_mut().zip(&self.party_sum).zip(&p.input) {
-                    *o = saturate(if own { s - i32::from(x) } else { s });
+                if role == Role::Held {
+                    p.output.fill(0);
+                } else {
+                    for ((o, &s), &x) in p.output.iter_mut().zip(&self.party_sum).zip(&p.input) {
+                        *o = saturate(if own { s - i32::from(x) } else { s });
+                    }
                 }
             }
             // Whisperers aimed at this participant.

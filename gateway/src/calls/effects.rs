@@ -1,0 +1,147 @@
+//! The engine's tokio side: CDRs go to the outbox (one fsync, off the audio
+//! thread) and `CallUp` messages to the uplink. A call's `Ended` leaves only
+//! after its CDR is committed, so the coordinator never hears of an end the
+//! gateway could still lose.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tandem_node::calls::{CallUp, Cdr};
+use tandem_node::proto::RecordKind;
+use tokio::sync::mpsc;
+
+use std::path::PathBuf;
+use std::sync::mpsc::SyncSender;
+
+use tandem_node::media::SampleRate;
+use tandem_node::routing::CallId;
+
+use super::record::encode_cdr;
+use super::{Cmd, Stats};
+use crate::media::mixer::ParticipantId;
+use crate::media::recorder::{self, RecorderConfig, Recording};
+use crate::outbox::Outbox;
+
+/// What the engine hands to the tokio side.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send to the coordinator (queued while offline).
+    Up(CallUp),
+    /// Commit the CDR; then, if `ended` is set, send it.
+    Cdr {
+        /// The record.
+        cdr: Box<Cdr>,
+        /// The `Ended` message to send once committed (calls the coordinator knew).
+        ended: Option<CallUp>,
+    },
+    /// Open a recording file, then hand its tap to the engine.
+    StartRecording(RecordingRequest),
+    /// The call ended (its tap is dropped): close the file.
+    FinishRecording(Recording),
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recording")
+    }
+}
+
+/// A call to record, as decided by the engine.
+#[derive(Debug)]
+pub struct RecordingRequest {
+    /// The call.
+    pub call: CallId,
+    /// The agent's participant (right channel; the caller is left).
+    pub agent: ParticipantId,
+    /// Directory of the gateway's recordings.
+    pub dir: PathBuf,
+}
+
+/// `CallUp` messages waiting for the uplink's control stream.
+pub const UPLINK_QUEUE: usize = 1024;
+
+/// Runs until the engine drops its sender.
+pub(crate) async fn run(
+    mut rx: mpsc::UnboundedReceiver<Effect>,
+    outbox: Outbox,
+    up: mpsc::Sender<CallUp>,
+    stats: Arc<Stats>,
+    engine: SyncSender<Cmd>,
+) {
+    while let Some(effect) = rx.recv().await {
+        match effect {
+            Effect::Up(msg) => send(&up, msg),
+            Effect::Cdr { cdr, ended } => {
+                let o = outbox.clone();
+                let call = cdr.call;
+                let created = cdr.ended_us;
+                let body = encode_cdr(&cdr);
+                let result =
+                    tokio::task::spawn_blocking(move || o.append(RecordKind::Cdr, created, body))
+                        .await;
+                match result {
+                    Ok(Ok(seq)) => {
+                        stats.cdrs.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(call = %call, seq, "CDR committed");
+                    }
+                    Ok(Err(err)) => tracing::error!(call = %call, %err, "cannot write the CDR"),
+                    Err(err) => tracing::error!(call = %call, %err, "CDR write task failed"),
+                }
+                if let Some(msg) = ended {
+                    send(&up, msg);
+                }
+            }
+            Effect::StartRecording(req) => {
+                let engine = engine.clone();
+                tokio::task::spawn_blocking(move || start_recording(req, &engine));
+            }
+            Effect::FinishRecording(rec) => {
+                tokio::task::spawn_blocking(move || match rec.finish() {
+                    Ok(s) => tracing::info!(
+                        path = %s.path.display(),
+                        frames = s.frames,
+                        gaps = s.gap_frames,
+                        "recording closed"
+                    ),
+                    Err(err) => tracing::error!(%err, "recording failed"),
+                });
+            }
+        }
+    }
+}
+
+/// Opens `<dir>/<call>.opus` and hands the tap to the engine; a recording the
+/// engine cannot use any more (the call ended meanwhile) is closed at once.
+fn start_recording(req: RecordingRequest, engine: &SyncSender<Cmd>) {
+    let file = format!("{}.opus", req.call);
+    if let Err(err) = std::fs::create_dir_all(&req.dir) {
+        tracing::error!(dir = %req.dir.display(), %err, "cannot create the recordings directory");
+        return;
+    }
+    let mut cfg = RecorderConfig::call(SampleRate::Narrowband);
+    cfg.tags
+        .push(("TANDEM_CALL".to_owned(), req.call.to_string()));
+    match recorder::start(&req.dir.join(&file), cfg) {
+        Ok((tap, recording)) => {
+            let cmd = Cmd::Recording {
+                call: req.call,
+                agent: req.agent,
+                file,
+                tap,
+                recording,
+            };
+            if let Err(err) = engine.try_send(cmd) {
+                tracing::error!(call = %req.call, %err, "engine did not take the recording");
+            }
+        }
+        Err(err) => tracing::error!(call = %req.call, %err, "cannot start recording"),
+    }
+}
+
+fn send(up: &mpsc::Sender<CallUp>, msg: CallUp) {
+    // A full queue means a long outage; the oldest facts matter less than the
+    // audio thread never waiting, so the newest is dropped and logged.
+    if let Err(err) = up.try_send(msg) {
+        tracing::warn!(%err, "uplink queue full; call-control message dropped");
+    }
+}

@@ -1,0 +1,1216 @@
+//! The audio thread: reads every line port and seat once per 20 ms frame, runs
+//! the line machines, mixes each call, writes the frames back, and carries out
+//! call-control commands between frames. It never blocks on anything but the
+//! devices' own frame pacing; commands come in over a bounded channel and
+//! effects leave over [`super::effects`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tandem_hal::audio::AudioDevice;
+use tandem_hal::dsp::callerid::{CallerId, CidStandard};
+use tandem_hal::dsp::resample::Resampler;
+use tandem_hal::dsp::tones::TonePlan;
+use tandem_hal::dsp::{FRAME_20MS, LINE_RATE};
+use tandem_hal::fxo::SupervisorConfig;
+use tandem_hal::line::{Hook, LineCommand, LineEvent, LinePort, PortKind};
+use tandem_node::calls::{
+    AgentCommand, AgentView, CallDown, CallUp, CdrEventKind, Endpoint, PartyId, PartyRole,
+    ReleaseReason, ValidCenterConfig,
+};
+use tandem_node::media::worker::InboxReader;
+use tandem_node::media::{
+    CodecConfig, FrameDuration, JitterConfig, LegId, LegReceiver, LegSender, SampleRate,
+};
+use tandem_node::names::Site;
+use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
+use tokio::sync::{broadcast, mpsc};
+
+use super::effects::{Effect, RecordingRequest};
+use super::line::{FxoLine, LineOut, Sound};
+use super::local::LocalRouting;
+use super::prompts::{self, PromptStore};
+use super::{AgentViews, CallsError, Cmd, Stats};
+use crate::media::anchor::CallMedia;
+use crate::media::mixer::{ParticipantId, PromptSource, Role};
+use crate::media::recorder::{Recording, RecordingTap};
+use crate::media_link::{LegEvent, MediaLink};
+
+/// Commands waiting for the audio thread (a few frames' worth of bursts).
+const COMMAND_QUEUE: usize = 256;
+
+/// The line's participant in every call's mixer.
+pub(crate) const LINE_PARTICIPANT: ParticipantId = ParticipantId(0);
+
+/// Handle to the engine thread: commands in, stop on drop.
+pub struct EngineHandle {
+    tx: SyncSender<Cmd>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EngineHandle {
+    pub(crate) fn send(&self, cmd: Cmd) -> Result<(), CallsError> {
+        self.tx.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(_) => CallsError::Busy,
+            TrySendError::Disconnected(_) => CallsError::Stopped,
+        })
+    }
+
+    pub(crate) fn sender(&self) -> SyncSender<Cmd> {
+        self.tx.clone()
+    }
+
+    /// Stops the thread and waits for its last frame.
+    pub fn stop(&mut self) {
+        let _ = self.tx.try_send(Cmd::Stop);
+        if let Some(t) = self.thread.take() {
+            // A panicking engine already logged itself.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for EngineHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Everything the engine needs from the gateway.
+pub(crate) struct EngineSetup {
+    pub site: Site,
+    pub node: String,
+    pub lines: Vec<Box<dyn LinePort>>,
+    /// Seat devices with their board ids.
+    pub seats: Vec<(String, Box<dyn AudioDevice>)>,
+    pub plan: &'static TonePlan,
+    pub prompt_dir: Option<std::path::PathBuf>,
+    /// Where recordings go (sites with `record = true`).
+    pub recordings_dir: std::path::PathBuf,
+    pub config: Option<Arc<ValidCenterConfig>>,
+    pub media: MediaLink,
+    pub effects: mpsc::UnboundedSender<Effect>,
+    pub views: AgentViews,
+    pub stats: Arc<Stats>,
+}
+
+/// Starts the engine thread.
+pub(crate) fn spawn(setup: EngineSetup) -> Result<EngineHandle, CallsError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(COMMAND_QUEUE);
+    let span = tracing::info_span!("engine", node = %setup.node, site = %setup.site);
+    let mut engine = Engine::new(setup);
+    let thread = std::thread::Builder::new()
+        .name("tandem-engine".to_owned())
+        .spawn(move || {
+            let _enter = span.enter();
+            engine.run(rx);
+        })?;
+    Ok(EngineHandle {
+        tx,
+        thread: Some(thread),
+    })
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// An FXS port: an analog phone that is an agent's seat.
+struct FxsSlot {
+    port: Box<dyn LinePort>,
+    ringing: Option<CallId>,
+    off_hook: bool,
+}
+
+enum Port {
+    Fxo(Box<dyn LinePort>, Box<FxoLine>),
+    Fxs(FxsSlot),
+}
+
+/// A seat on a remote leg (this box hosts the seat, the call is elsewhere).
+struct SeatLeg {
+    leg: LegId,
+    tx: LegSender,
+    rx: LegReceiver,
+    inbox: InboxReader<Bytes>,
+    pcm: Vec<i16>,
+}
+
+struct SeatSlot {
+    id: String,
+    dev: Box<dyn AudioDevice>,
+    /// Device rate → 8 kHz and back, when the device is wideband.
+    down: Option<Resampler>,
+    up: Option<Resampler>,
+    mic: Vec<i16>,
+    mic8: Vec<i16>,
+    ear8: Vec<i16>,
+    ear: Vec<i16>,
+    ring: Option<Box<dyn PromptSource>>,
+    ring_buf: Vec<i16>,
+    remote: Option<SeatLeg>,
+    failed: bool,
+}
+
+/// How a party's audio reaches the mixer.
+enum PartyAt {
+    Seat(usize),
+    Fxs(usize),
+    Leg(LegId, InboxReader<Bytes>),
+}
+
+pub(crate) struct CallState {
+    pub line: usize,
+    pub media: CallMedia,
+    parties: BTreeMap<PartyId, PartyAt>,
+    /// The coordinator knows the call (Arrived was sent).
+    pub announced: bool,
+    pub queue: Option<QueueId>,
+    pub priority: u8,
+    pub caller: Option<String>,
+    pub held: bool,
+    /// Recording: requested (`None` inside) or running (the agent recorded
+    /// on the right channel, and the file's writer).
+    recording: Option<Option<(ParticipantId, Recording)>>,
+}
+
+pub(crate) struct Engine {
+    pub site: Site,
+    ports: Vec<Port>,
+    frames: Vec<Vec<i16>>,
+    seats: Vec<SeatSlot>,
+    pub calls: HashMap<CallId, CallState>,
+    pub config: Option<Arc<ValidCenterConfig>>,
+    pub online: bool,
+    pub local: LocalRouting,
+    /// Last known state of agents seated here, for handing them over between
+    /// the coordinator and the local router.
+    pub presence: BTreeMap<AgentId, AgentState>,
+    prompts: PromptStore,
+    recordings_dir: std::path::PathBuf,
+    media: MediaLink,
+    leg_events: broadcast::Receiver<LegEvent>,
+    effects: mpsc::UnboundedSender<Effect>,
+    pub views: AgentViews,
+    stats: Arc<Stats>,
+    out_frame: Vec<i16>,
+}
+
+fn map_role(role: PartyRole) -> Role {
+    match role {
+        PartyRole::Party => Role::Party,
+        PartyRole::Monitor => Role::Monitor,
+        PartyRole::Whisper { to } => Role::Whisper {
+            to: ParticipantId(to.0),
+        },
+        PartyRole::Held => Role::Held,
+    }
+}
+
+impl Engine {
+    fn new(s: EngineSetup) -> Self {
+        let supervisor = SupervisorConfig::for_plan(s.plan);
+        let mut ports = Vec::new();
+        for port in s.lines {
+            match port.kind() {
+                PortKind::Fxo => {
+                    let mut line = FxoLine::new(
+                        s.site.clone(),
+                        port.id(),
+                        supervisor,
+                        Box::new(super::ids::new_call_id),
+                    );
+                    if let Some(c) = &s.config {
+                        line.set_config(c.clone());
+                    }
+                    ports.push(Port::Fxo(port, Box::new(line)));
+                }
+                PortKind::Fxs => ports.push(Port::Fxs(FxsSlot {
+                    port,
+                    ringing: None,
+                    off_hook: false,
+                })),
+            }
+        }
+        let frames = ports.iter().map(|_| vec![0; FRAME_20MS]).collect();
+        let seats = s
+            .seats
+            .into_iter()
+            .map(|(id, dev)| {
+                let rate = dev.sample_rate();
+                let period = dev.period();
+                let resampler = |from, to| match Resampler::new(from, to) {
+                    Ok(r) => Some(r),
+                    Err(err) => {
+                        tracing::error!(seat = %id, %err, "seat rate not supported");
+                        None
+                    }
+                };
+                let wide = rate != LINE_RATE;
+                SeatSlot {
+                    down: wide.then(|| resampler(rate, LINE_RATE)).flatten(),
+                    up: wide.then(|| resampler(LINE_RATE, rate)).flatten(),
+                    mic: vec![0; period],
+                    mic8: vec![0; FRAME_20MS],
+                    ear8: vec![0; FRAME_20MS],
+                    ear: vec![0; period],
+                    ring: None,
+                    ring_buf: vec![0; FRAME_20MS],
+                    remote: None,
+                    failed: false,
+                    id: id.clone(),
+                    dev,
+                }
+            })
+            .collect();
+        let local = LocalRouting::default();
+        Engine {
+            site: s.site,
+            ports,
+            frames,
+            seats,
+            calls: HashMap::new(),
+            config: s.config,
+            online: false,
+            local,
+            presence: BTreeMap::new(),
+            prompts: PromptStore::new(s.prompt_dir),
+            recordings_dir: s.recordings_dir,
+            leg_events: s.media.events(),
+            media: s.media,
+            effects: s.effects,
+            views: s.views,
+            stats: s.stats,
+            out_frame: vec![0; FRAME_20MS],
+        }
+    }
+
+    fn run(&mut self, rx: Receiver<Cmd>) {
+        let paced_by_devices = !self.ports.is_empty() || !self.seats.is_empty();
+        let start = Instant::now();
+        let mut frame_no: u32 = 0;
+        tracing::info!(
+            lines = self.ports.len(),
+            seats = self.seats.len(),
+            "call engine running"
+        );
+        loop {
+            loop {
+                match rx.try_recv() {
+                    Ok(Cmd::Stop) | Err(TryRecvError::Disconnected) => {
+                        tracing::info!("call engine stopping");
+                        return;
+                    }
+                    Ok(cmd) => self.command(cmd),
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            self.leg_events();
+            self.frame();
+            if !paced_by_devices {
+                frame_no = frame_no.wrapping_add(1);
+                let due = start + Duration::from_millis(20) * frame_no;
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn effect(&self, effect: Effect) {
+        // The tokio side outlives the engine except at shutdown.
+        let _ = self.effects.send(effect);
+    }
+
+    pub(crate) fn up(&self, msg: CallUp) {
+        self.effect(Effect::Up(msg));
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Config(c) => {
+                tracing::info!("configuration applied to new calls");
+                for p in &mut self.ports {
+                    if let Port::Fxo(_, line) = p {
+                        line.set_config(c.clone());
+                    }
+                }
+                self.config = Some(c.clone());
+                let now = now_ms();
+                self.local.replace_config(&c, &self.site, now);
+            }
+            Cmd::Down(down) => self.call_down(down),
+            Cmd::Recording {
+                call,
+                agent,
+                file,
+                tap,
+                recording,
+            } => self.recording_ready(call, agent, file, tap, recording),
+            Cmd::Agent(agent, command) => self.agent_command(agent, command),
+            Cmd::Online(online) => self.set_online(online),
+            Cmd::Stop => {}
+        }
+    }
+
+    // ----------------------------------------------------------------- frames
+
+    fn frame(&mut self) {
+        let now = now_ms();
+        let now_us = now * 1000;
+        // Lines in.
+        for i in 0..self.ports.len() {
+            let mut outs = Vec::new();
+            let mut fxs_events = Vec::new();
+            match &mut self.ports[i] {
+                Port::Fxo(port, line) => {
+                    if let Err(err) = port.read_frame(&mut self.frames[i]) {
+                        tracing::warn!(line = port.id(), %err, "line read failed");
+                        self.frames[i].fill(0);
+                    }
+                    while let Some(e) = port.poll_event() {
+                        outs.extend(line.on_event(now, &e));
+                    }
+                    outs.extend(line.on_audio(now, &self.frames[i]));
+                }
+                Port::Fxs(slot) => {
+                    if let Err(err) = slot.port.read_frame(&mut self.frames[i]) {
+                        tracing::warn!(line = slot.port.id(), %err, "line read failed");
+                        self.frames[i].fill(0);
+                    }
+                    while let Some(e) = slot.port.poll_event() {
+                        fxs_events.push(e);
+                    }
+                }
+            }
+            self.line_outs(i, outs);
+            for e in fxs_events {
+                self.fxs_event(i, e);
+            }
+        }
+        // Seats in.
+        for s in &mut self.seats {
+            if s.failed {
+                continue;
+            }
+            if let Err(err) = s.dev.read(&mut s.mic) {
+                tracing::error!(seat = %s.id, %err, "seat capture failed; seat disabled");
+                s.failed = true;
+                continue;
+            }
+            match &mut s.down {
+                Some(r) => {
+                    let n = r.process(&s.mic, &mut s.mic8);
+                    s.mic8[n.min(FRAME_20MS)..].fill(0);
+                }
+                None => {
+                    let n = s.mic.len().min(FRAME_20MS);
+                    s.mic8[..n].copy_from_slice(&s.mic[..n]);
+                }
+            }
+            s.ear8.fill(0);
+        }
+        // Calls.
+        let ids: Vec<CallId> = self.calls.keys().copied().collect();
+        let mut finished = Vec::new();
+        for id in ids {
+            if let Some(done) = self.mix_call(id, now_us) {
+                finished.push(done);
+            }
+        }
+        for (i, call) in finished {
+            if let Port::Fxo(_, line) = &mut self.ports[i]
+                && line.call() == Some(call)
+            {
+                let outs = line.prompt_finished(now);
+                self.line_outs(i, outs);
+            }
+        }
+        // Lines out: lines without a call hear silence.
+        for i in 0..self.ports.len() {
+            let busy = self.calls.values().any(|c| c.line == i)
+                || matches!(&self.ports[i], Port::Fxs(_))
+                    && self.calls.values().any(|c| {
+                        c.parties
+                            .values()
+                            .any(|p| matches!(p, PartyAt::Fxs(j) if *j == i))
+                    });
+            if !busy {
+                self.out_frame.fill(0);
+                let port = match &mut self.ports[i] {
+                    Port::Fxo(p, _) => p,
+                    Port::Fxs(s) => &mut s.port,
+                };
+                let _ = port.write_frame(&self.out_frame);
+            }
+        }
+        // Seats out.
+        for s in &mut self.seats {
+            if s.failed {
+                continue;
+            }
+            if let Some(leg) = &mut s.remote {
+                Self::seat_leg(
+                    &self.media,
+                    s.dev.sample_rate(),
+                    leg,
+                    &s.mic,
+                    &mut s.ear,
+                    now_us,
+                );
+            } else {
+                if let Some(ring) = &mut s.ring {
+                    s.ring_buf.fill(0);
+                    if ring.next_frame(&mut s.ring_buf) {
+                        for (e, r) in s.ear8.iter_mut().zip(&s.ring_buf) {
+                            *e = e.saturating_add(*r);
+                        }
+                    }
+                }
+                match &mut s.up {
+                    Some(r) => {
+                        let n = r.process(&s.ear8, &mut s.ear);
+                        let len = s.ear.len();
+                        s.ear[n.min(len)..].fill(0);
+                    }
+                    None => {
+                        let n = s.ear.len().min(FRAME_20MS);
+                        s.ear[..n].copy_from_slice(&s.ear8[..n]);
+                    }
+                }
+            }
+            if let Err(err) = s.dev.write(&s.ear) {
+                tracing::error!(seat = %s.id, %err, "seat playback failed; seat disabled");
+                s.failed = true;
+            }
+        }
+        self.local_tick(now);
+    }
+
+    /// A hosted seat whose call is anchored elsewhere: mic out as Opus, the
+    /// leg's audio into the earpiece.
+    fn seat_leg(
+        media: &MediaLink,
+        rate: u32,
+        leg: &mut SeatLeg,
+        mic: &[i16],
+        ear: &mut [i16],
+        now_us: u64,
+    ) {
+        if mic.len() == leg.pcm.len()
+            && let Ok(Some(d)) = leg.tx.encode_frame(mic)
+        {
+            let _ = media.send(d);
+        }
+        for d in leg.inbox.drain() {
+            let _ = leg.rx.on_datagram(now_us, &d);
+        }
+        if leg.rx.play_frame(now_us, &mut leg.pcm).is_ok() && leg.pcm.len() == ear.len() {
+            ear.copy_from_slice(&leg.pcm);
+        } else {
+            ear.fill(0);
+        }
+        let _ = rate;
+    }
+
+    /// One frame of one call; returns the line index when the line's prompt
+    /// just finished.
+    fn mix_call(&mut self, id: CallId, now_us: u64) -> Option<(usize, CallId)> {
+        let c = self.calls.get_mut(&id)?;
+        let line = c.line;
+        let _ = c
+            .media
+            .set_local_input(LINE_PARTICIPANT, &self.frames[line]);
+        for (party, at) in &mut c.parties {
+            let pid = ParticipantId(party.0);
+            match at {
+                PartyAt::Seat(s) => {
+                    if let Some(seat) = self.seats.get(*s) {
+                        let _ = c.media.set_local_input(pid, &seat.mic8);
+                    }
+                }
+                PartyAt::Fxs(j) => {
+                    let _ = c.media.set_local_input(pid, &self.frames[*j]);
+                }
+                PartyAt::Leg(_, inbox) => {
+                    for d in inbox.drain() {
+                        let _ = c.media.on_datagram(now_us, &d);
+                    }
+                }
+            }
+        }
+        let media = &self.media;
+        if let Err(err) = c.media.tick(now_us, |d| {
+            let _ = media.send(d);
+        }) {
+            tracing::warn!(call = %id, %err, "mixing failed this frame");
+        }
+        if let Ok(out) = c.media.local_output(LINE_PARTICIPANT)
+            && let Port::Fxo(port, _) = &mut self.ports[line]
+        {
+            let _ = port.write_frame(out);
+        }
+        for (party, at) in &c.parties {
+            let pid = ParticipantId(party.0);
+            let Ok(out) = c.media.local_output(pid) else {
+                continue;
+            };
+            match at {
+                PartyAt::Seat(s) => {
+                    if let Some(seat) = self.seats.get_mut(*s) {
+                        for (e, x) in seat.ear8.iter_mut().zip(out) {
+                            *e = e.saturating_add(*x);
+                        }
+                    }
+                }
+                PartyAt::Fxs(j) => {
+                    if let Port::Fxs(slot) = &mut self.ports[*j] {
+                        let _ = slot.port.write_frame(out);
+                    }
+                }
+                PartyAt::Leg(..) => {}
+            }
+        }
+        let playing = match &self.ports[line] {
+            Port::Fxo(_, l) => l.prompt_playing(),
+            Port::Fxs(_) => false,
+        };
+        (playing && !c.media.prompt_active(LINE_PARTICIPANT).unwrap_or(false)).then_some((line, id))
+    }
+
+    // ----------------------------------------------------------------- lines
+
+    fn line_mut(&mut self, call: CallId) -> Option<(usize, &mut FxoLine)> {
+        let i = self.calls.get(&call)?.line;
+        match &mut self.ports[i] {
+            Port::Fxo(_, line) => Some((i, line)),
+            Port::Fxs(_) => None,
+        }
+    }
+
+    /// Adds a fact to a call's CDR.
+    pub(crate) fn log(&mut self, call: CallId, kind: CdrEventKind) {
+        let now = now_ms();
+        if let Some((_, line)) = self.line_mut(call) {
+            line.log(now, kind);
+        }
+    }
+
+    /// Releases a call's line (message first when the reason calls for one).
+    pub(crate) fn release(&mut self, call: CallId, reason: &ReleaseReason) {
+        let now = now_ms();
+        if let Some((i, line)) = self.line_mut(call) {
+            let outs = line.release(now, reason);
+            self.line_outs(i, outs);
+        }
+    }
+
+    /// Plays into the caller's ear.
+    pub(crate) fn play_to_caller(&mut self, call: CallId, src: Box<dyn PromptSource>) {
+        if let Some(c) = self.calls.get_mut(&call)
+            && let Err(err) = c.media.play(LINE_PARTICIPANT, src)
+        {
+            tracing::warn!(call = %call, %err, "cannot play to the caller");
+        }
+    }
+
+    /// Puts the caller on hold (music, heard by nobody) or back in the call.
+    pub(crate) fn hold(&mut self, call: CallId, on: bool) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.held == on {
+            return;
+        }
+        c.held = on;
+        let _ = c.media.stop_prompts(LINE_PARTICIPANT);
+        let role = if on { Role::Held } else { Role::Party };
+        let _ = c.media.set_role(LINE_PARTICIPANT, role);
+        if on {
+            let _ = c.media.play(LINE_PARTICIPANT, prompts::music_on_hold());
+        }
+        self.log(
+            call,
+            if on {
+                CdrEventKind::Held
+            } else {
+                CdrEventKind::Resumed
+            },
+        );
+    }
+
+    pub(crate) fn offer_callback(&mut self, call: CallId) {
+        let queue = self.calls.get(&call).and_then(|c| c.queue);
+        if let (Some(queue), Some((i, line))) = (queue, self.line_mut(call)) {
+            let outs = line.offer_callback(queue);
+            self.line_outs(i, outs);
+        }
+    }
+
+    fn line_outs(&mut self, i: usize, outs: Vec<LineOut>) {
+        for out in outs {
+            self.line_out(i, out);
+        }
+    }
+
+    fn line_out(&mut self, i: usize, out: LineOut) {
+        let now = now_ms();
+        match out {
+            LineOut::Hook(h) => {
+                if let Port::Fxo(port, _) = &mut self.ports[i]
+                    && let Err(err) = port.command(LineCommand::SetHook(h))
+                {
+                    tracing::error!(line = port.id(), %err, "hook command failed");
+                }
+            }
+            LineOut::Answered { call } => {
+                let caller = match &self.ports[i] {
+                    Port::Fxo(_, l) => l.caller().map(str::to_owned),
+                    Port::Fxs(_) => None,
+                };
+                let mut media = CallMedia::new(
+                    SampleRate::Narrowband,
+                    JitterConfig::for_frame(FrameDuration::Ms20),
+                );
+                if let Err(err) = media.add_local(LINE_PARTICIPANT, Role::Party) {
+                    tracing::error!(call = %call, %err, "cannot start the call's media");
+                }
+                self.calls.insert(
+                    call,
+                    CallState {
+                        line: i,
+                        media,
+                        parties: BTreeMap::new(),
+                        announced: false,
+                        queue: None,
+                        priority: 0,
+                        caller,
+                        held: false,
+                        recording: None,
+                    },
+                );
+                self.stats.active.fetch_add(1, Ordering::Relaxed);
+                self.stats.total.fetch_add(1, Ordering::Relaxed);
+            }
+            LineOut::Play(sound) => {
+                let (call, src) = match (&self.ports[i], sound) {
+                    (Port::Fxo(_, l), Sound::Ivr(p)) => (l.call(), self.prompts.source(&p)),
+                    (Port::Fxo(_, l), Sound::ReleaseMessage) => {
+                        (l.call(), prompts::release_message())
+                    }
+                    _ => (None, prompts::beep()),
+                };
+                if let Some(call) = call {
+                    self.play_to_caller(call, src);
+                }
+            }
+            LineOut::StopPrompt => {
+                if let Port::Fxo(_, l) = &self.ports[i]
+                    && let Some(call) = l.call()
+                    && let Some(c) = self.calls.get_mut(&call)
+                {
+                    let _ = c.media.stop_prompts(LINE_PARTICIPANT);
+                }
+            }
+            LineOut::Up(msg) => self.handed_on(msg, now),
+            LineOut::Ended(cdr) => self.ended(cdr),
+        }
+    }
+
+    /// The IVR handed a call on: to the coordinator when online, else to the
+    /// local router.
+    fn handed_on(&mut self, msg: CallUp, now: u64) {
+        match &msg {
+            CallUp::Arrived {
+                call,
+                caller,
+                queue,
+                priority,
+                ..
+            } => {
+                let (call, queue, priority, caller) = (*call, *queue, *priority, caller.clone());
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.queue = Some(queue);
+                    c.priority = priority;
+                    c.announced = self.online;
+                }
+                if self.online {
+                    tracing::info!(call = %call, queue = %queue, "call handed to the coordinator");
+                    self.log(
+                        call,
+                        CdrEventKind::Queued {
+                            queue,
+                            local: false,
+                        },
+                    );
+                    self.up(msg);
+                } else {
+                    tracing::info!(call = %call, queue = %queue, "WAN down: routing the call locally");
+                    self.route_locally(call, queue, priority, caller, now);
+                }
+            }
+            CallUp::CallbackRequested { call, .. } => {
+                let call = *call;
+                if self.online {
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        c.announced = true;
+                    }
+                    self.up(msg);
+                } else {
+                    self.local_callback(call, now);
+                }
+            }
+            _ => self.up(msg),
+        }
+    }
+
+    fn ended(&mut self, cdr: Box<tandem_node::calls::Cdr>) {
+        let call = cdr.call;
+        let cause = cdr.cause.clone();
+        let state = self.calls.remove(&call);
+        let announced = state.as_ref().is_some_and(|c| c.announced);
+        if let Some(mut state) = state {
+            self.stats.active.fetch_sub(1, Ordering::Relaxed);
+            self.stop_recording(&mut state);
+            for (_, at) in state.parties {
+                self.party_gone(at);
+            }
+        }
+        self.local_call_ended(call, &cause);
+        self.effect(Effect::Cdr {
+            cdr,
+            ended: announced.then_some(CallUp::Ended { call, cause }),
+        });
+    }
+
+    fn party_gone(&mut self, at: PartyAt) {
+        match at {
+            PartyAt::Leg(leg, _) => self.media.detach(leg),
+            PartyAt::Seat(_) => {}
+            PartyAt::Fxs(_) => {}
+        }
+    }
+
+    // ----------------------------------------------------------------- parties
+
+    /// Adds a party to a call's mix.
+    pub(crate) fn join(
+        &mut self,
+        call: CallId,
+        party: PartyId,
+        endpoint: &Endpoint,
+        role: PartyRole,
+        agent: Option<AgentId>,
+    ) -> Result<(), String> {
+        let at = match endpoint {
+            Endpoint::Local(id) => {
+                if let Some(s) = self.seats.iter().position(|s| &s.id == id) {
+                    self.seats[s].ring = None;
+                    PartyAt::Seat(s)
+                } else if let Some(j) = self
+                    .ports
+                    .iter()
+                    .position(|p| matches!(p, Port::Fxs(slot) if slot.port.id() == id.as_str()))
+                {
+                    PartyAt::Fxs(j)
+                } else {
+                    return Err(format!("no local seat or FXS port {id:?}"));
+                }
+            }
+            Endpoint::Leg(n) => {
+                let leg = LegId(*n);
+                PartyAt::Leg(leg, self.media.attach(leg))
+            }
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return Err(format!("call {call} is not on this gateway"));
+        };
+        let pid = ParticipantId(party.0);
+        let added = match &at {
+            PartyAt::Leg(leg, _) => c.media.add_remote(
+                pid,
+                map_role(role),
+                *leg,
+                CodecConfig::voice(SampleRate::Narrowband),
+            ),
+            _ => c.media.add_local(pid, map_role(role)),
+        };
+        if let Err(err) = added {
+            if let PartyAt::Leg(leg, _) = &at {
+                self.media.detach(*leg);
+            }
+            return Err(err.to_string());
+        }
+        let local = !matches!(at, PartyAt::Leg(..));
+        c.parties.insert(party, at);
+        if role == PartyRole::Held {
+            let _ = c.media.play(pid, prompts::music_on_hold());
+        }
+        let record_site = self
+            .config
+            .as_ref()
+            .and_then(|cfg| cfg.site(&self.site))
+            .is_some_and(|s| s.record);
+        if record_site && agent.is_some() && role == PartyRole::Party && c.recording.is_none() {
+            c.recording = Some(None);
+            let _ = self.effects.send(Effect::StartRecording(RecordingRequest {
+                call,
+                agent: pid,
+                dir: self.recordings_dir.clone(),
+            }));
+        }
+        tracing::info!(call = %call, party = party.0, agent = ?agent, local, "party joined");
+        self.log(
+            call,
+            CdrEventKind::Joined {
+                party,
+                agent,
+                role,
+                local,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes a party from a call's mix.
+    pub(crate) fn leave(&mut self, call: CallId, party: PartyId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let pid = ParticipantId(party.0);
+        if matches!(&c.recording, Some(Some((agent, _))) if *agent == pid) {
+            Self::stop_recording_of(&self.effects, c);
+        }
+        let _ = c.media.remove(pid);
+        if let Some(at) = c.parties.remove(&party) {
+            self.party_gone(at);
+            self.log(call, CdrEventKind::Left { party });
+        }
+    }
+
+    fn set_role(&mut self, call: CallId, party: PartyId, role: PartyRole) -> Result<(), String> {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return Err(format!("call {call} is not on this gateway"));
+        };
+        let pid = ParticipantId(party.0);
+        c.media
+            .set_role(pid, map_role(role))
+            .map_err(|e| e.to_string())?;
+        let _ = c.media.stop_prompts(pid);
+        if role == PartyRole::Held {
+            let _ = c.media.play(pid, prompts::music_on_hold());
+        }
+        self.log(call, CdrEventKind::RoleChanged { party, role });
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- recording
+
+    fn recording_ready(
+        &mut self,
+        call: CallId,
+        agent: ParticipantId,
+        file: String,
+        tap: RecordingTap,
+        recording: Recording,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            drop(tap);
+            self.effect(Effect::FinishRecording(recording));
+            return;
+        };
+        if !c.media.has(agent) || !matches!(c.recording, Some(None)) {
+            drop(tap);
+            self.effect(Effect::FinishRecording(recording));
+            return;
+        }
+        c.media.start_recording(tap, LINE_PARTICIPANT, agent);
+        c.recording = Some(Some((agent, recording)));
+        tracing::info!(call = %call, file = %file, "recording");
+        self.log(call, CdrEventKind::RecordingStarted { file });
+    }
+
+    fn stop_recording(&mut self, c: &mut CallState) {
+        Self::stop_recording_of(&self.effects, c);
+    }
+
+    /// Ends the file (dropping the tap) and lets the tokio side close it.
+    fn stop_recording_of(effects: &mpsc::UnboundedSender<Effect>, c: &mut CallState) {
+        drop(c.media.stop_recording());
+        if let Some(Some((_, rec))) = c.recording.take() {
+            let _ = effects.send(Effect::FinishRecording(rec));
+        }
+    }
+
+    // ----------------------------------------------------------------- seats
+
+    /// Rings a seat: a ring tone in a headset, or the FXS phone's bell with
+    /// caller ID.
+    pub(crate) fn ring(&mut self, endpoint: &str, call: CallId, caller: Option<&str>) {
+        if let Some(s) = self.seats.iter_mut().find(|s| s.id == endpoint) {
+            s.ring = Some(prompts::ring_tone());
+            return;
+        }
+        for p in &mut self.ports {
+            if let Port::Fxs(slot) = p
+                && slot.port.id() == endpoint
+            {
+                let caller_id = caller
+                    .and_then(|n| CallerId::with_number(n).ok())
+                    .map(|id| (id, CidStandard::Bell202));
+                match slot.port.command(LineCommand::Ring { caller_id }) {
+                    Ok(()) => slot.ringing = Some(call),
+                    Err(err) => tracing::warn!(endpoint, %err, "cannot ring the phone"),
+                }
+                return;
+            }
+        }
+        tracing::warn!(endpoint, "ring for a seat this gateway does not have");
+    }
+
+    /// Stops ringing a seat.
+    pub(crate) fn stop_ring(&mut self, endpoint: &str) {
+        if let Some(s) = self.seats.iter_mut().find(|s| s.id == endpoint) {
+            s.ring = None;
+            return;
+        }
+        for p in &mut self.ports {
+            if let Port::Fxs(slot) = p
+                && slot.port.id() == endpoint
+                && slot.ringing.take().is_some()
+            {
+                let _ = slot.port.command(LineCommand::StopRing);
+            }
+        }
+    }
+
+    /// Silences every ringing seat (headsets and FXS phones).
+    pub(crate) fn stop_all_rings(&mut self) {
+        for s in &mut self.seats {
+            s.ring = None;
+        }
+        for p in &mut self.ports {
+            if let Port::Fxs(slot) = p
+                && slot.ringing.take().is_some()
+            {
+                let _ = slot.port.command(LineCommand::StopRing);
+            }
+        }
+    }
+
+    fn fxs_event(&mut self, i: usize, event: LineEvent) {
+        let Port::Fxs(slot) = &mut self.ports[i] else {
+            return;
+        };
+        let off_hook = match event {
+            LineEvent::Hook(Hook::Off) => true,
+            LineEvent::Hook(Hook::On) => false,
+            _ => return,
+        };
+        if slot.off_hook == off_hook {
+            return;
+        }
+        slot.off_hook = off_hook;
+        if off_hook {
+            slot.ringing = None;
+        }
+        let endpoint = slot.port.id().to_owned();
+        tracing::info!(endpoint = %endpoint, off_hook, "seat phone hook");
+        let agent = self
+            .config
+            .as_ref()
+            .and_then(|c| c.agent_at(&self.site, &endpoint));
+        match agent {
+            Some(agent) if self.local.handles(agent, self.online) => {
+                let cmd = if off_hook {
+                    AgentCommand::Answer
+                } else {
+                    AgentCommand::Hangup
+                };
+                self.local_agent_command(agent, cmd);
+            }
+            _ if self.online => self.up(CallUp::SeatHook { endpoint, off_hook }),
+            _ => {}
+        }
+    }
+
+    fn leg_events(&mut self) {
+        loop {
+            match self.leg_events.try_recv() {
+                Ok(LegEvent::Opened(open)) => {
+                    let Some(s) = self.seats.iter_mut().find(|s| s.id == open.endpoint) else {
+                        continue;
+                    };
+                    let rate = if s.dev.sample_rate() == 16_000 {
+                        SampleRate::Wideband
+                    } else {
+                        SampleRate::Narrowband
+                    };
+                    let leg = LegId(open.leg);
+                    let jitter = JitterConfig::for_frame(FrameDuration::Ms20);
+                    let codec = CodecConfig::voice(rate);
+                    match (
+                        LegSender::new(leg, codec),
+                        LegReceiver::new(leg, rate, jitter),
+                    ) {
+                        (Ok(tx), Ok(rx)) => {
+                            tracing::info!(leg = open.leg, seat = %s.id, call = %open.call, "seat attached to a leg");
+                            s.ring = None;
+                            s.remote = Some(SeatLeg {
+                                leg,
+                                tx,
+                                rx,
+                                inbox: self.media.attach(leg),
+                                pcm: vec![0; s.dev.period()],
+                            });
+                        }
+                        (Err(err), _) | (_, Err(err)) => {
+                            tracing::error!(leg = open.leg, %err, "cannot attach the seat to its leg");
+                        }
+                    }
+                }
+                Ok(LegEvent::Closed(leg)) => {
+                    for s in &mut self.seats {
+                        if s.remote.as_ref().is_some_and(|r| r.leg == leg) {
+                            tracing::info!(leg = leg.0, seat = %s.id, "seat detached from its leg");
+                            s.remote = None;
+                        }
+                    }
+                }
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "leg events missed");
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------- control
+
+    fn call_down(&mut self, down: CallDown) {
+        let failed = |call: CallId, reason: String| CallUp::Failed { call, reason };
+        match down {
+            CallDown::Join {
+                call,
+                party,
+                endpoint,
+                role,
+                agent,
+            } => {
+                if let Err(reason) = self.join(call, party, &endpoint, role, agent) {
+                    tracing::warn!(call = %call, %reason, "join failed");
+                    self.up(failed(call, reason));
+                }
+            }
+            CallDown::Leave { call, party } => self.leave(call, party),
+            CallDown::SetRole { call, party, role } => {
+                if let Err(reason) = self.set_role(call, party, role) {
+                    self.up(failed(call, reason));
+                }
+            }
+            CallDown::Hold { call, on } => self.hold(call, on),
+            CallDown::Announce { call, position, .. } => {
+                self.play_to_caller(call, prompts::announcement(position));
+                self.log(call, CdrEventKind::Announced { position });
+            }
+            CallDown::OfferCallback { call, .. } => self.offer_callback(call),
+            CallDown::Log { call, event } => self.log(call, event),
+            CallDown::Release { call, reason } => {
+                if !self.calls.contains_key(&call) {
+                    self.up(failed(call, "no such call on this gateway".to_owned()));
+                }
+                self.release(call, &reason);
+            }
+            CallDown::Dial { call, .. } => {
+                self.up(failed(
+                    call,
+                    "outbound calls are not supported by this gateway yet".to_owned(),
+                ));
+            }
+            CallDown::Ring {
+                call,
+                endpoint,
+                caller,
+                ..
+            } => self.ring(&endpoint, call, caller.as_deref()),
+            CallDown::StopRing { endpoint, .. } => self.stop_ring(&endpoint),
+            CallDown::AgentUpdate(update) => {
+                if let Some(reason) = &update.refused {
+                    tracing::info!(agent = %update.agent, %reason, "agent command refused");
+                }
+                if let Some(state) = &update.view.state {
+                    self.presence.insert(update.agent, state.clone());
+                }
+                self.views.set(update.agent, update.view);
+            }
+        }
+    }
+
+    fn agent_command(&mut self, agent: AgentId, command: AgentCommand) {
+        let span = tracing::info_span!("agent", agent = %agent);
+        let _e = span.enter();
+        if self.local.handles(agent, self.online) {
+            self.local_agent_command(agent, command);
+        } else {
+            tracing::debug!(?command, "agent command to the coordinator");
+            self.up(CallUp::Agent { agent, command });
+        }
+    }
+
+    fn set_online(&mut self, online: bool) {
+        if online == self.online {
+            return;
+        }
+        self.online = online;
+        let now = now_ms();
+        if online {
+            tracing::info!("WAN back: new calls go to the coordinator");
+            for (agent, state) in self.local.logged_in() {
+                self.up(CallUp::Agent {
+                    agent,
+                    command: AgentCommand::Login,
+                });
+                if state == AgentState::Ready {
+                    self.up(CallUp::Agent {
+                        agent,
+                        command: AgentCommand::Ready,
+                    });
+                }
+            }
+        } else {
+            tracing::warn!("WAN lost: routing on this gateway alone");
+            self.go_local(now);
+        }
+    }
+
+    /// The view of an agent served by the local router.
+    pub(crate) fn local_view(&self, agent: AgentId, call: Option<CallId>) -> AgentView {
+        let c = call.and_then(|c| self.calls.get(&c));
+        AgentView {
+            state: self.local.agent_state(agent),
+            call,
+            caller: c.and_then(|c| c.caller.clone()),
+            queue: c.and_then(|c| c.queue),
+            held: c.is_some_and(|c| c.held),
+            consulting: None,
+            supervising: None,
+        }
+    }
+
+    /// Whether the call is routed (waiting) and whether an agent answered.
+    pub(crate) fn line_of(&self, call: CallId) -> Option<(bool, bool)> {
+        let i = self.calls.get(&call)?.line;
+        match &self.ports[i] {
+            Port::Fxo(_, line) => Some((line.routed(), line.answered())),
+            Port::Fxs(_) => None,
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! One FXO line's call, sans I/O: line signals and line audio in, hook commands,
+//! prompts, routing requests and the finished CDR out. The engine's audio thread
+//! drives one [`FxoLine`] per port; tests drive it with a fake clock.
+//!
+//! ```text
+//! idle ─ring─▶ ringing ─caller ID or 2nd ring─▶ answer ─▶ IVR ─queue─▶ routed
+//!                 │                                     │ closed / hangup   │
+//!                 └─caller gave up─▶ CDR                └──────────▶ release ◀── Release
+//!                                           far end gone (loop break, polarity, busy) ─▶ CDR
+//! ```
+//! Answering on caller ID (or the second ring when none comes) means the number
+//! is known before the IVR starts, without making the caller wait longer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tandem_hal::dsp::dtmf::DtmfDetector;
+use tandem_hal::fxo::{Disconnect, Signal, Supervisor, SupervisorConfig};
+use tandem_hal::line::{Hook, LineEvent};
+use tandem_node::calls::{
+    CallUp, Cdr, CdrEventKind, EndCause, Hangup, ReleaseReason, ValidCenterConfig,
+};
+use tandem_node::ivr::{IvrAction, IvrEventKind, IvrInput, IvrSession, Prompt};
+use tandem_node::names::Site;
+use tandem_node::routing::{CallId, QueueId};
+
+use super::record::CdrBuilder;
+
+/// Something the line's audio should carry next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sound {
+    /// An IVR prompt.
+    Ivr(Prompt),
+    /// The short message before the gateway releases the line.
+    ReleaseMessage,
+}
+
+/// What the engine must do for the line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineOut {
+    /// Go off hook (answer) or on hook (release).
+    Hook(Hook),
+    /// The line was answered: the call's media starts.
+    Answered {
+        /// The call.
+        call: CallId,
+    },
+    /// Play into the caller's ear; the engine reports the end with
+    /// [`FxoLine::prompt_finished`].
+    Play(Sound),
+    /// Stop the prompt playing (the caller barged in).
+    StopPrompt,
+    /// The IVR handed the call on: [`CallUp::Arrived`] (route it) or
+    /// [`CallUp::CallbackRequested`]. Sent to the coordinator when online,
+    /// else routed by the local router.
+    Up(CallUp),
+    /// The call is over and the line on hook; write the CDR, then tell the world.
+    Ended(Box<Cdr>),
+}
+
+enum Phase {
+    Ringing {
+        rings: u32,
+    },
+    Ivr {
+        session: Box<IvrSession>,
+        closed: bool,
+        seen: usize,
+    },
+    Routed,
+    Releasing {
+        hangup: Hangup,
+        cause: EndCause,
+    },
+}
+
+struct Active {
+    cdr: CdrBuilder,
+    caller: Option<String>,
+    phase: Phase,
+    prompt: bool,
+    /// A callback prompt offered while queued: digit 1 accepts.
+    callback_offer: Option<QueueId>,
+}
+
+/// One FXO port's call logic.
+pub struct FxoLine {
+    site: Site,
+    id: String,
+    supervisor: Supervisor,
+    dtmf: DtmfDetector,
+    config: Option<Arc<ValidCenterConfig>>,
+    call: Option<Active>,
+    next_call: Box<dyn FnMut(u64) -> CallId + Send>,
+}
+
+impl FxoLine {
+    /// A line `id` of `site`, supervised with `supervisor`; `next_call` chooses
+    /// the id of each new call from the current Unix ms.
+    pub fn new(
+        site: Site,
+        id: &str,
+        supervisor: SupervisorConfig,
+        next_call: Box<dyn FnMut(u64) -> CallId + Send>,
+    ) -> Self {
+        FxoLine {
+            site,
+            id: id.to_owned(),
+            supervisor: Supervisor::new(supervisor),
+            dtmf: DtmfDetector::new(),
+            config: None,
+            call: None,
+            next_call,
+        }
+    }
+
+    /// The port id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The configuration new calls use (calls in progress keep their flow).
+    pub fn set_config(&mut self, config: Arc<ValidCenterConfig>) {
+        self.config = Some(config);
+    }
+
+    /// The call on this line, once answered or ringing.
+    pub fn call(&self) -> Option<CallId> {
+        self.call.as_ref().map(|c| c.cdr.call())
+    }
+
+    /// Whether a prompt the engine must report on is playing.
+    pub fn prompt_playing(&self) -> bool {
+        self.call.as_ref().is_some_and(|c| c.prompt)
+    }
+
+    /// Whether the call has been handed to routing (and not yet answered).
+    pub fn routed(&self) -> bool {
+        self.call
+            .as_ref()
+            .is_some_and(|c| matches!(c.phase, Phase::Routed))
+    }
+
+    /// Whether an agent answered the call.
+    pub fn answered(&self) -> bool {
+        self.call.as_ref().is_some_and(|c| c.cdr.answered())
+    }
+
+    /// The caller's number, if known.
+    pub fn caller(&self) -> Option<&str> {
+        self.call.as_ref().and_then(|c| c.caller.as_deref())
+    }
+
+    /// Adds a routing or media fact to the call's CDR.
+    pub fn log(&mut self, now_ms: u64, kind: CdrEventKind) {
+        if let Some(c) = &mut self.call {
+            c.cdr.event(now_ms * 1000, kind);
+        }
+    }
+
+    /// A line event from the port.
+    pub fn on_event(&mut self, now_ms: u64, event: &LineEvent) -> Vec<LineOut> {
+        let mut signals = Vec::new();
+        self.supervisor.on_event(event, |s| signals.push(s));
+        let mut out = Vec::new();
+        for s in signals {
+            self.signal(now_ms, s, &mut out);
+        }
+        out
+    }
+
+    /// One frame of line audio (which also advances the supervisor's clock),
+    /// then due IVR deadlines.
+    pub fn on_audio(&mut self, now_ms: u64, frame: &[i16]) -> Vec<LineOut> {
+        let mut signals = Vec::new();
+        self.supervisor.on_audio(frame, |s| signals.push(s));
+        let mut out = Vec::new();
+        for s in signals {
+            self.signal(now_ms, s, &mut out);
+        }
+        let listening = self
+            .call
+            .as_ref()
+            .is_some_and(|c| matches!(c.phase, Phase::Ivr { .. }) || c.callback_offer.is_some());
+        if listening {
+            let mut digits = Vec::new();
+            self.dtmf.process(frame, |d| digits.push(d));
+            for d in digits {
+                self.digit(now_ms, d, &mut out);
+            }
+        }
+        let due = self.call.as_ref().and_then(|c| match &c.phase {
+            Phase::Ivr { session, .. } => session.next_deadline(),
+            _ => None,
+        });
+        if due.is_some_and(|d| now_ms >= d) {
+            self.ivr(now_ms, IvrInput::Tick, &mut out);
+        }
+        out
+    }
+
+    /// The prompt last asked for has finished playing.
+    pub fn prompt_finished(&mut self, now_ms: u64) -> Vec<LineOut> {
+        let mut out = Vec::new();
+        let Some(c) = &mut self.call else {
+            return out;
+        };
+        if !std::mem::take(&mut c.prompt) {
+            return out;
+        }
+        match &c.phase {
+            Phase::Ivr { .. } => self.ivr(now_ms, IvrInput::PromptFinished, &mut out),
+            Phase::Releasing { hangup, cause } => {
+                let (hangup, cause) = (hangup.clone(), cause.clone());
+                self.end(now_ms, hangup, cause, &mut out);
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The routing side releases the call (blacklist, queue full, agent hung up…).
+    pub fn release(&mut self, now_ms: u64, reason: &ReleaseReason) -> Vec<LineOut> {
+        let mut out = Vec::new();
+        let Some(c) = &self.call else {
+            return out;
+        };
+        if matches!(c.phase, Phase::Ringing { .. } | Phase::Releasing { .. }) {
+            return out;
+        }
+        let (hangup, cause, message) = match reason {
+            ReleaseReason::Blacklisted => (Hangup::System, EndCause::Blacklisted, true),
+            ReleaseReason::QueueFull => (Hangup::System, EndCause::QueueFull, true),
+            ReleaseReason::AgentHungUp(a) => (Hangup::Agent(*a), EndCause::Completed, false),
+            ReleaseReason::ForceReleased(_) => (Hangup::System, EndCause::ForceReleased, false),
+            ReleaseReason::CallbackRegistered => (Hangup::System, EndCause::IvrHangup, true),
+        };
+        let cause = match cause {
+            EndCause::Completed if !c.cdr.answered() => EndCause::AbandonedInQueue,
+            other => other,
+        };
+        if message {
+            self.releasing(hangup, cause, &mut out);
+        } else {
+            self.end(now_ms, hangup, cause, &mut out);
+        }
+        out
+    }
+
+    /// The routing side proposes a callback to the waiting caller: a prompt,
+    /// then digit 1 accepts.
+    pub fn offer_callback(&mut self, queue: QueueId) -> Vec<LineOut> {
+        match &mut self.call {
+            Some(c) if matches!(c.phase, Phase::Routed) => {
+                c.callback_offer = Some(queue);
+                self.dtmf.reset();
+                vec![LineOut::Play(Sound::Ivr(Prompt::Tone(
+                    tandem_node::ivr::ToneSpec {
+                        frequencies_hz: vec![520],
+                        duration_ms: 300,
+                    },
+                )))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn signal(&mut self, now_ms: u64, signal: Signal, out: &mut Vec<LineOut>) {
+        match signal {
+            Signal::Incoming => {
+                if self.call.is_none() {
+                    let call = (self.next_call)(now_ms);
+                    let mut cdr =
+                        CdrBuilder::inbound(call, self.site.clone(), &self.id, now_ms * 1000);
+                    cdr.event(now_ms * 1000, CdrEventKind::LineSeized);
+                    let span = tracing::info_span!("call", call = %call, line = %self.id);
+                    tracing::info!(parent: &span, "incoming call");
+                    self.call = Some(Active {
+                        cdr,
+                        caller: None,
+                        phase: Phase::Ringing { rings: 1 },
+                        prompt: false,
+                        callback_offer: None,
+                    });
+                } else if let Some(Active {
+                    phase: Phase::Ringing { rings },
+                    ..
+                }) = &mut self.call
+                {
+                    *rings += 1;
+                }
+            }
+            Signal::CallerId(r) => {
+                let number = r.id.number.as_str().to_owned();
+                if let Some(c) = &mut self.call
+                    && !number.is_empty()
+                {
+                    let n = number;
+                    tracing::info!(call = %c.cdr.call(), caller = %n, "caller ID");
+                    c.cdr.set_number(n.clone());
+                    c.caller = Some(n);
+                }
+                self.answer(now_ms, out);
+            }
+            Signal::Abandoned => {
+                if self.call.is_some() {
+                    self.end(now_ms, Hangup::Caller, EndCause::AbandonedInIvr, out);
+                }
+            }
+            Signal::FarEndGone(how) => {
+                let Some(c) = &self.call else {
+                    return;
+                };
+                tracing::info!(call = %c.cdr.call(), how = ?how, "far end hung up");
+                let cause = match &c.phase {
+                    _ if c.cdr.answered() => EndCause::Completed,
+                    Phase::Routed => EndCause::AbandonedInQueue,
+                    Phase::Releasing { cause, .. } => cause.clone(),
+                    _ => EndCause::AbandonedInIvr,
+                };
+                let _: Disconnect = how;
+                self.end(now_ms, Hangup::Caller, cause, out);
+            }
+        }
+        // Without caller ID, answer on the second ring.
+        if let Some(Active {
+            phase: Phase::Ringing { rings },
+            ..
+        }) = &self.call
+            && *rings >= 2
+        {
+            self.answer(now_ms, out);
+        }
+    }
+
+    fn answer(&mut self, now_ms: u64, out: &mut Vec<LineOut>) {
+        let Some(c) = &mut self.call else {
+            return;
+        };
+        if !matches!(c.phase, Phase::Ringing { .. }) {
+            return;
+        }
+        let Some(config) = self.config.clone() else {
+            tracing::warn!(line = %self.id, "no configuration yet: the call is left ringing");
+            return;
+        };
+        let Some(flow) = config.flow_for(&self.site, &self.id) else {
+            tracing::warn!(line = %self.id, site = %self.site, "no IVR flow for this site: the call is left ringing");
+            return;
+        };
+        let started = IvrSession::start(flow, config.ivr(), now_ms);
+        let (session, actions) = match started {
+            Ok(s) => s,
+            Err(err) => {
+                tracing::error!(line = %self.id, %err, "IVR flow cannot start: the call is left ringing");
+                return;
+            }
+        };
+        let call = c.cdr.call();
+        c.cdr.event(now_ms * 1000, CdrEventKind::LineAnswered);
+        c.phase = Phase::Ivr {
+            session: Box::new(session),
+            closed: false,
+            seen: 0,
+        };
+        self.supervisor.answered();
+        self.dtmf.reset();
+        out.push(LineOut::Hook(Hook::Off));
+        out.push(LineOut::Answered { call });
+        self.ivr_actions(now_ms, actions, out);
+    }
+
+    fn digit(&mut self, now_ms: u64, d: char, out: &mut Vec<LineOut>) {
+        let Some(c) = &mut self.call else {
+            return;
+        };
+        if let Some(queue) = c.callback_offer {
+            if d == '1' {
+                c.callback_offer = None;
+                c.cdr.event(now_ms * 1000, CdrEventKind::CallbackRequested);
+                out.push(LineOut::Up(CallUp::CallbackRequested {
+                    call: c.cdr.call(),
+                    caller: c.caller.clone(),
+                    queue,
+                    vars: BTreeMap::new(),
+                }));
+            }
+            return;
+        }
+        self.ivr(now_ms, IvrInput::Digit(d), out);
+    }
+
+    fn ivr(&mut self, now_ms: u64, input: IvrInput, out: &mut Vec<LineOut>) {
+        let Some(Active {
+            phase: Phase::Ivr { session, .. },
+            ..
+        }) = &mut self.call
+        else {
+            return;
+        };
+        let actions = session.handle(now_ms, input);
+        self.ivr_actions(now_ms, actions, out);
+    }
+
+    fn ivr_actions(&mut self, now_ms: u64, actions: Vec<IvrAction>, out: &mut Vec<LineOut>) {
+        self.ivr_nodes(now_ms);
+        for action in actions {
+            let Some(c) = &mut self.call else {
+                return;
+            };
+            let Phase::Ivr {
+                session, closed, ..
+            } = &mut c.phase
+            else {
+                return;
+            };
+            match action {
+                IvrAction::Play { prompt, .. } => {
+                    c.prompt = true;
+                    out.push(LineOut::Play(Sound::Ivr(prompt)));
+                }
+                IvrAction::StopPrompt => {
+                    c.prompt = false;
+                    out.push(LineOut::StopPrompt);
+                }
+                IvrAction::PlayClosedMessage { prompt } => {
+                    *closed = true;
+                    c.prompt = true;
+                    out.push(LineOut::Play(Sound::Ivr(prompt)));
+                }
+                IvrAction::RouteToQueue {
+                    queue,
+                    priority,
+                    vars,
+                } => {
+                    let ivr_path = session.path().iter().map(|s| s.to_string()).collect();
+                    c.phase = Phase::Routed;
+                    c.prompt = false;
+                    out.push(LineOut::Up(CallUp::Arrived {
+                        call: c.cdr.call(),
+                        line: self.id.clone(),
+                        caller: c.caller.clone(),
+                        queue,
+                        priority,
+                        vars,
+                        ivr_path,
+                    }));
+                }
+                IvrAction::RegisterCallback { queue, vars } => {
+                    c.cdr.event(now_ms * 1000, CdrEventKind::CallbackRequested);
+                    out.push(LineOut::Up(CallUp::CallbackRequested {
+                        call: c.cdr.call(),
+                        caller: c.caller.clone(),
+                        queue,
+                        vars,
+                    }));
+                }
+                IvrAction::Hangup => {
+                    let cause = if *closed {
+                        EndCause::Closed
+                    } else {
+                        EndCause::IvrHangup
+                    };
+                    self.end(now_ms, Hangup::System, cause, out);
+                }
+            }
+        }
+    }
+
+    /// Copies IVR nodes entered since the last look into the CDR timeline.
+    fn ivr_nodes(&mut self, now_ms: u64) {
+        let Some(c) = &mut self.call else {
+            return;
+        };
+        let Phase::Ivr { session, seen, .. } = &mut c.phase else {
+            return;
+        };
+        let events = session.events();
+        for e in events.get(*seen..).unwrap_or_default() {
+            if let IvrEventKind::NodeEntered { node } = &e.kind {
+                c.cdr.event(
+                    e.at_ms.min(now_ms) * 1000,
+                    CdrEventKind::Ivr { node: node.clone() },
+                );
+            }
+        }
+        *seen = events.len();
+    }
+
+    fn releasing(&mut self, hangup: Hangup, cause: EndCause, out: &mut Vec<LineOut>) {
+        if let Some(c) = &mut self.call {
+            c.phase = Phase::Releasing { hangup, cause };
+            c.prompt = true;
+            c.callback_offer = None;
+            out.push(LineOut::StopPrompt);
+            out.push(LineOut::Play(Sound::ReleaseMessage));
+        }
+    }
+
+    fn end(&mut self, now_ms: u64, hangup: Hangup, cause: EndCause, out: &mut Vec<LineOut>) {
+        let Some(mut c) = self.call.take() else {
+            return;
+        };
+        if let Phase::Ivr { session, .. } = &mut c.phase
+            && hangup == Hangup::Caller
+        {
+            session.handle(now_ms, IvrInput::CallerHungUp);
+        }
+        let was_off_hook = !matches!(c.phase, Phase::Ringing { .. });
+        self.supervisor.released();
+        self.dtmf.reset();
+        if was_off_hook {
+            out.push(LineOut::Hook(Hook::On));
+        }
+        tracing::info!(call = %c.cdr.call(), ?cause, ?hangup, "call ended");
+        out.push(LineOut::Ended(Box::new(c.cdr.finish(
+            now_ms * 1000,
+            hangup,
+            cause,
+        ))));
+    }
+}

@@ -1,0 +1,110 @@
+//! The call detail record as it grows during a call: every fact goes into the
+//! timeline and the summary fields (answer time, agents, first queue, IVR path)
+//! follow from the facts, so a CDR can never contradict its own events.
+
+use tandem_node::calls::{Cdr, CdrEvent, CdrEventKind, EndCause, Hangup};
+use tandem_node::names::Site;
+use tandem_node::routing::CallId;
+
+/// A CDR being written.
+#[derive(Debug, Clone)]
+pub struct CdrBuilder {
+    cdr: Cdr,
+}
+
+impl CdrBuilder {
+    /// An inbound call that started ringing at `started_us`.
+    pub fn inbound(call: CallId, site: Site, line: &str, started_us: u64) -> Self {
+        CdrBuilder {
+            cdr: Cdr {
+                call,
+                site,
+                line: line.to_owned(),
+                outbound: false,
+                number: None,
+                started_us,
+                answered_us: None,
+                ended_us: started_us,
+                hangup: Hangup::System,
+                cause: EndCause::Completed,
+                ivr_path: Vec::new(),
+                queue: None,
+                agents: Vec::new(),
+                recording: None,
+                events: Vec::new(),
+            },
+        }
+    }
+
+    /// The caller's number, once caller ID decoded.
+    pub fn set_number(&mut self, number: String) {
+        self.cdr.number = Some(number);
+    }
+
+    /// The call's id.
+    pub fn call(&self) -> CallId {
+        self.cdr.call
+    }
+
+    /// Whether an agent has answered.
+    pub fn answered(&self) -> bool {
+        self.cdr.answered_us.is_some()
+    }
+
+    /// The first queue the call entered.
+    pub fn queue(&self) -> Option<tandem_node::routing::QueueId> {
+        self.cdr.queue
+    }
+
+    /// Adds a fact at `at_us`; summary fields follow.
+    pub fn event(&mut self, at_us: u64, kind: CdrEventKind) {
+        match &kind {
+            CdrEventKind::Ivr { node } => self.cdr.ivr_path.push(node.clone()),
+            CdrEventKind::Queued { queue, .. } => {
+                self.cdr.queue.get_or_insert(*queue);
+            }
+            CdrEventKind::Answered { agent } => {
+                // The coordinator may report the answer it decided and the join
+                // it ordered; one fact per answer is enough.
+                if self.cdr.agents.last() == Some(agent)
+                    && matches!(
+                        self.cdr.events.last(),
+                        Some(CdrEvent {
+                            kind: CdrEventKind::Answered { .. },
+                            ..
+                        })
+                    )
+                {
+                    return;
+                }
+                self.cdr.answered_us.get_or_insert(at_us);
+                if !self.cdr.agents.contains(agent) {
+                    self.cdr.agents.push(*agent);
+                }
+            }
+            CdrEventKind::RecordingStarted { file } => {
+                self.cdr.recording.get_or_insert_with(|| file.clone());
+            }
+            _ => {}
+        }
+        self.cdr.events.push(CdrEvent { at_us, kind });
+    }
+
+    /// Closes the record.
+    pub fn finish(mut self, ended_us: u64, hangup: Hangup, cause: EndCause) -> Cdr {
+        self.cdr.ended_us = ended_us.max(self.cdr.started_us);
+        self.cdr.hangup = hangup;
+        self.cdr.cause = cause;
+        self.cdr
+    }
+}
+
+/// The outbox body of a CDR (see [`Cdr::to_record`]).
+pub fn encode_cdr(cdr: &Cdr) -> Vec<u8> {
+    cdr.to_record()
+}
+
+/// Reads an outbox CDR body back (tests, tools).
+pub fn decode_cdr(body: &[u8]) -> Result<Cdr, tandem_node::record::RecordError> {
+    Cdr::from_record(body)
+}
