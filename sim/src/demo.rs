@@ -16,18 +16,14 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tandem_coordinator::calls::CenterSummary;
-use tandem_hal::dsp::dtmf::DtmfTiming;
-use tandem_hal::sim::Audio;
-use tandem_hal::sim::line::{FxoControl, FxoState, HangUp, IncomingCall};
-use tandem_node::calls::{AgentCommand, TransferTarget};
-use tandem_node::media::analysis::{goertzel_dbfs, tone};
-use tandem_node::routing::{AgentState, QueueId};
+use tandem_node::routing::{GroupKind, QueueId};
 use tokio::sync::Mutex;
 
-use crate::traffic::{AgentPlan, Traffic, TrafficConfig};
+use crate::people::{self, Desk, PeopleCounters};
+use crate::traffic::{Traffic, TrafficConfig};
 use crate::world::{World, WorldOptions};
 
 /// Branches whose FXO lines callers ring.
@@ -36,13 +32,6 @@ const BRANCHES: [&str; 3] = ["bj-01", "sh-01", "gz-01"];
 const LINES: [&str; 4] = ["fxo1", "fxo2", "fxo3", "fxo4"];
 /// The expert pool's queue in the demo configuration.
 const EXPERT_QUEUE: QueueId = QueueId(3);
-/// What simulated agents' voices sound like (a pure tone a caller can detect).
-const AGENT_VOICE_HZ: f64 = 650.0;
-/// What simulated callers' voices sound like.
-const CALLER_VOICE_HZ: f64 = 1_050.0;
-/// Level above which a caller takes the tone for an agent talking.
-const HEARD_DBFS: f64 = -35.0;
-const LINE_RATE: u32 = 8_000;
 
 /// Demo parameters.
 #[derive(Debug, Clone)]
@@ -57,15 +46,6 @@ pub struct DemoOptions {
     pub json: bool,
     /// The simulated traffic.
     pub traffic: TrafficConfig,
-}
-
-/// Totals the simulated world counts itself, beside the coordinator's figures.
-#[derive(Debug, Default)]
-struct WorldCounters {
-    callers: AtomicU64,
-    lines_busy: AtomicU64,
-    caller_abandons: AtomicU64,
-    agent_transfers: AtomicU64,
 }
 
 /// The final summary (`--json`).
@@ -118,20 +98,33 @@ pub async fn run(options: DemoOptions) -> Result<()> {
     );
 
     let stop = Arc::new(AtomicBool::new(false));
-    let counters = Arc::new(WorldCounters::default());
+    let counters = Arc::new(PeopleCounters::default());
     let traffic = Arc::new(Mutex::new(Traffic::new(
         options.traffic.clone(),
         BRANCHES.len(),
     )));
     let mut tasks = Vec::new();
     for seat in &world.config().config().seats {
-        tasks.push(tokio::spawn(agent(
-            world.clone(),
-            seat.agent.0,
-            traffic.clone(),
-            stop.clone(),
-            counters.clone(),
-        )));
+        let (world, traffic, stop, counters) =
+            (world.clone(), traffic.clone(), stop.clone(), counters.clone());
+        let agent = seat.agent;
+        tasks.push(tokio::spawn(async move {
+            let Ok(node) = world.seat_node(agent.0) else {
+                return;
+            };
+            let expert = world.config().config().routing.groups.iter().any(|g| {
+                g.kind == GroupKind::ExpertPool && g.members.iter().any(|m| m.agent == agent)
+            });
+            let desk = Desk {
+                agent,
+                gateway: &node.gateway,
+                exchange: &node.exchange,
+                seat: world.seat_of(agent.0).unwrap_or_default(),
+                expert,
+                transfer_to: EXPERT_QUEUE,
+            };
+            people::agent(desk, &traffic, &stop, &counters).await;
+        }));
     }
     tasks.push(tokio::spawn(callers(
         world.clone(),
@@ -191,7 +184,7 @@ async fn center_summary(world: &World) -> Result<CenterSummary> {
 /// Waits for the outboxes to drain (bounded), then adds everything up.
 async fn final_summary(
     world: &World,
-    counters: &WorldCounters,
+    counters: &PeopleCounters,
     elapsed: Duration,
 ) -> Result<DemoSummary> {
     let written = || -> u64 {
@@ -229,7 +222,7 @@ async fn final_summary(
         offered: t.offered,
         answered: t.answered,
         abandoned: t.abandoned,
-        transferred: t.transferred.max(counters.agent_transfers.load(Ordering::Relaxed)),
+        transferred: t.transferred.max(counters.transfers.load(Ordering::Relaxed)),
         service_level_percent: t.service_level_percent,
         asa_ms: t.asa_ms,
         cdrs_written,
@@ -293,7 +286,7 @@ async fn callers(
     world: Arc<World>,
     traffic: Arc<Mutex<Traffic>>,
     stop: Arc<AtomicBool>,
-    counters: Arc<WorldCounters>,
+    counters: Arc<PeopleCounters>,
 ) {
     let start = Instant::now();
     let mut callers = Vec::new();
@@ -315,207 +308,17 @@ async fn callers(
         let Ok(node) = world.node(BRANCHES[plan.site]) else {
             continue;
         };
-        let free = LINES.iter().find_map(|l| {
-            let fxo = node.exchange.fxo(l).ok()?;
-            (fxo.state() == FxoState::Idle).then_some(fxo)
-        });
-        let Some(fxo) = free else {
+        let Some(fxo) = people::free_line(&node.exchange, &LINES) else {
             counters.lines_busy.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        callers.push(tokio::spawn(caller(
-            fxo,
-            plan.number,
-            plan.digit,
-            plan.patience,
-            stop.clone(),
-            counters.clone(),
-        )));
+        let (stop, counters) = (stop.clone(), counters.clone());
+        callers.push(tokio::spawn(async move {
+            people::caller(fxo, plan.number, plan.digit, plan.patience, &stop, &counters).await;
+        }));
     }
     for c in callers {
         let _ = c.await;
     }
 }
 
-/// One caller: rings, chooses, waits for an agent within their patience, talks
-/// until the agent releases the line.
-async fn caller(
-    fxo: FxoControl,
-    number: String,
-    digit: Option<char>,
-    patience: Duration,
-    stop: Arc<AtomicBool>,
-    counters: Arc<WorldCounters>,
-) {
-    let Ok(call) = IncomingCall::from_number(&number) else {
-        return;
-    };
-    if fxo.place_call(call).is_err() {
-        return;
-    }
-    let rung = Instant::now();
-    while fxo.state() != FxoState::Connected {
-        if rung.elapsed() > Duration::from_secs(15) || stop.load(Ordering::SeqCst) {
-            let _ = fxo.hang_up(HangUp::LoopBreak { ms: 800 });
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if let Some(d) = digit {
-        let _ = fxo.play(Audio::Silence { ms: 300 });
-        let _ = fxo.play(Audio::Dtmf {
-            digits: d.to_string(),
-            timing: DtmfTiming::default(),
-        });
-    }
-    let _ = fxo.take_captured();
-    let waiting = Instant::now();
-    let mut answered = false;
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let state = fxo.state();
-        if state != FxoState::Connected {
-            // The gateway released the line (agent hung up, closed, blacklisted).
-            if state == FxoState::Released {
-                let _ = fxo.hang_up(HangUp::LoopBreak { ms: 800 });
-            }
-            return;
-        }
-        let heard = fxo.take_captured();
-        if !answered && goertzel_dbfs(&heard, AGENT_VOICE_HZ, LINE_RATE) > HEARD_DBFS {
-            answered = true;
-        }
-        if answered {
-            // Keep talking while connected.
-            let _ = fxo.play(Audio::Samples(tone(
-                CALLER_VOICE_HZ,
-                -18.0,
-                LINE_RATE,
-                0,
-                LINE_RATE as usize / 2,
-            )));
-        }
-        let give_up = !answered && waiting.elapsed() > patience;
-        if give_up {
-            counters.caller_abandons.fetch_add(1, Ordering::Relaxed);
-        }
-        if give_up || stop.load(Ordering::SeqCst) || waiting.elapsed() > Duration::from_secs(600) {
-            let _ = fxo.hang_up(HangUp::LoopBreak { ms: 800 });
-            return;
-        }
-    }
-}
-
-/// One agent: logs in, goes ready, answers what rings, talks, sometimes
-/// transfers to the expert pool, wraps up.
-async fn agent(
-    world: Arc<World>,
-    agent: u32,
-    traffic: Arc<Mutex<Traffic>>,
-    stop: Arc<AtomicBool>,
-    counters: Arc<WorldCounters>,
-) {
-    if let Err(e) = work(&world, agent, &traffic, &stop, &counters).await {
-        tracing::warn!(agent, "simulated agent stopped: {e:#}");
-    }
-}
-
-async fn work(
-    world: &World,
-    agent: u32,
-    traffic: &Mutex<Traffic>,
-    stop: &AtomicBool,
-    counters: &WorldCounters,
-) -> Result<()> {
-    let node = world.seat_node(agent)?;
-    let seat_id = world.seat_of(agent)?;
-    let phone = node.exchange.phone(&seat_id).ok();
-    let headset = node.exchange.seat(&seat_id).ok();
-    let expert = world
-        .config()
-        .config()
-        .routing
-        .groups
-        .iter()
-        .any(|g| g.kind == tandem_node::routing::GroupKind::ExpertPool && g.members.iter().any(|m| m.agent.0 == agent));
-    let say = |ms: u64| {
-        let samples = tone(AGENT_VOICE_HZ, -16.0, LINE_RATE, 0, (ms * 8) as usize);
-        if let Some(h) = &headset {
-            let _ = h.say(Audio::Samples(samples));
-        } else if let Some(p) = &phone {
-            let _ = p.say(Audio::Samples(samples));
-        }
-    };
-    world.login_ready(&[agent]).await?;
-    let mut plan: Option<AgentPlan> = None;
-    let mut talking_since: Option<Instant> = None;
-    while !stop.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let view = world.view(agent)?;
-        match view.state {
-            Some(AgentState::Reserved) => {
-                let p = traffic.lock().await.agent_plan();
-                tokio::time::sleep(p.answer_after).await;
-                plan = Some(p);
-                match &phone {
-                    Some(phone) if phone.is_ringing() => phone.off_hook()?,
-                    _ => world.agent(agent, AgentCommand::Answer)?,
-                }
-                talking_since = Some(Instant::now());
-            }
-            Some(AgentState::OnCall) => {
-                let since = *talking_since.get_or_insert_with(Instant::now);
-                let p = match plan {
-                    Some(p) => p,
-                    None => {
-                        let p = traffic.lock().await.agent_plan();
-                        plan = Some(p);
-                        p
-                    }
-                };
-                say(300);
-                if since.elapsed() >= p.talk && view.consulting.is_none() {
-                    if p.transfer && !expert {
-                        counters.agent_transfers.fetch_add(1, Ordering::Relaxed);
-                        world.agent(
-                            agent,
-                            AgentCommand::Transfer {
-                                to: TransferTarget::Queue(EXPERT_QUEUE),
-                                consult: false,
-                            },
-                        )?;
-                    } else {
-                        match &phone {
-                            Some(phone) => phone.on_hook()?,
-                            None => world.agent(agent, AgentCommand::Hangup)?,
-                        }
-                    }
-                    plan = None;
-                    talking_since = None;
-                }
-            }
-            Some(AgentState::WrapUp) => {
-                if let Some(phone) = &phone {
-                    let _ = phone.on_hook();
-                }
-                let wrap = plan.map_or(Duration::from_secs(1), |p| p.wrap_up);
-                tokio::time::sleep(wrap).await;
-                let _ = world.agent(
-                    agent,
-                    AgentCommand::WrapUp {
-                        disposition: "resolved".into(),
-                        note: String::new(),
-                    },
-                );
-                plan = None;
-                talking_since = None;
-            }
-            Some(AgentState::NotReady(_)) => {
-                // Missed offers or a refused command: back to work.
-                world.agent(agent, AgentCommand::Ready)?;
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}

@@ -7,6 +7,8 @@ pub mod bench;
 pub mod demo;
 pub mod dsp;
 pub mod erlang;
+pub mod node;
+pub mod people;
 pub mod traffic;
 pub mod wan;
 pub mod world;

@@ -50,6 +50,29 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// One simulated branch as its own process: a gateway (already enrolled in
+    /// --data) on a simulated board, with callers on its lines and the agents the
+    /// configuration seats there. Prints its call and CDR counters as they change.
+    Node {
+        /// The gateway's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Board file.
+        #[arg(long, default_value = "board-configs/sim.toml")]
+        board: PathBuf,
+        /// Deployment configuration (to find this site's agents).
+        #[arg(long, default_value = "center-configs/demo.toml")]
+        config: PathBuf,
+        /// Calls per minute on this branch's lines.
+        #[arg(long, default_value_t = 6.0)]
+        calls_per_minute: f64,
+        /// Mean talk time, seconds.
+        #[arg(long, default_value_t = 12.0)]
+        talk: f64,
+        /// Seed of the simulated people.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Line DSP tools over 8 kHz 16-bit mono WAV files (the gateway's own code).
     Dsp {
         #[command(subcommand)]
@@ -248,6 +271,31 @@ async fn main() -> Result<()> {
                     seed,
                     ..Default::default()
                 },
+            })
+            .await
+        }
+        Command::Node {
+            data,
+            board,
+            config,
+            calls_per_minute,
+            talk,
+            seed,
+        } => {
+            tandem_sim::node::run(tandem_sim::node::NodeOptions {
+                data,
+                board,
+                config,
+                traffic: tandem_sim::traffic::TrafficConfig {
+                    calls_per_minute_per_site: calls_per_minute,
+                    mean_talk: Duration::from_secs_f64(talk.max(0.5)),
+                    transfer_share: 0.0,
+                    blacklisted_share: 0.0,
+                    menu: vec![('1', 1.0)],
+                    mean_patience: Duration::from_secs(600),
+                    seed,
+                },
+                transfer_to: tandem_node::routing::QueueId(3),
             })
             .await
         }

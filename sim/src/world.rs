@@ -39,6 +39,21 @@ pub const DEMO_SITES: [(&str, &str); 5] = [
     ("home-wang", HOME_SEAT_BOARD),
 ];
 
+/// The simulated hardware of `board` in real time: the devices a gateway drives
+/// and the far side the simulated people use.
+pub fn sim_devices(board: &BoardConfig) -> Result<(Devices, SimExchange)> {
+    let sim = SimBoard::new(board, &CHINA, tandem_hal::dsp::FRAME_20MS, Pace::RealTime)?;
+    let devices = Devices {
+        lines: sim.lines,
+        seats: sim
+            .seats
+            .into_iter()
+            .map(|s| Box::new(s) as Box<dyn tandem_hal::audio::AudioDevice>)
+            .collect(),
+    };
+    Ok((devices, sim.exchange))
+}
+
 /// How to build a world.
 #[derive(Debug, Clone)]
 pub struct WorldOptions {
@@ -144,20 +159,12 @@ impl World {
                     .await?;
             }
             drop(store);
-            let sim = SimBoard::new(&board, &CHINA, tandem_hal::dsp::FRAME_20MS, Pace::RealTime)?;
-            let devices = Devices {
-                lines: sim.lines,
-                seats: sim
-                    .seats
-                    .into_iter()
-                    .map(|s| Box::new(s) as Box<dyn tandem_hal::audio::AudioDevice>)
-                    .collect(),
-            };
+            let (devices, exchange) = sim_devices(&board)?;
             let gateway = Gateway::start(&dir, &board, devices)?;
             nodes.push(SimNode {
                 site: site.clone(),
                 gateway,
-                exchange: sim.exchange,
+                exchange,
                 wan,
             });
         }
@@ -270,14 +277,14 @@ impl World {
     pub async fn login_ready(&self, agents: &[u32]) -> Result<()> {
         for &a in agents {
             self.agent(a, AgentCommand::Login)?;
-            self.wait_agent(a, "logged in", Duration::from_secs(5), |v| {
+            self.wait_agent(a, "logged in", Duration::from_secs(15), |v| {
                 v.state.is_some()
             })
             .await?;
             self.agent(a, AgentCommand::Ready)?;
         }
         for &a in agents {
-            self.wait_agent(a, "ready", Duration::from_secs(5), |v| {
+            self.wait_agent(a, "ready", Duration::from_secs(15), |v| {
                 v.state == Some(tandem_node::routing::AgentState::Ready)
             })
             .await?;

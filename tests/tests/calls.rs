@@ -185,8 +185,14 @@ async fn consult_transfer_to_the_expert_pool_then_conference_then_blind_transfer
     assert!(at_seat > -30.0, "blind transfer: agent 1 hears the caller {at_seat:.1}");
     fxo.hang_up(HangUp::LoopBreak { ms: 800 })?;
     let cdrs = cdrs(&world, 1).await?;
-    let transfers = cdrs[0].events.iter().filter(|e| matches!(e.kind, CdrEventKind::Transferred { .. })).count();
-    assert!(transfers >= 2, "both transfers recorded: {:?}", cdrs[0].events);
+    let cdr = &cdrs[0];
+    let transfers = cdr.events.iter().filter(|e| matches!(e.kind, CdrEventKind::Transferred { .. })).count();
+    assert_eq!(transfers, 1, "the blind transfer is recorded: {:?}", cdr.events);
+    let expert_joined = cdr.events.iter().any(|e| {
+        matches!(e.kind, CdrEventKind::Joined { agent: Some(tandem_node::routing::AgentId(6)), local: false, .. })
+    });
+    assert!(expert_joined, "the expert joined over the relay: {:?}", cdr.events);
+    assert!(cdr.events.iter().any(|e| e.kind == CdrEventKind::Held), "the consult held the caller");
     world.stop().await
 }
 
@@ -231,8 +237,8 @@ async fn supervisors_monitor_whisper_barge_and_force_release_within_their_author
     world.agent(5, AgentCommand::ForceRelease { agent: tandem_node::routing::AgentId(1) })?;
     let f = fxo.clone();
     eventually(LONG, "line released by force-release", move || {
-        let s = f.state();
-        async move { s == FxoState::Idle || f.gateway_released() }
+        let done = f.state() == FxoState::Idle || f.gateway_released();
+        async move { done }
     })
     .await?;
     // A team lead has no authority over the duty manager.
