@@ -27,9 +27,18 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AdminRequest {
-    CreateToken { site: Site, ttl_secs: u64 },
+    CreateToken {
+        site: Site,
+        ttl_secs: u64,
+    },
     ListNodes,
-    RevokeNode { node_id: NodeId },
+    RevokeNode {
+        node_id: NodeId,
+    },
+    AddAccount {
+        account: crate::accounts::AccountSpec,
+    },
+    ListAccounts,
 }
 
 /// The answer to an [`AdminRequest`].
@@ -48,6 +57,12 @@ pub enum AdminResponse {
     Revoked {
         node_id: NodeId,
         was_online: bool,
+    },
+    Account {
+        account: crate::accounts::AccountView,
+    },
+    Accounts {
+        accounts: Vec<crate::accounts::AccountView>,
     },
     Error {
         message: String,
@@ -133,6 +148,17 @@ impl Coordinator {
                         was_online,
                     })
             }
+            AdminRequest::AddAccount { account } => {
+                return self
+                    .add_account(&account)
+                    .map(|account| AdminResponse::Account { account })
+                    .unwrap_or_else(|e| AdminResponse::Error {
+                        message: e.to_string(),
+                    });
+            }
+            AdminRequest::ListAccounts => self
+                .account_views()
+                .map(|accounts| AdminResponse::Accounts { accounts }),
         };
         result.unwrap_or_else(|e| AdminResponse::Error {
             message: e.to_string(),

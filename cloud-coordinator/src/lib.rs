@@ -5,8 +5,10 @@
 //! handle to that state; the binary, the admin socket, the HTTP API and the tests
 //! all go through it.
 
+pub mod accounts;
 pub mod admin;
 pub mod ca;
+pub mod events;
 pub mod http;
 pub mod media;
 pub mod registry;
@@ -66,6 +68,7 @@ struct Inner {
     revocations: Revocations,
     registry: Registry,
     relay: std::sync::Mutex<relay::RelayTable<NodeId>>,
+    events: events::EventBus,
 }
 
 /// Seconds since the Unix epoch.
@@ -92,6 +95,7 @@ impl Coordinator {
                 revocations: Revocations::new(revoked),
                 registry: Registry::default(),
                 relay: Default::default(),
+                events: Default::default(),
             }),
         })
     }
@@ -114,6 +118,11 @@ impl Coordinator {
 
     pub fn revocations(&self) -> &Revocations {
         &self.inner.revocations
+    }
+
+    /// Live call, queue, agent and node events for the operator surfaces.
+    pub fn events(&self) -> &events::EventBus {
+        &self.inner.events
     }
 
     /// Creates a one-time enrollment token for `site`, valid for `ttl_secs`.

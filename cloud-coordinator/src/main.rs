@@ -54,6 +54,40 @@ enum Command {
         #[command(subcommand)]
         command: NodeCommand,
     },
+    /// Accounts of the web desktop, wallboard and admin pages.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account. Without --password-stdin a random password is printed.
+    Add {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+        /// Login name (letters, digits, '.', '_', '-').
+        #[arg(long)]
+        user: String,
+        /// agent, team-lead, duty-manager or admin.
+        #[arg(long)]
+        role: tandem_coordinator::accounts::Role,
+        /// The agent id this person works as (agents and team leads).
+        #[arg(long)]
+        agent: Option<u32>,
+        /// Groups a team lead leads, e.g. 1,2.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<u32>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts.
+    List {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +174,54 @@ async fn main() -> Result<()> {
                     ""
                 };
                 println!("node {node_id} revoked{kicked}");
+                Ok(())
+            }
+            other => unexpected(other),
+        },
+        Command::Account { command } => account(command).await,
+    }
+}
+
+async fn account(command: AccountCommand) -> Result<()> {
+    use tandem_coordinator::accounts::{AccountSpec, new_token};
+    use tandem_node::routing::{AgentId, GroupId};
+    match command {
+        AccountCommand::Add {
+            data,
+            user,
+            role,
+            agent,
+            groups,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                (new_token()[..20].to_owned(), true)
+            };
+            let account = AccountSpec {
+                username: user,
+                password: Some(password.clone()),
+                role,
+                agent: agent.map(AgentId),
+                groups: groups.into_iter().map(GroupId).collect(),
+            };
+            match call(&data, AdminRequest::AddAccount { account }).await? {
+                AdminResponse::Account { account } => {
+                    eprintln!("account {} ({}) created", account.username, account.role);
+                    if generated {
+                        println!("{password}");
+                    }
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+        AccountCommand::List { data } => match call(&data, AdminRequest::ListAccounts).await? {
+            AdminResponse::Accounts { accounts } => {
+                println!("{}", serde_json::to_string_pretty(&accounts)?);
                 Ok(())
             }
             other => unexpected(other),

@@ -143,6 +143,9 @@ async fn session(
         return;
     }
     presence.online(&node, &hello, conn.remote_address());
+    let (id, at) = (node.clone(), site.clone());
+    let events = coordinator.events();
+    events.publish(crate::events::Event::NodeOnline { node: id, site: at });
     tracing::info!(version = %hello.software_version, inventory = %hello.inventory.summary(), "node online");
     let welcome = Message::Welcome(Welcome {
         coordinator_version: VERSION.to_owned(),
@@ -171,6 +174,8 @@ async fn session(
     media.abort();
     if registry.remove(&node, session) {
         coordinator.node_gone(&node);
+        let (node, site) = (node.clone(), site.clone());
+        events.publish(crate::events::Event::NodeOffline { node, site });
     }
     presence.offline(&node);
     match ended {
