@@ -296,15 +296,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.inner();
         let message = inner.to_string();
         let path = e.path().to_string();
-        let missing = message
-            .strip_prefix("missing field `")
-            .or_else(|| message.strip_prefix("unknown field `"))
-            .and_then(|rest| rest.split('`').next());
-        let field = match (missing, path.as_str()) {
-            (Some(name), "." | "") => name.to_owned(),
-            (Some(name), parent) => format!("{parent}.{name}"),
-            (None, "." | "") => "body".to_owned(),
-            (None, path) => path.to_owned(),
+        let named = |prefix: &str| {
+            message
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_owned)
+        };
+        let top = matches!(path.as_str(), "." | "" | "?");
+        let field = match named("missing field `") {
+            Some(name) if top => name,
+            Some(name) => format!("{path}.{name}"),
+            None if top => named("unknown field `").unwrap_or_else(|| "body".to_owned()),
+            None => path,
         };
         let status = if inner.is_syntax() || inner.is_eof() {
             StatusCode::BAD_REQUEST
