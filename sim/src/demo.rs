@@ -61,7 +61,7 @@ pub async fn run(options: DemoOptions) -> Result<()> {
     println!(
         "coordinator listening on {addr} (QUIC){}",
         match running.http_addr() {
-            Some(h) => format!(", HTTP on http://{h}/api/nodes"),
+            Some(h) => format!(", HTTP on http://{h}/ (metrics at /metrics)"),
             None => String::new(),
         }
     );
