@@ -670,36 +670,24 @@ async fn agents_act_for_themselves_and_supervisors_over_whom_they_lead() {
         h.token(Role::TeamLead),
         h.token(Role::DutyManager),
     );
-    assert_eq!(h.command(&ann, 1, r#""Ready""#).await, StatusCode::OK);
-    assert_eq!(
-        h.command(&ann, 4, r#""Ready""#).await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        h.command(&ann, 1, r#""Answer""#).await,
-        StatusCode::CONFLICT
-    );
-    assert_eq!(
-        h.command(&ann, 1, r#"{"Monitor":{"agent":4}}"#).await,
-        StatusCode::FORBIDDEN
-    );
     // Team lead 2 leads group 1 (agent 1), not group 2 (agent 4).
-    assert_eq!(
-        h.command(&tom, 2, r#"{"Monitor":{"agent":1}}"#).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.command(&tom, 2, r#"{"Barge":{"agent":4}}"#).await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        h.command(&tom, 1, r#""Ready""#).await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        h.command(&dora, 3, r#"{"ForceRelease":{"agent":4}}"#).await,
-        StatusCode::OK
-    );
+    let cases = [
+        (&ann, 1, r#""Ready""#, StatusCode::OK),
+        (&ann, 4, r#""Ready""#, StatusCode::FORBIDDEN),
+        (&ann, 1, r#""Answer""#, StatusCode::CONFLICT),
+        (&ann, 1, r#"{"Monitor":{"agent":4}}"#, StatusCode::FORBIDDEN),
+        (&tom, 2, r#"{"Monitor":{"agent":1}}"#, StatusCode::OK),
+        (&tom, 2, r#"{"Barge":{"agent":4}}"#, StatusCode::FORBIDDEN),
+        (&tom, 1, r#""Ready""#, StatusCode::FORBIDDEN),
+        (&dora, 3, r#"{"ForceRelease":{"agent":4}}"#, StatusCode::OK),
+    ];
+    for (token, agent, body, status) in cases {
+        assert_eq!(
+            h.command(token, agent, body).await,
+            status,
+            "{agent} {body}"
+        );
+    }
     assert_eq!(h.view(&ann, 2).await, StatusCode::FORBIDDEN);
     assert_eq!(h.view(&tom, 1).await, StatusCode::OK);
     assert_eq!(h.view(&tom, 4).await, StatusCode::FORBIDDEN);
@@ -972,4 +960,45 @@ async fn admins_manage_accounts_and_changes_end_sessions() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// One request over a real socket, HTTP/1.1 with `Connection: close`.
+async fn raw_http(addr: SocketAddr, method: &str, path: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test]
+async fn the_served_api_knows_the_client_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let coordinator = Coordinator::open(dir.path()).unwrap();
+    let running = coordinator
+        .serve(crate::server::ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            http: Some("127.0.0.1:0".parse().unwrap()),
+        })
+        .await
+        .unwrap();
+    let addr = running.http_addr().unwrap();
+    let health = raw_http(addr, "GET", "/healthz", "").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let login = raw_http(
+        addr,
+        "POST",
+        "/api/v1/auth/login",
+        r#"{"username":"nobody","password":"nothing"}"#,
+    )
+    .await;
+    assert!(login.starts_with("HTTP/1.1 401"), "{login}");
+    let me = raw_http(addr, "GET", "/api/v1/auth/me", "").await;
+    assert!(me.starts_with("HTTP/1.1 401"), "{me}");
+    running.shutdown().await;
 }
