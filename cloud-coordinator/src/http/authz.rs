@@ -39,6 +39,9 @@ pub enum Action {
     WriteConfig,
     Wallboard,
     ExportCdrs,
+    /// Earlier calls of a number (the screen pop): agents and team leads only
+    /// for the caller of their own current call.
+    CallerHistory,
     Events,
     ListAccounts,
     WriteAccounts,
@@ -60,6 +63,7 @@ pub const RULES: &[(Action, [Scope; 4])] = &[
     (Action::WriteConfig, [No, No, No, All]),
     (Action::Wallboard, [No, All, All, All]),
     (Action::ExportCdrs, [No, Team, All, All]),
+    (Action::CallerHistory, [Own, Own, All, All]),
     (Action::Events, [Own, Team, All, All]),
     (Action::ListAccounts, [No, No, No, All]),
     (Action::WriteAccounts, [No, No, No, All]),

@@ -307,6 +307,55 @@ pub async fn cdrs(
     })
 }
 
+/// Calls shown in a screen pop.
+const HISTORY_LIMIT: usize = 20;
+
+/// The earlier calls of `number`, newest first, with their dispositions.
+pub async fn history(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let number = query
+        .get("number")
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::field(UNPROCESSABLE, "number", "is required"))?
+        .clone();
+    if granted.scope != Scope::All {
+        let current = granted
+            .account
+            .agent
+            .and_then(|a| api.desk().agent_view(a))
+            .and_then(|v| v.caller);
+        if current.as_ref() != Some(&number) {
+            return Err(ApiError::forbidden(
+                "only the history of your current caller",
+            ));
+        }
+    }
+    let mut calls = api.blocking(|c| Ok(stored_cdrs(c)?)).await?;
+    calls.retain(|c| c.number.as_ref() == Some(&number));
+    calls.reverse();
+    calls.truncate(HISTORY_LIMIT);
+    let ids: Vec<_> = calls.iter().map(|c| c.call).collect();
+    let dispositions = api.desk().dispositions(&ids);
+    let rows: Vec<_> = calls
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "call": c.call,
+                "started_us": c.started_us,
+                "ended_us": c.ended_us,
+                "cause": c.cause,
+                "queue": c.queue,
+                "agents": c.agents,
+                "disposition": dispositions.get(&c.call),
+            })
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}
+
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {

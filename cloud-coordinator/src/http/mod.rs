@@ -25,11 +25,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tandem_node::calls::{AgentCommand, AgentView};
-use tandem_node::routing::{AgentId, GroupId, QueueId};
+use tandem_node::routing::{AgentId, CallId, GroupId, QueueId};
 use tokio::sync::watch;
 
 pub use auth::LoginLimiter;
@@ -56,6 +57,11 @@ pub trait CallDesk: Send + Sync + 'static {
     fn agent_groups(&self, agent: AgentId) -> Vec<GroupId>;
     /// Figures for `/metrics`.
     fn metrics(&self) -> DeskMetrics;
+    /// Wrap-up dispositions recorded for `calls` (for the caller history).
+    fn dispositions(&self, calls: &[CallId]) -> HashMap<CallId, String> {
+        let _ = calls;
+        HashMap::new()
+    }
 }
 
 /// Call-control figures for `/metrics`.
@@ -423,6 +429,7 @@ pub fn routes(api: Api) -> Routes {
         .guarded(put.clone(), "/api/v1/config", A::WriteConfig, h::config_put)
         .guarded(get.clone(), "/api/v1/summary", A::Wallboard, h::summary)
         .guarded(get.clone(), "/api/v1/cdrs", A::ExportCdrs, h::cdrs)
+        .guarded(get.clone(), "/api/v1/history", A::CallerHistory, h::history)
         .guarded(get.clone(), "/api/v1/events", A::Events, stream::events)
         .guarded(
             get.clone(),

@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tandem_node::calls::{AgentCommand, AgentView};
-use tandem_node::routing::{AgentId, AgentState, GroupId};
+use tandem_node::routing::{AgentId, AgentState, CallId, GroupId};
 use tower::ServiceExt;
 
 const DEMO: &str = include_str!("../../../center-configs/demo.toml");
@@ -39,7 +39,16 @@ impl CallDesk for Desk {
         })
     }
     fn agent_view(&self, agent: AgentId) -> Option<AgentView> {
-        (1..=4).contains(&agent.0).then(AgentView::default)
+        (1..=4).contains(&agent.0).then(|| AgentView {
+            caller: Some(caller_of(agent.0)),
+            ..AgentView::default()
+        })
+    }
+    fn dispositions(&self, calls: &[CallId]) -> std::collections::HashMap<CallId, String> {
+        calls
+            .iter()
+            .map(|c| (*c, format!("resolved-{c}")))
+            .collect()
     }
     fn summary_json(&self) -> serde_json::Value {
         serde_json::json!({ "queues": [{ "queue": 1, "waiting": 2 }], "agents": [] })
@@ -64,6 +73,11 @@ impl CallDesk for Desk {
             queue_depth: vec![(QueueId(1), 2)],
         }
     }
+}
+
+/// The number of the call each test agent is on.
+fn caller_of(agent: u32) -> String {
+    format!("0105550{agent}")
 }
 
 /// user, role, agent, groups
@@ -250,6 +264,7 @@ fn role_table() -> Vec<(&'static str, &'static str, [bool; 4])> {
         ("PUT", "/api/v1/config", ADMIN),
         ("GET", "/api/v1/summary", [false, true, true, true]),
         ("GET", "/api/v1/cdrs", [false, true, true, true]),
+        ("GET", "/api/v1/history", ALL),
         ("GET", "/api/v1/events", ALL),
         ("GET", "/api/v1/accounts", ADMIN),
         ("POST", "/api/v1/accounts", ADMIN),
@@ -339,6 +354,11 @@ async fn every_role_gets_exactly_the_endpoints_the_table_allows() {
                         "victim-del"
                     },
                 );
+            let path = if template == "/api/v1/history" {
+                format!("{path}?number={}", caller_of(agent.parse().unwrap()))
+            } else {
+                path
+            };
             let body = match (method, template) {
                 ("POST", "/api/v1/auth/login") => {
                     serde_json::json!({ "username": user, "password": PASSWORD }).to_string()
@@ -710,7 +730,7 @@ fn cdr(call: u64, agents: &[u32]) -> tandem_node::calls::Cdr {
         site: tandem_node::names::Site::new("bj-01").unwrap(),
         line: "fxo1".into(),
         outbound: false,
-        number: Some("010,555".into()),
+        number: Some("01055501".into()),
         started_us: call * 10,
         answered_us: None,
         ended_us: call * 10 + 5,
@@ -719,7 +739,7 @@ fn cdr(call: u64, agents: &[u32]) -> tandem_node::calls::Cdr {
         ivr_path: vec!["menu".into()],
         queue: Some(QueueId(1)),
         agents: agents.iter().copied().map(AgentId).collect(),
-        recording: None,
+        recording: Some(format!("r,\"{call}\".ogg")),
         events: vec![],
     }
 }
@@ -775,13 +795,47 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
     assert_eq!(lines.len(), 3, "{}", csv.body);
     assert!(lines[0].starts_with("call,site,line"));
     assert!(
-        lines[1].starts_with("1,bj-01,fxo1,false,\"010,555\","),
+        lines[1].starts_with("1,bj-01,fxo1,false,01055501,"),
         "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].ends_with(r#","r,""1"".ogg""#),
+        "quoted: {}",
         lines[1]
     );
     let lead = h.token(Role::TeamLead);
     let r = h.call("GET", "/api/v1/cdrs", Some(&lead), "").await;
     assert_eq!(r.json().as_array().unwrap().len(), 1, "only agent 1's call");
+
+    // The screen pop: the current caller's earlier calls, newest first.
+    let ann = h.token(Role::Agent);
+    let r = h
+        .call("GET", "/api/v1/history?number=01055501", Some(&ann), "")
+        .await;
+    let calls: Vec<_> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["call"].clone())
+        .collect();
+    assert_eq!(
+        calls,
+        vec![serde_json::json!(2), serde_json::json!(1)],
+        "{}",
+        r.body
+    );
+    assert_eq!(r.json()[0]["disposition"], "resolved-2");
+    let r = h
+        .call("GET", "/api/v1/history?number=01055504", Some(&ann), "")
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "not ann's caller");
+    let r = h.call("GET", "/api/v1/history", Some(&admin), "").await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "number".into())
+    );
 }
 
 async fn next_chunk(s: &mut axum::body::BodyDataStream) -> String {
