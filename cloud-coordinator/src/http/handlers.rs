@@ -201,8 +201,25 @@ pub async fn config_put(
     Ok(Json(serde_json::json!({ "version": version })).into_response())
 }
 
-pub async fn summary(State(api): State<Api>) -> Json<serde_json::Value> {
-    Json(api.desk().summary_json())
+/// The call desk's wallboard figures plus, per site, the gateways online.
+pub async fn summary(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+    let nodes = api.blocking(|c| Ok(c.store().nodes()?)).await?;
+    let mut sites: std::collections::BTreeMap<Site, (u32, u32)> = Default::default();
+    for node in nodes.iter().filter(|n| n.revoked_at.is_none()) {
+        let entry = sites.entry(node.site.clone()).or_default();
+        entry.0 += 1;
+        if api.coordinator().registry().get(&node.node_id).is_some() {
+            entry.1 += 1;
+        }
+    }
+    let mut summary = api.desk().summary_json();
+    if let Some(object) = summary.as_object_mut() {
+        let rows = sites.into_iter().map(|(site, (nodes, online))| {
+            serde_json::json!({ "site": site, "nodes": nodes, "nodes_online": online })
+        });
+        object.insert("sites".into(), rows.collect());
+    }
+    Ok(Json(summary))
 }
 
 /// Every CDR uploaded by any gateway, oldest first. Records that do not decode

@@ -831,6 +831,12 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
         .call("GET", "/api/v1/history?number=01055504", Some(&ann), "")
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "not ann's caller");
+    let r = h.call("GET", "/api/v1/summary", Some(&lead), "").await;
+    assert_eq!(r.json()["queues"][0]["waiting"], 2, "from the call desk");
+    assert_eq!(
+        r.json()["sites"],
+        serde_json::json!([{ "site": "bj-01", "nodes": 1, "nodes_online": 0 }])
+    );
     let r = h.call("GET", "/api/v1/history", Some(&admin), "").await;
     assert_eq!(
         (r.status, r.field()),
