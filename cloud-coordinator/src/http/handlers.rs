@@ -486,6 +486,12 @@ pub async fn metrics(State(api): State<Api>) -> Response {
         "Media datagrams forwarded by the relay.",
         &one(relay.forwarded),
     );
+    metric(
+        "tandem_relay_bytes_forwarded_total",
+        "counter",
+        "Bytes of media datagrams forwarded by the relay.",
+        &one(relay.forwarded_bytes),
+    );
     let refused = [
         ("malformed", relay.malformed),
         ("unknown_leg", relay.unknown_leg),

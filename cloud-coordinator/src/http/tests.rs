@@ -907,6 +907,7 @@ async fn metrics_pages_and_openapi_are_served() {
         "tandem_calls_active 0",
         "tandem_queue_depth{queue=\"1\"} 2",
         "tandem_relay_datagrams_forwarded_total 0",
+        "tandem_relay_bytes_forwarded_total 0",
         "tandem_relay_datagrams_refused_total{reason=\"malformed\"} 0",
         "# TYPE tandem_uptime_seconds gauge",
     ] {
