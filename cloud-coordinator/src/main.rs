@@ -32,7 +32,8 @@ enum Command {
         /// UDP address for gateway connections, e.g. 0.0.0.0:4433.
         #[arg(long, default_value = "0.0.0.0:4433")]
         listen: SocketAddr,
-        /// TCP address for the HTTP API (health, node list), e.g. 127.0.0.1:8080.
+        /// TCP address for the web pages, the API and /metrics, e.g. 127.0.0.1:8080.
+        /// Sessions end after 12 idle hours (TANDEM_SESSION_IDLE, e.g. 8h).
         #[arg(long)]
         http: Option<SocketAddr>,
     },

@@ -146,6 +146,23 @@ impl Default for HttpOptions {
     }
 }
 
+impl HttpOptions {
+    /// The defaults, with the idle session lifetime from `TANDEM_SESSION_IDLE`
+    /// (e.g. `8h`, `30m`) if set.
+    pub fn from_env() -> Self {
+        let mut options = HttpOptions::default();
+        if let Ok(text) = std::env::var("TANDEM_SESSION_IDLE") {
+            match humantime::parse_duration(&text) {
+                Ok(idle) if idle.as_secs() > 0 => options.session_idle = idle,
+                _ => {
+                    tracing::warn!(value = %text, "TANDEM_SESSION_IDLE is not a duration; using 12h")
+                }
+            }
+        }
+        options
+    }
+}
+
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 pub struct Api(Arc<ApiInner>);
@@ -477,7 +494,7 @@ pub async fn serve(
         let _ = stop.changed().await;
     };
     let desk = coordinator.call_desk();
-    let app = router(Api::new(coordinator, desk, HttpOptions::default()));
+    let app = router(Api::new(coordinator, desk, HttpOptions::from_env()));
     if let Err(err) = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
