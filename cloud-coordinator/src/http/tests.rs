@@ -278,8 +278,19 @@ fn documented() -> BTreeSet<(String, String)> {
     let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let mut ops = BTreeSet::new();
+    let mut ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+            let public = op.get("security").is_some();
+            let responses = &op["responses"];
+            let documents_refusals = ["401", "403"].iter().all(|s| responses.get(s).is_some());
+            assert!(public || documents_refusals, "{method} {path}: 401 and 403");
+            assert!(
+                !public || responses.get("403").is_none(),
+                "{method} {path}: no 403"
+            );
             ops.insert((method.to_uppercase(), path.clone()));
         }
     }
@@ -300,6 +311,21 @@ fn the_openapi_document_lists_exactly_the_routes_of_the_router() {
         .map(|(m, p, _)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(routed, documented());
+    let public: BTreeSet<(String, String)> = routes(h.api.clone())
+        .list()
+        .iter()
+        .filter(|(_, path, action)| action.is_none() && !is_page(path))
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+    for (method, path) in &public {
+        let op = &doc["paths"][path][method.to_lowercase()];
+        assert_eq!(
+            op["security"],
+            serde_json::json!([]),
+            "{method} {path} is public"
+        );
+    }
     let tabled: BTreeSet<(String, String)> = role_table()
         .into_iter()
         .map(|(m, p, _)| (m.to_owned(), p.to_owned()))
@@ -872,6 +898,7 @@ async fn the_event_stream_is_filtered_by_role() {
     };
     let mut agent = open(h.token(Role::Agent)).await;
     let mut manager = open(h.token(Role::DutyManager)).await;
+    let mut lead = open(h.token(Role::TeamLead)).await;
     let events = h.coordinator.events();
     let about = |agent| Event::Agent {
         agent: AgentId(agent),
@@ -883,6 +910,11 @@ async fn the_event_stream_is_filtered_by_role() {
     });
     events.publish(about(4));
     events.publish(about(1));
+    events.publish(Event::Queue {
+        queue: QueueId(1),
+        waiting: 3,
+        longest_wait_ms: 10,
+    });
     let first = next_chunk(&mut agent).await;
     assert!(first.starts_with("event: agent\n"), "{first}");
     assert!(first.contains(r#""agent":1"#), "only their own: {first}");
@@ -895,6 +927,11 @@ async fn the_event_stream_is_filtered_by_role() {
         seen.contains(r#""agent":4"#) && seen.contains(r#""agent":1"#),
         "{seen}"
     );
+    // The team lead: their group's agent and the queue, not nodes or agent 4.
+    let first = next_chunk(&mut lead).await;
+    assert!(first.contains(r#""agent":1"#), "{first}");
+    let second = next_chunk(&mut lead).await;
+    assert!(second.starts_with("event: queue\n"), "{second}");
 }
 
 #[tokio::test]
