@@ -14,7 +14,7 @@ const LABELS = {
     nodes: "Nodes", tokens: "Enrollment token", site: "Site", ttl: "Valid (seconds)", create: "Create",
     revoke: "Revoke", config: "Center configuration", save: "Save", load: "Reload",
     accounts: "Accounts", role: "Role", agent: "Agent", groups: "Groups", delete: "Delete",
-    history: "Earlier calls", sites: "Sites", online: "online", offline: "offline", revoked: "revoked", saved: "Saved", error: "Error",
+    history: "Earlier calls", sites: "Sites", today: "My day", calls: "Calls", talk: "Talk time (s)", average: "Average talk (s)", online: "online", offline: "offline", revoked: "revoked", saved: "Saved", error: "Error",
   },
   zh: {
     title_login: "Tandem — 登录", username: "用户名", password: "密码", login: "登录",
@@ -29,7 +29,7 @@ const LABELS = {
     nodes: "节点", tokens: "注册令牌", site: "站点", ttl: "有效期（秒）", create: "创建",
     revoke: "吊销", config: "中心配置", save: "保存", load: "重新加载",
     accounts: "账号", role: "角色", agent: "坐席", groups: "组", delete: "删除",
-    history: "历史来电", sites: "站点", online: "在线", offline: "离线", revoked: "已吊销", saved: "已保存", error: "错误",
+    history: "历史来电", sites: "站点", today: "今日统计", calls: "通话数", talk: "通话时长（秒）", average: "平均通话（秒）", online: "在线", offline: "离线", revoked: "已吊销", saved: "已保存", error: "错误",
   },
 };
 

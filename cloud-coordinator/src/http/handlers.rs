@@ -107,6 +107,45 @@ pub async fn agent_view(
     Ok(Json(view).into_response())
 }
 
+/// An agent's own figures since `since` (Unix seconds; default: midnight UTC
+/// today), from the stored CDRs.
+pub async fn agent_stats(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let id = agent_id(&id)?;
+    granted.require(&api, id, Action::ViewAgent)?;
+    let since = match query.get("since") {
+        Some(raw) => raw
+            .parse::<u64>()
+            .map_err(|_| ApiError::field(UNPROCESSABLE, "since", "must be Unix seconds"))?,
+        None => api.now() / 86_400 * 86_400,
+    };
+    let mut cdrs = api.blocking(|c| Ok(stored_cdrs(c)?)).await?;
+    cdrs.retain(|c| c.agents.contains(&id) && c.started_us / 1_000_000 >= since);
+    let talk_us: u64 = cdrs
+        .iter()
+        .filter_map(|c| c.answered_us.map(|a| c.ended_us.saturating_sub(a)))
+        .sum();
+    let calls = cdrs.len() as u64;
+    let ids: Vec<_> = cdrs.iter().map(|c| c.call).collect();
+    let mut dispositions: std::collections::BTreeMap<String, u64> = Default::default();
+    for code in api.desk().dispositions(&ids).into_values() {
+        *dispositions.entry(code).or_default() += 1;
+    }
+    Ok(Json(serde_json::json!({
+        "agent": id,
+        "since": since,
+        "calls": calls,
+        "talk_secs": talk_us / 1_000_000,
+        "average_talk_secs": (talk_us / 1_000_000).checked_div(calls).unwrap_or(0),
+        "dispositions": dispositions,
+    }))
+    .into_response())
+}
+
 /// The agent a supervision command acts on.
 fn supervised(command: &AgentCommand) -> Option<AgentId> {
     match command {

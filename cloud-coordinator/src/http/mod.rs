@@ -437,6 +437,12 @@ pub fn routes(api: Api) -> Routes {
             h::agent_view,
         )
         .guarded(
+            get.clone(),
+            "/api/v1/agents/{id}/stats",
+            A::ViewAgent,
+            h::agent_stats,
+        )
+        .guarded(
             post.clone(),
             "/api/v1/agents/{id}/commands",
             A::CommandAgent,

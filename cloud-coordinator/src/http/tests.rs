@@ -259,6 +259,7 @@ fn role_table() -> Vec<(&'static str, &'static str, [bool; 4])> {
         ("POST", "/api/v1/nodes/tokens", ADMIN),
         ("POST", "/api/v1/nodes/{id}/revoke", ADMIN),
         ("GET", "/api/v1/agents/{id}", ALL),
+        ("GET", "/api/v1/agents/{id}/stats", ALL),
         ("POST", "/api/v1/agents/{id}/commands", ALL),
         ("GET", "/api/v1/config", [false, false, true, true]),
         ("PUT", "/api/v1/config", ADMIN),
@@ -758,8 +759,8 @@ fn cdr(call: u64, agents: &[u32]) -> tandem_node::calls::Cdr {
         outbound: false,
         number: Some("01055501".into()),
         started_us: call * 10,
-        answered_us: None,
-        ended_us: call * 10 + 5,
+        answered_us: Some(call * 10 + 1_000_000),
+        ended_us: call * 10 + 3_000_000,
         hangup: Hangup::Caller,
         cause: EndCause::Completed,
         ivr_path: vec!["menu".into()],
@@ -863,6 +864,29 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
         r.json()["sites"],
         serde_json::json!([{ "site": "bj-01", "nodes": 1, "nodes_online": 0 }])
     );
+    // Ann's day: call 1 (answered 2 s) is hers; call 2 is agent 4's.
+    let r = h
+        .call("GET", "/api/v1/agents/1/stats?since=0", Some(&ann), "")
+        .await;
+    assert_eq!(r.json()["calls"], 1, "{}", r.body);
+    assert_eq!(r.json()["talk_secs"], 2);
+    assert_eq!(r.json()["dispositions"]["resolved-1"], 1);
+    let r = h
+        .call("GET", "/api/v1/agents/1/stats", Some(&ann), "")
+        .await;
+    assert_eq!(
+        r.json()["calls"],
+        0,
+        "nothing today (the test CDRs are from 1970)"
+    );
+    let r = h
+        .call("GET", "/api/v1/agents/4/stats", Some(&ann), "")
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h
+        .call("GET", "/api/v1/agents/1/stats?since=x", Some(&ann), "")
+        .await;
+    assert_eq!(r.field(), "since");
     let r = h.call("GET", "/api/v1/history", Some(&admin), "").await;
     assert_eq!(
         (r.status, r.field()),
