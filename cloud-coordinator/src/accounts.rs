@@ -416,7 +416,36 @@ fn end_sessions_of(tx: &redb::WriteTransaction, username: &str) -> Result<(), St
     Ok(())
 }
 
+/// A password in transit; never shown by `Debug` (admin requests are logged).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
 impl Coordinator {
+    /// Gives an account a new password and ends its sessions (admin command).
+    pub fn set_password(&self, username: &str, password: &Password) -> Result<(), AccountError> {
+        let account = self
+            .store()
+            .account(username)?
+            .ok_or_else(|| AccountError::Unknown(username.to_owned()))?;
+        let spec = AccountSpec {
+            username: account.username,
+            password: Some(password.0.clone()),
+            role: account.role,
+            agent: account.agent,
+            groups: account.groups,
+        };
+        self.store().put_account(&spec, false, crate::now_secs())?;
+        tracing::info!(user = %username, "password changed");
+        Ok(())
+    }
+
     /// Creates an account (admin command). Blocking: hashes and commits.
     pub fn add_account(&self, spec: &AccountSpec) -> Result<AccountView, AccountError> {
         let account = self.store().put_account(spec, true, crate::now_secs())?;

@@ -39,6 +39,13 @@ pub enum AdminRequest {
         account: crate::accounts::AccountSpec,
     },
     ListAccounts,
+    SetPassword {
+        username: String,
+        password: crate::accounts::Password,
+    },
+    RemoveAccount {
+        username: String,
+    },
 }
 
 /// The answer to an [`AdminRequest`].
@@ -64,6 +71,7 @@ pub enum AdminResponse {
     Accounts {
         accounts: Vec<crate::accounts::AccountView>,
     },
+    Done,
     Error {
         message: String,
     },
@@ -149,12 +157,19 @@ impl Coordinator {
                     })
             }
             AdminRequest::AddAccount { account } => {
-                return self
-                    .add_account(&account)
-                    .map(|account| AdminResponse::Account { account })
-                    .unwrap_or_else(|e| AdminResponse::Error {
-                        message: e.to_string(),
-                    });
+                return account_result(self.add_account(&account), |account| {
+                    AdminResponse::Account { account }
+                });
+            }
+            AdminRequest::SetPassword { username, password } => {
+                return account_result(self.set_password(&username, &password), |()| {
+                    AdminResponse::Done
+                });
+            }
+            AdminRequest::RemoveAccount { username } => {
+                return account_result(self.store().delete_account(&username), |()| {
+                    AdminResponse::Done
+                });
             }
             AdminRequest::ListAccounts => self
                 .account_views()
@@ -164,6 +179,15 @@ impl Coordinator {
             message: e.to_string(),
         })
     }
+}
+
+fn account_result<T>(
+    result: Result<T, crate::accounts::AccountError>,
+    ok: impl FnOnce(T) -> AdminResponse,
+) -> AdminResponse {
+    result.map(ok).unwrap_or_else(|e| AdminResponse::Error {
+        message: e.to_string(),
+    })
 }
 
 /// The node list as a fixed-width table for terminals.

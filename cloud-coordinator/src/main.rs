@@ -89,6 +89,38 @@ enum AccountCommand {
         #[arg(long, env = "TANDEM_DATA")]
         data: PathBuf,
     },
+    /// Set an account's password (ends its sessions). Without --password-stdin a
+    /// random password is printed.
+    Password {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete an account and its sessions.
+    Remove {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+/// The password from standard input, or a new random one (and whether it was
+/// generated, so it must be shown).
+fn read_password(from_stdin: bool) -> Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    } else {
+        Ok((
+            tandem_coordinator::accounts::new_token()[..20].to_owned(),
+            true,
+        ))
+    }
 }
 
 #[derive(Subcommand)]
@@ -184,7 +216,7 @@ async fn main() -> Result<()> {
 }
 
 async fn account(command: AccountCommand) -> Result<()> {
-    use tandem_coordinator::accounts::{AccountSpec, new_token};
+    use tandem_coordinator::accounts::{AccountSpec, Password};
     use tandem_node::routing::{AgentId, GroupId};
     match command {
         AccountCommand::Add {
@@ -195,13 +227,7 @@ async fn account(command: AccountCommand) -> Result<()> {
             groups,
             password_stdin,
         } => {
-            let (password, generated) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
-            } else {
-                (new_token()[..20].to_owned(), true)
-            };
+            let (password, generated) = read_password(password_stdin)?;
             let account = AccountSpec {
                 username: user,
                 password: Some(password.clone()),
@@ -227,6 +253,34 @@ async fn account(command: AccountCommand) -> Result<()> {
             }
             other => unexpected(other),
         },
+        AccountCommand::Password {
+            data,
+            user,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            let request = AdminRequest::SetPassword {
+                username: user.clone(),
+                password: Password(password.clone()),
+            };
+            call(&data, request).await?;
+            eprintln!("password of {user} changed; their sessions ended");
+            if generated {
+                println!("{password}");
+            }
+            Ok(())
+        }
+        AccountCommand::Remove { data, user } => {
+            call(
+                &data,
+                AdminRequest::RemoveAccount {
+                    username: user.clone(),
+                },
+            )
+            .await?;
+            println!("account {user} removed");
+            Ok(())
+        }
     }
 }
 

@@ -1082,6 +1082,35 @@ async fn admins_manage_accounts_and_changes_end_sessions() {
         }
         other => panic!("{other:?}"),
     }
+    let token = h.token(Role::Agent);
+    let password = crate::accounts::Password("a new password".into());
+    let request = AdminRequest::SetPassword {
+        username: "ann".into(),
+        password: password.clone(),
+    };
+    assert!(!format!("{request:?}").contains("a new password"));
+    assert!(matches!(h.coordinator.admin(request), AdminResponse::Done));
+    let r = h.call("GET", "/api/v1/auth/me", Some(&token), "").await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "a new password logs out"
+    );
+    assert_eq!(
+        h.login([3, 3, 3, 3], "ann", &password.0).await.status,
+        StatusCode::OK
+    );
+    let remove = |username: &str| AdminRequest::RemoveAccount {
+        username: username.into(),
+    };
+    assert!(matches!(
+        h.coordinator.admin(remove("cli")),
+        AdminResponse::Done
+    ));
+    assert!(matches!(
+        h.coordinator.admin(remove("cli")),
+        AdminResponse::Error { .. }
+    ));
 }
 
 /// One request over a real socket, HTTP/1.1 with `Connection: close`.
