@@ -20,7 +20,7 @@ mod tests;
 use crate::Coordinator;
 use axum::Json;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use serde::Serialize;
@@ -346,7 +346,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 pub struct Routes {
     router: axum::Router<Api>,
     api: Api,
-    list: Vec<(Method, &'static str, Option<authz::Action>)>,
+    list: Vec<(&'static str, &'static str, Option<authz::Action>)>,
 }
 
 impl Routes {
@@ -358,17 +358,22 @@ impl Routes {
         }
     }
 
-    fn filter(method: &Method) -> MethodFilter {
-        MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET)
+    fn filter(method: &str) -> MethodFilter {
+        match method {
+            "POST" => MethodFilter::POST,
+            "PUT" => MethodFilter::PUT,
+            "DELETE" => MethodFilter::DELETE,
+            _ => MethodFilter::GET,
+        }
     }
 
     /// A route anyone may call.
-    fn public<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    fn public<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Self
     where
         H: axum::handler::Handler<T, Api>,
         T: 'static,
     {
-        self.router = self.router.route(path, on(Self::filter(&method), handler));
+        self.router = self.router.route(path, on(Self::filter(method), handler));
         self.list.push((method, path, None));
         self
     }
@@ -376,7 +381,7 @@ impl Routes {
     /// A route for logged-in accounts whose role allows `action`.
     fn guarded<H, T>(
         mut self,
-        method: Method,
+        method: &'static str,
         path: &'static str,
         action: authz::Action,
         handler: H,
@@ -388,19 +393,22 @@ impl Routes {
         let guard = axum::middleware::from_fn_with_state((self.api.clone(), action), auth::guard);
         self.router = self
             .router
-            .route(path, on(Self::filter(&method), handler).route_layer(guard));
+            .route(path, on(Self::filter(method), handler).route_layer(guard));
         self.list.push((method, path, Some(action)));
         self
     }
 
     /// Every registered route: method, path, and its action (`None` if public).
-    pub fn list(&self) -> &[(Method, &'static str, Option<authz::Action>)] {
+    pub fn list(&self) -> &[(&'static str, &'static str, Option<authz::Action>)] {
         &self.list
     }
 
     pub fn into_router(self) -> axum::Router {
         self.router
             .fallback(|| async { ApiError::not_found("no such route") })
+            .method_not_allowed_fallback(|| async {
+                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+            })
             .with_state(self.api)
     }
 }
@@ -409,59 +417,49 @@ impl Routes {
 pub fn routes(api: Api) -> Routes {
     use authz::Action as A;
     use handlers as h;
-    let (get, post, put, delete) = (Method::GET, Method::POST, Method::PUT, Method::DELETE);
+    let (get, post, put, delete) = ("GET", "POST", "PUT", "DELETE");
     Routes::new(api)
-        .public(get.clone(), "/healthz", || async { "ok" })
-        .public(get.clone(), "/metrics", h::metrics)
-        .public(get.clone(), "/api/v1/openapi.json", h::openapi)
-        .public(post.clone(), "/api/v1/auth/login", auth::login)
-        .guarded(post.clone(), "/api/v1/auth/logout", A::Logout, auth::logout)
-        .guarded(get.clone(), "/api/v1/auth/me", A::Me, auth::me)
-        .guarded(get.clone(), "/api/v1/nodes", A::ListNodes, h::nodes)
+        .public(get, "/healthz", || async { "ok" })
+        .public(get, "/metrics", h::metrics)
+        .public(get, "/api/v1/openapi.json", h::openapi)
+        .public(post, "/api/v1/auth/login", auth::login)
+        .guarded(post, "/api/v1/auth/logout", A::Logout, auth::logout)
+        .guarded(get, "/api/v1/auth/me", A::Me, auth::me)
+        .guarded(get, "/api/v1/nodes", A::ListNodes, h::nodes)
         .guarded(
-            post.clone(),
+            post,
             "/api/v1/nodes/tokens",
             A::CreateToken,
             h::create_token,
         )
         .guarded(
-            post.clone(),
+            post,
             "/api/v1/nodes/{id}/revoke",
             A::RevokeNode,
             h::revoke_node,
         )
+        .guarded(get, "/api/v1/agents/{id}", A::ViewAgent, h::agent_view)
         .guarded(
-            get.clone(),
-            "/api/v1/agents/{id}",
-            A::ViewAgent,
-            h::agent_view,
-        )
-        .guarded(
-            get.clone(),
+            get,
             "/api/v1/agents/{id}/stats",
             A::ViewAgent,
             h::agent_stats,
         )
         .guarded(
-            post.clone(),
+            post,
             "/api/v1/agents/{id}/commands",
             A::CommandAgent,
             h::agent_command,
         )
-        .guarded(get.clone(), "/api/v1/config", A::ReadConfig, h::config_get)
-        .guarded(put.clone(), "/api/v1/config", A::WriteConfig, h::config_put)
-        .guarded(get.clone(), "/api/v1/summary", A::Wallboard, h::summary)
-        .guarded(get.clone(), "/api/v1/cdrs", A::ExportCdrs, h::cdrs)
-        .guarded(get.clone(), "/api/v1/history", A::CallerHistory, h::history)
-        .guarded(get.clone(), "/api/v1/events", A::Events, stream::events)
+        .guarded(get, "/api/v1/config", A::ReadConfig, h::config_get)
+        .guarded(put, "/api/v1/config", A::WriteConfig, h::config_put)
+        .guarded(get, "/api/v1/summary", A::Wallboard, h::summary)
+        .guarded(get, "/api/v1/cdrs", A::ExportCdrs, h::cdrs)
+        .guarded(get, "/api/v1/history", A::CallerHistory, h::history)
+        .guarded(get, "/api/v1/events", A::Events, stream::events)
+        .guarded(get, "/api/v1/accounts", A::ListAccounts, h::accounts)
         .guarded(
-            get.clone(),
-            "/api/v1/accounts",
-            A::ListAccounts,
-            h::accounts,
-        )
-        .guarded(
-            post.clone(),
+            post,
             "/api/v1/accounts",
             A::WriteAccounts,
             h::account_create,
@@ -478,11 +476,11 @@ pub fn routes(api: Api) -> Routes {
             A::WriteAccounts,
             h::account_delete,
         )
-        .public(get.clone(), "/", pages::index)
-        .public(get.clone(), "/login", pages::login)
-        .public(get.clone(), "/desk", pages::desk)
-        .public(get.clone(), "/wallboard", pages::wallboard)
-        .public(get.clone(), "/admin", pages::admin)
+        .public(get, "/", pages::index)
+        .public(get, "/login", pages::login)
+        .public(get, "/desk", pages::desk)
+        .public(get, "/wallboard", pages::wallboard)
+        .public(get, "/admin", pages::admin)
         .public(get, "/static/{file}", pages::asset)
 }
 

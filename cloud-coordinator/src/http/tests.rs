@@ -701,6 +701,9 @@ async fn bad_input_is_a_4xx_naming_the_field_and_changes_nothing() {
     let r = h.call("GET", "/api/v1/nope", Some(&admin), "").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.json()["error"].is_string());
+    let r = h.call("PATCH", "/api/v1/config", Some(&admin), "").await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.json()["error"].is_string());
     let r = h.call("GET", "/api/v1/agents/77", Some(&admin), "").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = h
