@@ -1156,3 +1156,58 @@ async fn the_served_api_knows_the_client_address() {
     assert!(me.starts_with("HTTP/1.1 401"), "{me}");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn odd_bodies_never_cause_a_server_error() {
+    let h = Harness::new();
+    let nested = "[".repeat(5000);
+    let bodies = [
+        "",
+        "null",
+        "[]",
+        "{}",
+        "1",
+        "-1",
+        "\"x\"",
+        "true",
+        "{\"username\":null}",
+        "{\"site\":\"\",\"ttl_secs\":-5}",
+        "{\"NotReady\":null}",
+        "{\"Transfer\":{\"to\":{\"Agent\":-1},\"consult\":1}}",
+        "{\"username\":\"a\",\"role\":\"admin\",\"password\":\"\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\"}",
+        "\u{feff}{}",
+        &nested,
+        "[[seats]]\nagent = \"x\"",
+        "\u{ff}\u{fe}",
+    ];
+    for (method, template, _) in role_table() {
+        if template == "/api/v1/events" {
+            continue;
+        }
+        let path = template.replace("{id}", "1").replace("{username}", "ann");
+        for body in &bodies {
+            // A fresh session each time: one of the endpoints is logout.
+            let admin = h.token(Role::Admin);
+            let r = h.call(method, &path, Some(&admin), body).await;
+            assert_ne!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            assert!(
+                !r.status.is_server_error(),
+                "{method} {path} {body:?}: {} {}",
+                r.status,
+                r.body
+            );
+        }
+        let binary = axum::http::Request::builder()
+            .method(method)
+            .uri(&path)
+            .header("authorization", format!("Bearer {}", h.token(Role::Admin)))
+            .body(Body::from(vec![0xff, 0xfe, 0x00]))
+            .unwrap();
+        let r = h.send_from([127, 0, 0, 1], binary).await;
+        assert!(
+            !r.status.is_server_error(),
+            "{method} {path} binary: {}",
+            r.body
+        );
+    }
+}
