@@ -396,6 +396,21 @@ impl Store {
         Ok(Some(account))
     }
 
+    /// Deletes every session idle for more than `idle_secs` (run at each login,
+    /// so abandoned sessions do not pile up). Returns how many went.
+    pub fn sweep_sessions(&self, now: u64, idle_secs: u64) -> Result<usize, StoreError> {
+        let tx = self.db().begin_write()?;
+        let mut swept = 0;
+        tx.open_table(SESSIONS)?.retain(|_, v| {
+            let live = record::decode::<SessionRecord>(SESSION_RECORD_VERSION, v)
+                .is_ok_and(|s| now.saturating_sub(s.last_used) <= idle_secs);
+            swept += usize::from(!live);
+            live
+        })?;
+        tx.commit()?;
+        Ok(swept)
+    }
+
     /// Ends a session (logout). Idempotent.
     pub fn end_session(&self, token: &str) -> Result<(), StoreError> {
         let tx = self.db().begin_write()?;
@@ -506,6 +521,12 @@ mod tests {
         // Used at 150 (not written: under a minute), idle from 100.
         assert!(store.session(&t, 161, 60).unwrap().is_none());
         assert!(store.session(&t, 162, 600).unwrap().is_none(), "deleted");
+
+        let stale = store.create_session("li", 100).unwrap();
+        let fresh = store.create_session("li", 1000).unwrap();
+        assert_eq!(store.sweep_sessions(1001, 60).unwrap(), 1);
+        assert!(store.session(&fresh, 1001, 60).unwrap().is_some());
+        assert!(store.session(&stale, 101, 600).unwrap().is_none(), "swept");
 
         let t = store.create_session("li", 100).unwrap();
         let mut changed = spec("li", Role::Agent);

@@ -181,11 +181,14 @@ pub async fn login(
         ));
     };
     let name = account.username.clone();
+    let idle = api.0.options.session_idle.as_secs();
     let token = api
-        .blocking(move |c| Ok(c.store().create_session(&name, now)?))
+        .blocking(move |c| {
+            c.store().sweep_sessions(now, idle)?;
+            Ok(c.store().create_session(&name, now)?)
+        })
         .await?;
     tracing::info!(user = %account.username, role = %account.role, %peer, "login");
-    let idle = api.0.options.session_idle.as_secs();
     let cookie =
         format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={idle}");
     let mut response = Json(LoginResponse {
