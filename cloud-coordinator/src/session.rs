@@ -5,6 +5,7 @@
 //! the handshake) runs a session: hello, welcome, heartbeats both ways, until the
 //! link dies, the node leaves, or an administrator revokes it.
 
+use crate::events::Event;
 use crate::registry::{OnlineNode, SESSION_COMMAND_QUEUE, SessionCommand};
 use crate::server::Presence;
 use crate::tls::identity_of;
@@ -143,9 +144,9 @@ async fn session(
         return;
     }
     presence.online(&node, &hello, conn.remote_address());
-    let (id, at) = (node.clone(), site.clone());
     let events = coordinator.events();
-    events.publish(crate::events::Event::NodeOnline { node: id, site: at });
+    let (id, at) = (node.clone(), site.clone());
+    events.publish(Event::NodeOnline { node: id, site: at });
     tracing::info!(version = %hello.software_version, inventory = %hello.inventory.summary(), "node online");
     let welcome = Message::Welcome(Welcome {
         coordinator_version: VERSION.to_owned(),
@@ -174,8 +175,8 @@ async fn session(
     media.abort();
     if registry.remove(&node, session) {
         coordinator.node_gone(&node);
-        let (node, site) = (node.clone(), site.clone());
-        events.publish(crate::events::Event::NodeOffline { node, site });
+        let (id, at) = (node.clone(), site.clone());
+        events.publish(Event::NodeOffline { node: id, site: at });
     }
     presence.offline(&node);
     match ended {
