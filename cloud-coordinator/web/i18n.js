@@ -13,7 +13,7 @@ const LABELS = {
     sign_in: "Start work", sign_out: "Stop work", queues: "Queues", agents: "Agents",
     nodes: "Nodes", tokens: "Enrollment token", site: "Site", ttl: "Valid (seconds)", create: "Create",
     revoke: "Revoke", config: "Center configuration", save: "Save", load: "Reload",
-    accounts: "Accounts", role: "Role", agent: "Agent", groups: "Groups", delete: "Delete", edit: "Edit",
+    accounts: "Accounts", role: "Role", agent: "Agent", groups: "Groups", delete: "Delete", edit: "Edit", supervise: "Supervision", monitor: "Monitor", whisper: "Whisper", barge: "Barge in", force_release: "Force release", stop_supervising: "Stop",
     history: "Earlier calls", sites: "Sites", today: "My day", calls: "Calls", talk: "Talk time (s)", average: "Average talk (s)", online: "online", offline: "offline", revoked: "revoked", saved: "Saved", error: "Error",
   },
   zh: {
@@ -28,7 +28,7 @@ const LABELS = {
     sign_in: "签入", sign_out: "签出", queues: "队列", agents: "坐席",
     nodes: "节点", tokens: "注册令牌", site: "站点", ttl: "有效期（秒）", create: "创建",
     revoke: "吊销", config: "中心配置", save: "保存", load: "重新加载",
-    accounts: "账号", role: "角色", agent: "坐席", groups: "组", delete: "删除", edit: "编辑",
+    accounts: "账号", role: "角色", agent: "坐席", groups: "组", delete: "删除", edit: "编辑", supervise: "班长操作", monitor: "监听", whisper: "耳语", barge: "强插", force_release: "强拆", stop_supervising: "停止",
     history: "历史来电", sites: "站点", today: "今日统计", calls: "通话数", talk: "通话时长（秒）", average: "平均通话（秒）", online: "在线", offline: "离线", revoked: "已吊销", saved: "已保存", error: "错误",
   },
 };
