@@ -44,3 +44,46 @@ pub async fn asset(Path(file): Path<String>) -> Response {
         None => (StatusCode::NOT_FOUND, "no such file").into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every label a page uses, from `data-i18n`, `data-i18n-placeholder` and `t("…")`.
+    fn labels(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for marker in ["data-i18n=\"", "data-i18n-placeholder=\"", "t(\""] {
+            for (at, _) in text.match_indices(marker) {
+                // `t(` the function, not the end of `split(` or `set(`.
+                let before = text[..at].chars().next_back().unwrap_or(' ');
+                if marker == "t(\"" && (before.is_alphanumeric() || before == '_') {
+                    continue;
+                }
+                let rest = &text[at + marker.len()..];
+                out.extend(rest.split('"').next());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_label_exists_in_english_and_chinese() {
+        let i18n = web!("i18n.js");
+        let (en, zh) = i18n.split_once("  zh: {").expect("a zh block");
+        let pages = [
+            web!("login.html"),
+            web!("desk.html"),
+            web!("wallboard.html"),
+            web!("admin.html"),
+            web!("app.js"),
+        ];
+        assert!(labels(web!("desk.html")).len() > 20);
+        for page in pages {
+            for key in labels(page) {
+                let entry = format!(" {key}: \"");
+                assert!(en.contains(&entry), "{key} has no English label");
+                assert!(zh.contains(&entry), "{key} has no Chinese label");
+            }
+        }
+    }
+}
