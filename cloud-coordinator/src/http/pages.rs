@@ -47,8 +47,6 @@ pub async fn asset(Path(file): Path<String>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// Every label a page uses, from `data-i18n`, `data-i18n-placeholder` and `t("…")`.
     fn labels(text: &str) -> Vec<&str> {
         let mut out = Vec::new();
