@@ -42,6 +42,17 @@ pub enum AdminRequest {
     },
     /// The version of the configuration in force.
     ShowConfig,
+    AddAccount {
+        account: crate::accounts::AccountSpec,
+    },
+    ListAccounts,
+    SetPassword {
+        username: String,
+        password: crate::accounts::Password,
+    },
+    RemoveAccount {
+        username: String,
+    },
 }
 
 /// The answer to an [`AdminRequest`].
@@ -67,6 +78,13 @@ pub enum AdminResponse {
     Config {
         version: Option<u64>,
     },
+    Account {
+        account: crate::accounts::AccountView,
+    },
+    Accounts {
+        accounts: Vec<crate::accounts::AccountView>,
+    },
+    Done,
     Error {
         message: String,
     },
@@ -164,11 +182,38 @@ impl Coordinator {
                         was_online,
                     })
             }
+            AdminRequest::AddAccount { account } => {
+                return account_result(self.add_account(&account), |account| {
+                    AdminResponse::Account { account }
+                });
+            }
+            AdminRequest::SetPassword { username, password } => {
+                return account_result(self.set_password(&username, &password), |()| {
+                    AdminResponse::Done
+                });
+            }
+            AdminRequest::RemoveAccount { username } => {
+                return account_result(self.store().delete_account(&username), |()| {
+                    AdminResponse::Done
+                });
+            }
+            AdminRequest::ListAccounts => self
+                .account_views()
+                .map(|accounts| AdminResponse::Accounts { accounts }),
         };
         result.unwrap_or_else(|e| AdminResponse::Error {
             message: e.to_string(),
         })
     }
+}
+
+fn account_result<T>(
+    result: Result<T, crate::accounts::AccountError>,
+    ok: impl FnOnce(T) -> AdminResponse,
+) -> AdminResponse {
+    result.map(ok).unwrap_or_else(|e| AdminResponse::Error {
+        message: e.to_string(),
+    })
 }
 
 /// The node list as a fixed-width table for terminals.

@@ -5,9 +5,11 @@
 //! handle to that state; the binary, the admin socket, the HTTP API and the tests
 //! all go through it.
 
+pub mod accounts;
 pub mod admin;
 pub mod ca;
 pub mod calls;
+pub mod events;
 pub mod http;
 pub mod media;
 pub mod registry;
@@ -68,6 +70,7 @@ struct Inner {
     registry: Registry,
     relay: std::sync::Mutex<relay::RelayTable<NodeId>>,
     calls: calls::service::CallService,
+    events: events::EventBus,
 }
 
 /// Seconds since the Unix epoch.
@@ -96,6 +99,7 @@ impl Coordinator {
                 revocations: Revocations::new(revoked),
                 registry: Registry::default(),
                 relay: Default::default(),
+                events: Default::default(),
             }),
         })
     }
@@ -118,6 +122,11 @@ impl Coordinator {
 
     pub fn revocations(&self) -> &Revocations {
         &self.inner.revocations
+    }
+
+    /// Live call, queue, agent and node events for the operator surfaces.
+    pub fn events(&self) -> &events::EventBus {
+        &self.inner.events
     }
 
     /// Creates a one-time enrollment token for `site`, valid for `ttl_secs`.

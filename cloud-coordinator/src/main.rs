@@ -32,7 +32,8 @@ enum Command {
         /// UDP address for gateway connections, e.g. 0.0.0.0:4433.
         #[arg(long, default_value = "0.0.0.0:4433")]
         listen: SocketAddr,
-        /// TCP address for the HTTP API (health, node list), e.g. 127.0.0.1:8080.
+        /// TCP address for the web pages, the API and /metrics, e.g. 127.0.0.1:8080.
+        /// Sessions end after 12 idle hours (TANDEM_SESSION_IDLE, e.g. 8h).
         #[arg(long)]
         http: Option<SocketAddr>,
     },
@@ -59,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Accounts of the web desktop, wallboard and admin pages.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +82,67 @@ enum ConfigCommand {
         #[arg(long, env = "TANDEM_DATA")]
         data: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account. Without --password-stdin a random password is printed.
+    Add {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+        /// Login name (letters, digits, '.', '_', '-').
+        #[arg(long)]
+        user: String,
+        /// agent, team-lead, duty-manager or admin.
+        #[arg(long)]
+        role: tandem_coordinator::accounts::Role,
+        /// The agent id this person works as (agents and team leads).
+        #[arg(long)]
+        agent: Option<u32>,
+        /// Groups a team lead leads, e.g. 1,2.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<u32>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts.
+    List {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+    },
+    /// Set an account's password (ends its sessions). Without --password-stdin a
+    /// random password is printed.
+    Password {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete an account and its sessions.
+    Remove {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+/// The password from standard input, or a new random one (and whether it was
+/// generated, so it must be shown).
+fn read_password(from_stdin: bool) -> Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    } else {
+        Ok((
+            tandem_coordinator::accounts::new_token()[..20].to_owned(),
+            true,
+        ))
+    }
 }
 
 #[derive(Subcommand)]
@@ -197,6 +264,76 @@ async fn main() -> Result<()> {
             }
             other => unexpected(other),
         },
+        Command::Account { command } => account(command).await,
+    }
+}
+
+async fn account(command: AccountCommand) -> Result<()> {
+    use tandem_coordinator::accounts::{AccountSpec, Password};
+    use tandem_node::routing::{AgentId, GroupId};
+    match command {
+        AccountCommand::Add {
+            data,
+            user,
+            role,
+            agent,
+            groups,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            let account = AccountSpec {
+                username: user,
+                password: Some(password.clone()),
+                role,
+                agent: agent.map(AgentId),
+                groups: groups.into_iter().map(GroupId).collect(),
+            };
+            match call(&data, AdminRequest::AddAccount { account }).await? {
+                AdminResponse::Account { account } => {
+                    eprintln!("account {} ({}) created", account.username, account.role);
+                    if generated {
+                        println!("{password}");
+                    }
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+        AccountCommand::List { data } => match call(&data, AdminRequest::ListAccounts).await? {
+            AdminResponse::Accounts { accounts } => {
+                println!("{}", serde_json::to_string_pretty(&accounts)?);
+                Ok(())
+            }
+            other => unexpected(other),
+        },
+        AccountCommand::Password {
+            data,
+            user,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            let request = AdminRequest::SetPassword {
+                username: user.clone(),
+                password: Password(password.clone()),
+            };
+            call(&data, request).await?;
+            eprintln!("password of {user} changed; their sessions ended");
+            if generated {
+                println!("{password}");
+            }
+            Ok(())
+        }
+        AccountCommand::Remove { data, user } => {
+            call(
+                &data,
+                AdminRequest::RemoveAccount {
+                    username: user.clone(),
+                },
+            )
+            .await?;
+            println!("account {user} removed");
+            Ok(())
+        }
     }
 }
 

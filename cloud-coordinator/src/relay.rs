@@ -52,6 +52,8 @@ pub struct LegCounters {
 pub struct RelayCounters {
     /// Datagrams forwarded.
     pub forwarded: u64,
+    /// Bytes of the datagrams forwarded (headers included).
+    pub forwarded_bytes: u64,
     /// Datagrams without a readable header.
     pub malformed: u64,
     /// Datagrams on legs that do not exist.
@@ -167,10 +169,12 @@ impl<N: Clone + Eq + Hash + Debug> RelayTable<N> {
         if route.a == *from {
             route.counters.a_to_b += 1;
             self.counters.forwarded += 1;
+            self.counters.forwarded_bytes += datagram.len() as u64;
             Ok(&route.b)
         } else if route.b == *from {
             route.counters.b_to_a += 1;
             self.counters.forwarded += 1;
+            self.counters.forwarded_bytes += datagram.len() as u64;
             Ok(&route.a)
         } else {
             self.counters.not_owner += 1;
@@ -234,6 +238,7 @@ mod tests {
             }
         );
         assert_eq!(t.counters().forwarded, 3);
+        assert!(t.counters().forwarded_bytes >= 3 * 12, "{:?}", t.counters());
     }
 
     #[test]

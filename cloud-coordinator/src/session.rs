@@ -5,6 +5,7 @@
 //! the handshake) runs a session: hello, welcome, heartbeats both ways, until the
 //! link dies, the node leaves, or an administrator revokes it.
 
+use crate::events::Event;
 use crate::registry::{OnlineNode, SESSION_COMMAND_QUEUE, SessionCommand};
 use crate::server::Presence;
 use crate::tls::identity_of;
@@ -143,6 +144,9 @@ async fn session(
         return;
     }
     presence.online(&node, &hello, conn.remote_address());
+    let events = coordinator.events();
+    let (id, at) = (node.clone(), site.clone());
+    events.publish(Event::NodeOnline { node: id, site: at });
     tracing::info!(version = %hello.software_version, inventory = %hello.inventory.summary(), "node online");
     let welcome = Message::Welcome(Welcome {
         coordinator_version: VERSION.to_owned(),
@@ -179,6 +183,8 @@ async fn session(
         let c = coordinator.clone();
         let s = site.clone();
         let _ = tokio::task::spawn_blocking(move || c.calls_node_offline(&s)).await;
+        let (id, at) = (node.clone(), site.clone());
+        events.publish(Event::NodeOffline { node: id, site: at });
     }
     presence.offline(&node);
     match ended {

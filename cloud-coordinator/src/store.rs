@@ -122,6 +122,11 @@ impl Store {
         }
     }
 
+    /// The database, for tables kept by other modules (accounts).
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+
     /// Records a new token.
     pub fn add_token(&self, token: &EnrollToken, now: u64) -> Result<(), StoreError> {
         let rec = TokenRecord {

@@ -36,8 +36,17 @@ async fn enroll_connect_list_and_reconnect_with_stored_identity() -> Result<()> 
     assert_eq!(identity.site.as_str(), "bj-01");
     assert!(identity.node_id.as_str().starts_with("bj-01-"));
 
+    let mut events = coord.coordinator().events().subscribe();
     let gateway = start_gateway(dir.path(), &sim_board())?;
     wait_online(&gateway, Duration::from_secs(5)).await?;
+    let online_event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await??;
+    assert_eq!(
+        online_event,
+        tandem_coordinator::events::Event::NodeOnline {
+            node: identity.node_id.clone(),
+            site: identity.site.clone()
+        }
+    );
     let views = coord.coordinator().node_views()?;
     assert_eq!(views.len(), 1);
     let view = &views[0];
@@ -94,6 +103,14 @@ async fn enroll_connect_list_and_reconnect_with_stored_identity() -> Result<()> 
         async move { !online }
     })
     .await?;
+    let offline_event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await??;
+    assert!(
+        matches!(
+            offline_event,
+            tandem_coordinator::events::Event::NodeOffline { .. }
+        ),
+        "{offline_event:?}"
+    );
     let gateway = start_gateway(dir.path(), &sim_board())?;
     wait_online(&gateway, Duration::from_secs(5)).await?;
     assert!(coord.coordinator().node_views()?[0].online);

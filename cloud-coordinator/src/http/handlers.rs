@@ -1,0 +1,553 @@
+//! The REST handlers: nodes, agents, configuration, wallboard, CDRs, accounts,
+//! metrics.
+
+use super::authz::{Action, Granted, Scope};
+use super::{Api, ApiError, JsonBody, OPENAPI};
+use crate::accounts::{AccountError, AccountSpec, AccountView};
+use crate::store::StoreError;
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt::Write;
+use tandem_node::calls::{AgentCommand, Cdr, CenterConfigError, ValidCenterConfig};
+use tandem_node::names::{NodeId, Site};
+use tandem_node::proto::RecordKind;
+use tandem_node::routing::AgentId;
+
+const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+pub async fn nodes(State(api): State<Api>) -> Result<Response, ApiError> {
+    let nodes = api.blocking(|c| Ok(c.node_views()?)).await?;
+    Ok(Json(nodes).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    site: Site,
+    #[serde(default = "default_ttl")]
+    ttl_secs: u64,
+}
+
+fn default_ttl() -> u64 {
+    24 * 3600
+}
+
+const MAX_TOKEN_TTL: u64 = 30 * 24 * 3600;
+
+pub async fn create_token(
+    State(api): State<Api>,
+    JsonBody(body): JsonBody<TokenRequest>,
+) -> Result<Response, ApiError> {
+    if !(1..=MAX_TOKEN_TTL).contains(&body.ttl_secs) {
+        return Err(ApiError::field(
+            UNPROCESSABLE,
+            "ttl_secs",
+            format!("must be between 1 and {MAX_TOKEN_TTL} seconds"),
+        ));
+    }
+    let token = api
+        .blocking(move |c| Ok(c.create_token(body.site, body.ttl_secs)?))
+        .await?;
+    let body = serde_json::json!({
+        "token": token.encode(),
+        "site": token.site,
+        "expires_at": token.expires_at,
+        "ca_fingerprint": token.ca_fingerprint.to_string(),
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn revoke_node(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = NodeId::new(id).map_err(|e| ApiError::field(UNPROCESSABLE, "id", e.to_string()))?;
+    let result = api
+        .blocking(move |c| match c.revoke(&id) {
+            Ok((_, was_online)) => Ok(Ok((id, was_online))),
+            Err(StoreError::UnknownNode(id)) => Ok(Err(id)),
+            Err(e) => Err(e.into()),
+        })
+        .await?;
+    match result {
+        Ok((node_id, was_online)) => Ok(Json(
+            serde_json::json!({ "node_id": node_id, "was_online": was_online }),
+        )
+        .into_response()),
+        Err(id) => Err(ApiError::not_found(format!("no node {id}"))),
+    }
+}
+
+fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
+    raw.parse()
+        .map(AgentId)
+        .map_err(|_| ApiError::field(UNPROCESSABLE, "id", format!("{raw:?} is not an agent id")))
+}
+
+pub async fn agent_view(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = agent_id(&id)?;
+    granted.require(&api, id, Action::ViewAgent)?;
+    let view = api
+        .desk()
+        .agent_view(id)
+        .ok_or_else(|| ApiError::not_found(format!("no agent {id}")))?;
+    Ok(Json(view).into_response())
+}
+
+/// An agent's own figures since `since` (Unix seconds; default: midnight UTC
+/// today), from the stored CDRs.
+pub async fn agent_stats(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let id = agent_id(&id)?;
+    granted.require(&api, id, Action::ViewAgent)?;
+    let since = match query.get("since") {
+        Some(raw) => raw
+            .parse::<u64>()
+            .map_err(|_| ApiError::field(UNPROCESSABLE, "since", "must be Unix seconds"))?,
+        None => api.now() / 86_400 * 86_400,
+    };
+    let mut cdrs = api.blocking(|c| Ok(stored_cdrs(c)?)).await?;
+    cdrs.retain(|c| c.agents.contains(&id) && c.started_us / 1_000_000 >= since);
+    let talk_us: u64 = cdrs
+        .iter()
+        .filter_map(|c| c.answered_us.map(|a| c.ended_us.saturating_sub(a)))
+        .sum();
+    let calls = cdrs.len() as u64;
+    let ids: Vec<_> = cdrs.iter().map(|c| c.call).collect();
+    let mut dispositions: std::collections::BTreeMap<String, u64> = Default::default();
+    for code in api.desk().dispositions(&ids).into_values() {
+        *dispositions.entry(code).or_default() += 1;
+    }
+    Ok(Json(serde_json::json!({
+        "agent": id,
+        "since": since,
+        "calls": calls,
+        "talk_secs": talk_us / 1_000_000,
+        "average_talk_secs": (talk_us / 1_000_000).checked_div(calls).unwrap_or(0),
+        "dispositions": dispositions,
+    }))
+    .into_response())
+}
+
+/// The agent a supervision command acts on.
+fn supervised(command: &AgentCommand) -> Option<AgentId> {
+    match command {
+        AgentCommand::Monitor { agent }
+        | AgentCommand::Whisper { agent }
+        | AgentCommand::Barge { agent }
+        | AgentCommand::ForceRelease { agent } => Some(*agent),
+        _ => None,
+    }
+}
+
+/// Field checks call control would otherwise have to repeat.
+fn check_command(command: &AgentCommand) -> Result<(), ApiError> {
+    let empty = |field: &str| {
+        Err(ApiError::field(
+            UNPROCESSABLE,
+            field.to_owned(),
+            "must not be empty",
+        ))
+    };
+    match command {
+        AgentCommand::NotReady { reason } if reason.trim().is_empty() => empty("NotReady.reason"),
+        AgentCommand::WrapUp { disposition, .. } if disposition.trim().is_empty() => {
+            empty("WrapUp.disposition")
+        }
+        AgentCommand::Dial { number, .. } if number.trim().is_empty() => empty("Dial.number"),
+        AgentCommand::Dial { number, .. }
+            if !number
+                .chars()
+                .all(|c| c.is_ascii_digit() || "+*#".contains(c)) =>
+        {
+            Err(ApiError::field(
+                UNPROCESSABLE,
+                "Dial.number",
+                "only digits, '+', '*' and '#'",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub async fn agent_command(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    Path(id): Path<String>,
+    JsonBody(command): JsonBody<AgentCommand>,
+) -> Result<Response, ApiError> {
+    let id = agent_id(&id)?;
+    granted.require(&api, id, Action::CommandAgent)?;
+    if let Some(target) = supervised(&command) {
+        granted.require(&api, target, Action::Supervise)?;
+    }
+    check_command(&command)?;
+    tracing::info!(user = %granted.account.username, agent = %id, ?command, "agent command");
+    let view = api.desk().agent_command(id, command)?;
+    Ok(Json(view).into_response())
+}
+
+pub async fn config_get(State(api): State<Api>) -> Result<Response, ApiError> {
+    let text = api
+        .desk()
+        .config_text()
+        .ok_or_else(|| ApiError::not_found("no configuration loaded"))?;
+    Ok(([(header::CONTENT_TYPE, "application/toml")], text).into_response())
+}
+
+/// The field a configuration error names.
+fn config_field(e: &CenterConfigError) -> String {
+    match e {
+        CenterConfigError::Field { field, .. } => field.clone(),
+        CenterConfigError::Routing(inner) => {
+            let text = inner.to_string();
+            let head = text.split([':', ' ']).next().unwrap_or_default();
+            format!("routing.{head}")
+        }
+        CenterConfigError::Ivr(_) => "ivr".to_owned(),
+        CenterConfigError::Toml(_) | CenterConfigError::Postcard(_) => "body".to_owned(),
+    }
+}
+
+pub async fn config_put(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::field(StatusCode::BAD_REQUEST, "body", "not UTF-8"))?;
+    ValidCenterConfig::from_toml(text)
+        .map_err(|e| ApiError::field(UNPROCESSABLE, config_field(&e), e.to_string()))?;
+    let version = api.desk().put_config(text)?;
+    tracing::info!(user = %granted.account.username, version, "center configuration replaced");
+    Ok(Json(serde_json::json!({ "version": version })).into_response())
+}
+
+/// The call desk's wallboard figures plus, per site, the gateways online.
+pub async fn summary(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+    let nodes = api.blocking(|c| Ok(c.store().nodes()?)).await?;
+    let mut sites: std::collections::BTreeMap<Site, (u32, u32)> = Default::default();
+    for node in nodes.iter().filter(|n| n.revoked_at.is_none()) {
+        let entry = sites.entry(node.site.clone()).or_default();
+        entry.0 += 1;
+        if api.coordinator().registry().get(&node.node_id).is_some() {
+            entry.1 += 1;
+        }
+    }
+    let mut summary = api.desk().summary_json();
+    if let Some(object) = summary.as_object_mut() {
+        let rows = sites.into_iter().map(|(site, (nodes, online))| {
+            serde_json::json!({ "site": site, "nodes": nodes, "nodes_online": online })
+        });
+        object.insert("sites".into(), rows.collect());
+    }
+    Ok(Json(summary))
+}
+
+/// Every CDR uploaded by any gateway, oldest first. Records that do not decode
+/// are skipped (and logged).
+pub fn stored_cdrs(coordinator: &crate::Coordinator) -> Result<Vec<Cdr>, StoreError> {
+    let mut cdrs = Vec::new();
+    for node in coordinator.store().nodes()? {
+        for (seq, upload) in coordinator.store().uploads(&node.node_id)? {
+            if upload.kind != RecordKind::Cdr {
+                continue;
+            }
+            match postcard::from_bytes::<Cdr>(&upload.body) {
+                Ok(cdr) => cdrs.push(cdr),
+                Err(err) => tracing::warn!(node = %node.node_id, seq, %err, "undecodable CDR"),
+            }
+        }
+    }
+    cdrs.sort_by_key(|c| (c.started_us, c.call));
+    Ok(cdrs)
+}
+
+fn csv_field(out: &mut String, value: &str) {
+    if value.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+fn join<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// CDRs as CSV, one line per call.
+pub fn cdrs_csv(cdrs: &[Cdr]) -> String {
+    let mut out = String::from(
+        "call,site,line,outbound,number,started_us,answered_us,ended_us,hangup,cause,queue,agents,ivr_path,recording\n",
+    );
+    for c in cdrs {
+        let fields = [
+            c.call.to_string(),
+            c.site.to_string(),
+            c.line.clone(),
+            c.outbound.to_string(),
+            opt(&c.number),
+            c.started_us.to_string(),
+            opt(&c.answered_us),
+            c.ended_us.to_string(),
+            format!("{:?}", c.hangup),
+            format!("{:?}", c.cause),
+            opt(&c.queue),
+            join(&c.agents),
+            join(&c.ivr_path),
+            opt(&c.recording),
+        ];
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            csv_field(&mut out, f);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub async fn cdrs(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let format = query.get("format").map_or("json", String::as_str);
+    if !matches!(format, "json" | "csv") {
+        return Err(ApiError::field(
+            UNPROCESSABLE,
+            "format",
+            "must be json or csv",
+        ));
+    }
+    let mut cdrs = api.blocking(|c| Ok(stored_cdrs(c)?)).await?;
+    if granted.scope != Scope::All {
+        cdrs.retain(|c| c.agents.iter().any(|a| granted.covers(&api, *a)));
+    }
+    Ok(if format == "csv" {
+        (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            cdrs_csv(&cdrs),
+        )
+            .into_response()
+    } else {
+        Json(cdrs).into_response()
+    })
+}
+
+/// Calls shown in a screen pop.
+const HISTORY_LIMIT: usize = 20;
+
+/// The earlier calls of `number`, newest first, with their dispositions.
+pub async fn history(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let number = query
+        .get("number")
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::field(UNPROCESSABLE, "number", "is required"))?
+        .clone();
+    if granted.scope != Scope::All {
+        let current = granted
+            .account
+            .agent
+            .and_then(|a| api.desk().agent_view(a))
+            .and_then(|v| v.caller);
+        if current.as_ref() != Some(&number) {
+            return Err(ApiError::forbidden(
+                "only the history of your current caller",
+            ));
+        }
+    }
+    let mut calls = api.blocking(|c| Ok(stored_cdrs(c)?)).await?;
+    calls.retain(|c| c.number.as_ref() == Some(&number));
+    calls.reverse();
+    calls.truncate(HISTORY_LIMIT);
+    let ids: Vec<_> = calls.iter().map(|c| c.call).collect();
+    let dispositions = api.desk().dispositions(&ids);
+    let rows: Vec<_> = calls
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "call": c.call,
+                "started_us": c.started_us,
+                "ended_us": c.ended_us,
+                "cause": c.cause,
+                "queue": c.queue,
+                "agents": c.agents,
+                "disposition": dispositions.get(&c.call),
+            })
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid { field, problem } => {
+                ApiError::field(UNPROCESSABLE, field, problem)
+            }
+            AccountError::Exists(_) => {
+                ApiError::field(StatusCode::CONFLICT, "username", e.to_string())
+            }
+            AccountError::Unknown(_) => ApiError::not_found(e.to_string()),
+            AccountError::Hash(_) | AccountError::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+pub async fn accounts(State(api): State<Api>) -> Result<Json<Vec<AccountView>>, ApiError> {
+    Ok(Json(api.blocking(|c| Ok(c.account_views()?)).await?))
+}
+
+pub async fn account_create(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    JsonBody(spec): JsonBody<AccountSpec>,
+) -> Result<Response, ApiError> {
+    let now = api.now();
+    let account = api
+        .blocking(move |c| Ok(c.store().put_account(&spec, true, now)?))
+        .await?;
+    tracing::info!(by = %granted.account.username, user = %account.username, role = %account.role, "account created");
+    Ok((StatusCode::CREATED, Json(AccountView::from(&account))).into_response())
+}
+
+pub async fn account_update(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    Path(username): Path<String>,
+    JsonBody(spec): JsonBody<AccountSpec>,
+) -> Result<Response, ApiError> {
+    if spec.username != username {
+        return Err(ApiError::field(
+            UNPROCESSABLE,
+            "username",
+            "must match the account in the path (accounts are not renamed)",
+        ));
+    }
+    let now = api.now();
+    let account = api
+        .blocking(move |c| Ok(c.store().put_account(&spec, false, now)?))
+        .await?;
+    tracing::info!(by = %granted.account.username, user = %account.username, role = %account.role, "account updated");
+    Ok(Json(AccountView::from(&account)).into_response())
+}
+
+pub async fn account_delete(
+    State(api): State<Api>,
+    Extension(granted): Extension<Granted>,
+    Path(username): Path<String>,
+) -> Result<Response, ApiError> {
+    if username == granted.account.username {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "you cannot delete your own account",
+        ));
+    }
+    let name = username.clone();
+    api.blocking(move |c| Ok(c.store().delete_account(&name)?))
+        .await?;
+    tracing::info!(by = %granted.account.username, user = %username, "account deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(api): State<Api>) -> Response {
+    let c = api.coordinator();
+    let desk = api.desk().metrics();
+    let relay = c.relay_counters();
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let one = |v: u64| vec![(String::new(), v)];
+    metric(
+        "tandem_nodes_online",
+        "gauge",
+        "Gateways connected now.",
+        &one(c.registry().len() as u64),
+    );
+    metric(
+        "tandem_calls_active",
+        "gauge",
+        "Calls in progress.",
+        &one(desk.calls_active),
+    );
+    let depth: Vec<_> = desk
+        .queue_depth
+        .iter()
+        .map(|(q, n)| (format!("{{queue=\"{q}\"}}"), *n))
+        .collect();
+    metric(
+        "tandem_queue_depth",
+        "gauge",
+        "Calls waiting, per queue.",
+        &depth,
+    );
+    metric(
+        "tandem_relay_datagrams_forwarded_total",
+        "counter",
+        "Media datagrams forwarded by the relay.",
+        &one(relay.forwarded),
+    );
+    metric(
+        "tandem_relay_bytes_forwarded_total",
+        "counter",
+        "Bytes of media datagrams forwarded by the relay.",
+        &one(relay.forwarded_bytes),
+    );
+    let refused = [
+        ("malformed", relay.malformed),
+        ("unknown_leg", relay.unknown_leg),
+        ("not_owner", relay.not_owner),
+    ]
+    .map(|(reason, n)| (format!("{{reason=\"{reason}\"}}"), n));
+    metric(
+        "tandem_relay_datagrams_refused_total",
+        "counter",
+        "Media datagrams the relay refused.",
+        &refused,
+    );
+    metric(
+        "tandem_uptime_seconds",
+        "gauge",
+        "Seconds since the HTTP API started.",
+        &one(api.now().saturating_sub(api.0.started_at)),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

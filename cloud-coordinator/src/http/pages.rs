@@ -1,0 +1,87 @@
+//! The web pages, compiled into the binary: plain HTML, CSS and ES modules that
+//! talk to the API (no build step).
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+macro_rules! web {
+    ($file:literal) => {
+        include_str!(concat!("../../web/", $file))
+    };
+}
+
+pub async fn index() -> Redirect {
+    Redirect::to("/login")
+}
+
+pub async fn login() -> Html<&'static str> {
+    Html(web!("login.html"))
+}
+
+pub async fn desk() -> Html<&'static str> {
+    Html(web!("desk.html"))
+}
+
+pub async fn wallboard() -> Html<&'static str> {
+    Html(web!("wallboard.html"))
+}
+
+pub async fn admin() -> Html<&'static str> {
+    Html(web!("admin.html"))
+}
+
+/// Scripts and style sheets, by name.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.js", "text/javascript; charset=utf-8", web!("app.js")),
+    ("i18n.js", "text/javascript; charset=utf-8", web!("i18n.js")),
+    ("style.css", "text/css; charset=utf-8", web!("style.css")),
+];
+
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, mime, body)) => ([(header::CONTENT_TYPE, *mime)], *body).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every label a page uses, from `data-i18n`, `data-i18n-placeholder` and `t("…")`.
+    fn labels(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for marker in ["data-i18n=\"", "data-i18n-placeholder=\"", "t(\""] {
+            for (at, _) in text.match_indices(marker) {
+                // `t(` the function, not the end of `split(` or `set(`.
+                let before = text[..at].chars().next_back().unwrap_or(' ');
+                if marker == "t(\"" && (before.is_alphanumeric() || before == '_') {
+                    continue;
+                }
+                let rest = &text[at + marker.len()..];
+                out.extend(rest.split('"').next());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_label_exists_in_english_and_chinese() {
+        let i18n = web!("i18n.js");
+        let (en, zh) = i18n.split_once("  zh: {").expect("a zh block");
+        let pages = [
+            web!("login.html"),
+            web!("desk.html"),
+            web!("wallboard.html"),
+            web!("admin.html"),
+            web!("app.js"),
+        ];
+        assert!(labels(web!("desk.html")).len() > 20);
+        for page in pages {
+            for key in labels(page) {
+                let entry = format!(" {key}: \"");
+                assert!(en.contains(&entry), "{key} has no English label");
+                assert!(zh.contains(&entry), "{key} has no Chinese label");
+            }
+        }
+    }
+}
