@@ -23,6 +23,7 @@
 
 mod control;
 mod decisions;
+pub mod desk;
 mod dispatch;
 mod parties;
 pub mod service;

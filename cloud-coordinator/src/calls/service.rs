@@ -12,7 +12,9 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use tandem_node::calls::{AgentCommand, AgentView, CallUp, Cdr, ConfigPush, ValidCenterConfig};
+use tandem_node::calls::{
+    AgentCommand, AgentView, CallDown, CallUp, Cdr, ConfigPush, ValidCenterConfig,
+};
 use tandem_node::link::now_us;
 use tandem_node::media::LegId;
 use tandem_node::names::{NodeId, Site};
@@ -35,7 +37,7 @@ type Records = (Vec<QueueEvent>, Vec<Disposition>);
 /// Call control's state in the coordinator.
 #[derive(Default)]
 pub struct CallService {
-    core: Mutex<Option<CallControl>>,
+    pub(super) core: Mutex<Option<CallControl>>,
     /// The configuration as pushed to nodes.
     push: Mutex<Option<ConfigPush>>,
     /// Serializes sending outputs (see the module documentation).
@@ -48,7 +50,7 @@ pub struct CallService {
     wake: Notify,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The core is plain data mutated by non-panicking steps; a panic elsewhere
     // cannot leave it half-written in a way a retry would make worse.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -88,7 +90,7 @@ impl CallService {
 }
 
 impl Coordinator {
-    fn calls(&self) -> &CallService {
+    pub(super) fn calls(&self) -> &CallService {
         &self.inner.calls
     }
 
@@ -141,6 +143,12 @@ impl Coordinator {
         for output in outputs {
             match output {
                 Output::Send { site, command } => {
+                    if let CallDown::AgentUpdate(update) = &command {
+                        self.events().publish(crate::events::Event::Agent {
+                            agent: update.agent,
+                            view: update.view.clone(),
+                        });
+                    }
                     let sent = self.registry().node_for_site(&site).is_some_and(|node| {
                         self.registry().send(&node, Message::CallDown(command))
                     });
@@ -185,7 +193,12 @@ impl Coordinator {
                         tracing::debug!(leg, %err, "relay leg already closed");
                     }
                 }
-                Output::QueueEvent(e) => events.push(e),
+                Output::QueueEvent(e) => {
+                    if let Some(event) = live_event(&e) {
+                        self.events().publish(event);
+                    }
+                    events.push(e);
+                }
                 Output::Disposition(d) => dispositions.push(d),
             }
         }
@@ -383,3 +396,31 @@ impl Coordinator {
 #[cfg(test)]
 #[path = "service_tests.rs"]
 mod tests;
+
+/// The live-stream form of a routing event that concerns one call.
+fn live_event(e: &QueueEvent) -> Option<crate::events::Event> {
+    use tandem_node::routing::EventKind as K;
+    let call = e.call?;
+    let (queue, agent, what) = match &e.event.kind {
+        K::Queued { queue, .. } => (Some(*queue), None, "queued"),
+        K::Offered { queue, agent, .. } => (Some(*queue), Some(*agent), "offered"),
+        K::OfferEnded { agent, .. } => (None, Some(*agent), "offer_ended"),
+        K::Answered { queue, agent, .. } => (Some(*queue), Some(*agent), "answered"),
+        K::Held { .. } => (None, None, "held"),
+        K::Resumed { .. } => (None, None, "resumed"),
+        K::Ended { agent, .. } => (None, Some(*agent), "ended"),
+        K::Completed { queue, agent, .. } => (Some(*queue), Some(*agent), "completed"),
+        K::Abandoned { queue, .. } => (Some(*queue), None, "abandoned"),
+        K::Overflowed { to, .. } => (Some(*to), None, "overflowed"),
+        K::Rejected { .. } => (None, None, "rejected"),
+        K::Blacklisted { .. } => (None, None, "blacklisted"),
+        K::CallbackRequested { queue, .. } => (Some(*queue), None, "callback_requested"),
+        _ => return None,
+    };
+    Some(crate::events::Event::Call {
+        call,
+        queue,
+        agent,
+        what: what.to_owned(),
+    })
+}

@@ -117,7 +117,7 @@ impl CallDesk for NoCallControl {
 impl Coordinator {
     /// The call desk the HTTP API uses. Call control plugs in here.
     pub fn call_desk(&self) -> Arc<dyn CallDesk> {
-        Arc::new(NoCallControl)
+        Arc::new(crate::calls::desk::CoordinatorDesk(self.clone()))
     }
 }
 

@@ -1,0 +1,133 @@
+//! Call control as the HTTP API sees it: the [`CallDesk`] of a running
+//! coordinator. The web desktop's commands go through exactly the same step as a
+//! seat's buttons.
+
+use std::collections::HashMap;
+
+use tandem_node::calls::{AgentCommand, AgentView};
+use tandem_node::routing::{AgentId, CallId, GroupId};
+
+use super::CallError;
+use super::service::lock;
+use crate::Coordinator;
+use crate::http::{CallDesk, DeskError, DeskMetrics};
+
+/// The coordinator's call control behind the HTTP API.
+pub struct CoordinatorDesk(pub Coordinator);
+
+impl From<CallError> for DeskError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::NotConfigured => DeskError::Unavailable(e.to_string()),
+            CallError::UnknownAgent(_) | CallError::NoSeat(_) => DeskError::Invalid {
+                field: "agent".into(),
+                problem: e.to_string(),
+            },
+            CallError::Config(_) => DeskError::Invalid {
+                field: "config".into(),
+                problem: e.to_string(),
+            },
+            CallError::Store(_) => DeskError::Unavailable(e.to_string()),
+            CallError::UnknownCall(_) | CallError::Refused(_) | CallError::Route(_) => {
+                DeskError::Refused(e.to_string())
+            }
+        }
+    }
+}
+
+impl CallDesk for CoordinatorDesk {
+    fn agent_command(&self, agent: AgentId, command: AgentCommand) -> Result<AgentView, DeskError> {
+        Ok(self.0.agent_command(agent, command)?)
+    }
+
+    fn agent_view(&self, agent: AgentId) -> Option<AgentView> {
+        self.0.agent_view(agent)
+    }
+
+    fn summary_json(&self) -> serde_json::Value {
+        let summary = self.0.summary();
+        let agents: Vec<serde_json::Value> = {
+            let core = lock(&self.0.calls().core);
+            match core.as_ref() {
+                Some(cc) => cc
+                    .config()
+                    .config()
+                    .routing
+                    .agents
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "agent": a.id,
+                            "name": a.name,
+                            "view": cc.view(a.id),
+                        })
+                    })
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        serde_json::json!({
+            "config_version": summary.config_version,
+            "queues": summary.queues,
+            "totals": summary.totals,
+            "sites": summary.sites,
+            "cdrs_stored": summary.cdrs_stored,
+            "agents": agents,
+        })
+    }
+
+    fn config_text(&self) -> Option<String> {
+        let core = lock(&self.0.calls().core);
+        let config = core.as_ref()?.config().config().clone();
+        drop(core);
+        toml::to_string_pretty(&config)
+            .map_err(|e| tracing::warn!(%e, "configuration cannot be shown as TOML"))
+            .ok()
+    }
+
+    fn put_config(&self, text: &str) -> Result<u64, DeskError> {
+        Ok(self.0.load_config(text)?)
+    }
+
+    fn agent_groups(&self, agent: AgentId) -> Vec<GroupId> {
+        let core = lock(&self.0.calls().core);
+        core.as_ref()
+            .map(|cc| {
+                cc.config()
+                    .config()
+                    .routing
+                    .groups
+                    .iter()
+                    .filter(|g| g.members.iter().any(|m| m.agent == agent))
+                    .map(|g| g.id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn metrics(&self) -> DeskMetrics {
+        let summary = self.0.summary();
+        DeskMetrics {
+            calls_active: summary.sites.iter().map(|s| s.calls_up).sum(),
+            queue_depth: summary
+                .queues
+                .iter()
+                .map(|q| (q.queue, q.waiting_now))
+                .collect(),
+        }
+    }
+
+    fn dispositions(&self, calls: &[CallId]) -> HashMap<CallId, String> {
+        match self.0.store().dispositions() {
+            Ok(all) => all
+                .into_iter()
+                .filter(|d| calls.contains(&d.call))
+                .map(|d| (d.call, d.code))
+                .collect(),
+            Err(err) => {
+                tracing::warn!(%err, "dispositions unavailable");
+                HashMap::new()
+            }
+        }
+    }
+}
