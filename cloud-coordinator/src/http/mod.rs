@@ -86,33 +86,6 @@ pub enum DeskError {
     Unavailable(String),
 }
 
-/// The desk used until call control is plugged in: reads are empty, commands are
-/// refused with 503.
-pub struct NoCallControl;
-
-impl CallDesk for NoCallControl {
-    fn agent_command(&self, _: AgentId, _: AgentCommand) -> Result<AgentView, DeskError> {
-        Err(DeskError::Unavailable("call control is not running".into()))
-    }
-    fn agent_view(&self, _: AgentId) -> Option<AgentView> {
-        None
-    }
-    fn summary_json(&self) -> serde_json::Value {
-        serde_json::json!({ "queues": [], "agents": [] })
-    }
-    fn config_text(&self) -> Option<String> {
-        None
-    }
-    fn put_config(&self, _: &str) -> Result<u64, DeskError> {
-        Err(DeskError::Unavailable("call control is not running".into()))
-    }
-    fn agent_groups(&self, _: AgentId) -> Vec<GroupId> {
-        Vec::new()
-    }
-    fn metrics(&self) -> DeskMetrics {
-        DeskMetrics::default()
-    }
-}
 
 impl Coordinator {
     /// The call desk the HTTP API uses. Call control plugs in here.
