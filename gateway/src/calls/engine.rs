@@ -28,7 +28,7 @@ use tandem_node::media::{
 };
 use tandem_node::names::Site;
 use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::effects::{Effect, RecordingRequest};
 use super::line::{FxoLine, LineOut, Sound};
@@ -93,7 +93,7 @@ pub(crate) struct EngineSetup {
     pub recordings_dir: std::path::PathBuf,
     pub config: Option<Arc<ValidCenterConfig>>,
     pub media: MediaLink,
-    pub effects: mpsc::UnboundedSender<Effect>,
+    pub effects: std::sync::mpsc::Sender<Effect>,
     pub views: AgentViews,
     pub stats: Arc<Stats>,
 }
@@ -197,7 +197,7 @@ pub(crate) struct Engine {
     recordings_dir: std::path::PathBuf,
     media: MediaLink,
     leg_events: broadcast::Receiver<LegEvent>,
-    effects: mpsc::UnboundedSender<Effect>,
+    effects: std::sync::mpsc::Sender<Effect>,
     pub views: AgentViews,
     stats: Arc<Stats>,
     out_frame: Vec<i16>,
@@ -943,7 +943,7 @@ impl Engine {
     }
 
     /// Ends the file (dropping the tap) and lets the tokio side close it.
-    fn stop_recording_of(effects: &mpsc::UnboundedSender<Effect>, c: &mut CallState) {
+    fn stop_recording_of(effects: &std::sync::mpsc::Sender<Effect>, c: &mut CallState) {
         drop(c.media.stop_recording());
         if let Some(Some((_, rec))) = c.recording.take() {
             let _ = effects.send(Effect::FinishRecording(rec));

@@ -5,6 +5,7 @@
 //! `Ended` is sent.
 
 use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use tandem_hal::audio::AudioDevice;
@@ -22,7 +23,6 @@ use tandem_node::media::{CodecConfig, LegId, LegSender, SampleRate};
 use tandem_node::names::Site;
 use tandem_node::proto::LegOpen;
 use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::effects::Effect;
 use super::engine::{EngineSetup, spawn};
@@ -31,11 +31,7 @@ use crate::media_link::{LegEvent, MediaLink};
 
 const DEMO: &str = include_str!("../../../center-configs/demo.toml");
 
-fn next_effect(
-    rx: &mut UnboundedReceiver<Effect>,
-    what: &str,
-    pred: impl Fn(&Effect) -> bool,
-) -> Effect {
+fn next_effect(rx: &mut Receiver<Effect>, what: &str, pred: impl Fn(&Effect) -> bool) -> Effect {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         match rx.try_recv() {
@@ -51,7 +47,7 @@ fn next_effect(
 
 /// The next CDR the engine hands over, with the `Ended` to send once it is
 /// committed.
-fn next_cdr(rx: &mut UnboundedReceiver<Effect>) -> (Box<Cdr>, Option<CallUp>) {
+fn next_cdr(rx: &mut Receiver<Effect>) -> (Box<Cdr>, Option<CallUp>) {
     match next_effect(rx, "CDR", |e| matches!(e, Effect::Cdr { .. })) {
         Effect::Cdr { cdr, ended } => (cdr, ended),
         _ => unreachable!(),
@@ -59,7 +55,7 @@ fn next_cdr(rx: &mut UnboundedReceiver<Effect>) -> (Box<Cdr>, Option<CallUp>) {
 }
 
 /// The next call handed to the coordinator: id, line, caller, queue.
-fn next_arrival(rx: &mut UnboundedReceiver<Effect>) -> (CallId, String, Option<String>, QueueId) {
+fn next_arrival(rx: &mut Receiver<Effect>) -> (CallId, String, Option<String>, QueueId) {
     match next_effect(rx, "Arrived", |e| {
         matches!(e, Effect::Up(CallUp::Arrived { .. }))
     }) {
@@ -97,7 +93,7 @@ type Rig = (
     super::EngineHandle,
     tandem_hal::sim::SimExchange,
     AgentViews,
-    UnboundedReceiver<Effect>,
+    Receiver<Effect>,
     MediaLink,
 );
 
@@ -108,7 +104,7 @@ fn rig() -> Rig {
     let board = tandem_hal::board::BoardConfig::load(&path).unwrap();
     let sim = SimBoard::new(&board, &CHINA, FRAME_20MS, Pace::RealTime).unwrap();
     let exchange = sim.exchange.clone();
-    let (effects, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (effects, rx) = std::sync::mpsc::channel();
     let views = AgentViews::default();
     let engine = spawn(EngineSetup {
         site: Site::new("bj-01").unwrap(),

@@ -7,8 +7,8 @@
 //! dedicated std thread (`engine`), paced by the devices' 20 ms frames. Nothing
 //! on it touches disk or the network: commands arrive over a bounded channel
 //! ([`EngineHandle`]), and what must be written (CDRs) or sent (`CallUp`) leaves
-//! through a channel to a tokio task ([`effects`]), which commits the CDR to the
-//! outbox *before* it sends `CallUp::Ended`.
+//! through a channel to the effects thread ([`effects`]), which commits the CDR
+//! to the outbox *before* it queues `CallUp::Ended` for the uplink.
 //!
 //! # Modules
 //! - [`line`]: the sans-I/O FXO line machine (ring, caller ID, answer, IVR,
@@ -18,7 +18,7 @@
 //! - [`engine`]: the audio thread that drives lines, seats and calls;
 //! - [`local`]: the survivable local router over this box's seats;
 //! - [`config_cache`]: the last configuration, kept in the gateway database;
-//! - [`effects`]: the tokio side (outbox, uplink).
+//! - [`effects`]: the slow side (outbox, recordings, uplink queue).
 
 pub mod config_cache;
 pub mod effects;
