@@ -180,18 +180,18 @@ pub struct Cdr {
 }
 
 impl Cdr {
-    /// Version byte of a CDR in an outbox record body ([`crate::record`]).
+    /// Version byte of a CDR record in the outbox and in the coordinator's store
+    /// ([`crate::record`] framing: a version byte, then postcard).
     pub const RECORD_VERSION: u8 = 1;
 
-    /// The body of a [`crate::proto::RecordKind::Cdr`] outbox record: postcard
-    /// with [`Cdr::RECORD_VERSION`] in front, so the anchor and the coordinator
-    /// agree on one encoding.
+    /// The body of a [`crate::proto::RecordKind::Cdr`] upload: the gateway writes
+    /// it with this, the coordinator reads it with [`Cdr::from_record`].
     pub fn to_record(&self) -> Vec<u8> {
         crate::record::encode(Self::RECORD_VERSION, self)
     }
 
-    /// Reads a [`crate::proto::RecordKind::Cdr`] record body.
-    pub fn from_record(body: &[u8]) -> Result<Cdr, crate::record::RecordError> {
-        crate::record::decode(Self::RECORD_VERSION, body)
+    /// Decodes an uploaded CDR body written by [`Cdr::to_record`].
+    pub fn from_record(bytes: &[u8]) -> Result<Self, crate::record::RecordError> {
+        crate::record::decode(Self::RECORD_VERSION, bytes)
     }
 }
