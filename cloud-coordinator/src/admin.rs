@@ -17,7 +17,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
 const SOCKET_FILE: &str = "admin.sock";
-const MAX_REQUEST: u64 = 64 * 1024;
+/// Large enough for a whole center configuration (TOML, JSON-escaped).
+const MAX_REQUEST: u64 = 4 * 1024 * 1024;
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SOCKET_FILE)
@@ -27,9 +28,20 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AdminRequest {
-    CreateToken { site: Site, ttl_secs: u64 },
+    CreateToken {
+        site: Site,
+        ttl_secs: u64,
+    },
     ListNodes,
-    RevokeNode { node_id: NodeId },
+    RevokeNode {
+        node_id: NodeId,
+    },
+    /// Validate, store, apply and push a center configuration (TOML text).
+    LoadConfig {
+        text: String,
+    },
+    /// The version of the configuration in force.
+    ShowConfig,
 }
 
 /// The answer to an [`AdminRequest`].
@@ -48,6 +60,12 @@ pub enum AdminResponse {
     Revoked {
         node_id: NodeId,
         was_online: bool,
+    },
+    ConfigLoaded {
+        version: u64,
+    },
+    Config {
+        version: Option<u64>,
     },
     Error {
         message: String,
@@ -114,6 +132,19 @@ impl Coordinator {
     /// Executes an administrator request. Blocking (database work).
     pub fn admin(&self, request: AdminRequest) -> AdminResponse {
         let result = match request {
+            AdminRequest::LoadConfig { text } => {
+                return match self.load_config(&text) {
+                    Ok(version) => AdminResponse::ConfigLoaded { version },
+                    Err(e) => AdminResponse::Error {
+                        message: e.to_string(),
+                    },
+                };
+            }
+            AdminRequest::ShowConfig => {
+                return AdminResponse::Config {
+                    version: self.config_version(),
+                };
+            }
             AdminRequest::CreateToken { site, ttl_secs } => {
                 self.create_token(site, ttl_secs)
                     .map(|t| AdminResponse::Token {

@@ -1,12 +1,13 @@
 //! `tandem-coordinator`: the federation service.
 //!
-//! It owns the node registry and the CA, accepts gateway sessions over QUIC, and
-//! (in later layers) decides routing and relays media. [`Coordinator`] is the one
+//! It owns the node registry and the CA, accepts gateway sessions over QUIC,
+//! decides routing and call control ([`calls`]) and relays media. [`Coordinator`] is the one
 //! handle to that state; the binary, the admin socket, the HTTP API and the tests
 //! all go through it.
 
 pub mod admin;
 pub mod ca;
+pub mod calls;
 pub mod http;
 pub mod media;
 pub mod registry;
@@ -66,6 +67,7 @@ struct Inner {
     revocations: Revocations,
     registry: Registry,
     relay: std::sync::Mutex<relay::RelayTable<NodeId>>,
+    calls: calls::service::CallService,
 }
 
 /// Seconds since the Unix epoch.
@@ -84,9 +86,11 @@ impl Coordinator {
             .into_iter()
             .filter(|n| n.revoked_at.is_some())
             .map(|n| n.node_id);
+        let calls = calls::service::CallService::restore(&store);
         Ok(Self {
             inner: Arc::new(Inner {
                 data_dir: data_dir.to_path_buf(),
+                calls,
                 store,
                 ca,
                 revocations: Revocations::new(revoked),

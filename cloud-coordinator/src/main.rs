@@ -54,6 +54,28 @@ enum Command {
         #[command(subcommand)]
         command: NodeCommand,
     },
+    /// The center configuration: queues, agents, seats, supervisors, IVR flows.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate FILE, store it as the next version, apply it live (waiting calls
+    /// keep their places) and push it to every online gateway.
+    Load {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+        /// The configuration, e.g. center-configs/demo.toml.
+        file: PathBuf,
+    },
+    /// Print the version of the configuration in force.
+    Show {
+        #[arg(long, env = "TANDEM_DATA")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +162,37 @@ async fn main() -> Result<()> {
                     ""
                 };
                 println!("node {node_id} revoked{kicked}");
+                Ok(())
+            }
+            other => unexpected(other),
+        },
+        Command::Config {
+            command: ConfigCommand::Load { data, file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            match call(&data, AdminRequest::LoadConfig { text }).await? {
+                AdminResponse::ConfigLoaded { version } => {
+                    println!(
+                        "configuration version {version} loaded from {}",
+                        file.display()
+                    );
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+        Command::Config {
+            command: ConfigCommand::Show { data },
+        } => match call(&data, AdminRequest::ShowConfig).await? {
+            AdminResponse::Config {
+                version: Some(version),
+            } => {
+                println!("configuration version {version}");
+                Ok(())
+            }
+            AdminResponse::Config { version: None } => {
+                println!("no configuration loaded");
                 Ok(())
             }
             other => unexpected(other),

@@ -121,6 +121,15 @@ impl Registry {
         self.lock().get(id).map(|n| n.conn.clone())
     }
 
+    /// The online node serving `site` (the newest session if, briefly, two do).
+    pub fn node_for_site(&self, site: &Site) -> Option<NodeId> {
+        self.lock()
+            .iter()
+            .filter(|(_, n)| &n.site == site)
+            .max_by_key(|(_, n)| n.session)
+            .map(|(id, _)| id.clone())
+    }
+
     /// Every online node id.
     pub fn ids(&self) -> Vec<NodeId> {
         self.lock().keys().cloned().collect()

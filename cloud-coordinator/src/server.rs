@@ -136,6 +136,7 @@ impl Coordinator {
             source,
         })?;
         tasks.spawn(admin::serve(self.clone(), socket, stop_rx.clone()));
+        tasks.spawn(self.clone().call_timer(stop_rx.clone()));
         let http_addr = match options.http {
             Some(addr) => {
                 let listener = tokio::net::TcpListener::bind(addr)

@@ -156,10 +156,15 @@ async fn session(
     ));
     let ended = match control.send(&welcome).await {
         Ok(_) => {
+            // Queued behind the welcome: the configuration, then call control.
+            let c = coordinator.clone();
+            let (n, s) = (node.clone(), site.clone());
+            let _ = tokio::task::spawn_blocking(move || c.calls_node_online(&n, &s)).await;
             run(
                 &conn,
                 &mut control,
                 &node,
+                &site,
                 session,
                 &coordinator,
                 &mut commands,
@@ -171,6 +176,9 @@ async fn session(
     media.abort();
     if registry.remove(&node, session) {
         coordinator.node_gone(&node);
+        let c = coordinator.clone();
+        let s = site.clone();
+        let _ = tokio::task::spawn_blocking(move || c.calls_node_offline(&s)).await;
     }
     presence.offline(&node);
     match ended {
@@ -261,6 +269,7 @@ async fn run(
     conn: &quinn::Connection,
     control: &mut ControlStream,
     node: &NodeId,
+    site: &Site,
     session: u64,
     coordinator: &Coordinator,
     commands: &mut mpsc::Receiver<SessionCommand>,
@@ -305,6 +314,16 @@ async fn run(
                                 None
                             }
                         }
+                    }
+                    Message::CallUp(up) => {
+                        let c = coordinator.clone();
+                        let (who, site) = (node.clone(), site.clone());
+                        match tokio::task::spawn_blocking(move || c.call_up(&who, &site, up)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(err)) => tracing::info!(%err, "call report not carried out"),
+                            Err(err) => tracing::error!(%err, "call control task failed"),
+                        }
+                        None
                     }
                     other => Some(Message::Reject {
                         request: env.id,

@@ -1,11 +1,15 @@
-//! The coordinator's durable state in redb: enrolled nodes and enrollment tokens.
+//! The coordinator's durable state in redb: enrolled nodes and enrollment tokens,
+//! uploaded gateway records (CDRs…), center configurations, queue events and
+//! dispositions.
 //!
 //! redb allows one opener per file; admin commands reach a running server through
 //! its admin socket instead (see [`crate::admin`]).
 
+use crate::calls::{Disposition, QueueEvent};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use tandem_node::calls::Cdr;
 use tandem_node::inventory::Inventory;
 use tandem_node::link::EnrollToken;
 use tandem_node::names::{NodeId, Site};
@@ -19,6 +23,17 @@ const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
 /// a gateway retries.
 const UPLOADS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("uploads");
 const UPLOAD_RECORD_VERSION: u8 = 1;
+
+/// Center configurations by version (1, 2, …): the latest is in force.
+const CONFIGS: TableDefinition<u64, &[u8]> = TableDefinition::new("center_configs");
+const CONFIG_RECORD_VERSION: u8 = 1;
+/// Router events (queue log) in the order they happened.
+const QUEUE_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("queue_events");
+const QUEUE_EVENT_RECORD_VERSION: u8 = 1;
+/// Agents' dispositions, by (call, agent): a corrected disposition replaces the
+/// earlier one.
+const DISPOSITIONS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("dispositions");
+const DISPOSITION_RECORD_VERSION: u8 = 1;
 
 const NODE_RECORD_VERSION: u8 = 1;
 const TOKEN_RECORD_VERSION: u8 = 1;
@@ -79,6 +94,17 @@ pub struct StoredUpload {
     pub created_at_us: u64,
     /// Coordinator clock when first stored, microseconds.
     pub received_at_us: u64,
+    pub body: Vec<u8>,
+}
+
+/// A stored center configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredConfig {
+    /// Its version.
+    pub version: u64,
+    /// When it was loaded, microseconds since the epoch.
+    pub loaded_at_us: u64,
+    /// Postcard of the [`tandem_node::calls::CenterConfig`].
     pub body: Vec<u8>,
 }
 
@@ -204,16 +230,7 @@ impl Store {
     }
 
     pub fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let Some(table) = read_table(&tx, NODES)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (_, v) = entry?;
-            out.push(record::decode(NODE_RECORD_VERSION, v.value())?);
-        }
-        Ok(out)
+        self.all(NODES, NODE_RECORD_VERSION)
     }
 
     /// Applies `update` to each listed node in one transaction (presence updates
@@ -290,6 +307,108 @@ impl Store {
                 k.value().1,
                 record::decode(UPLOAD_RECORD_VERSION, v.value())?,
             ));
+        }
+        Ok(out)
+    }
+
+    /// The version the next stored configuration gets.
+    pub fn next_config_version(&self) -> Result<u64, StoreError> {
+        Ok(self.latest_config()?.map_or(1, |c| c.version + 1))
+    }
+
+    /// Stores a validated configuration as `version`.
+    pub fn save_config(&self, config: &StoredConfig) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(CONFIGS)?.insert(
+            config.version,
+            record::encode(CONFIG_RECORD_VERSION, config).as_slice(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The configuration in force: the highest version stored.
+    pub fn latest_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, CONFIGS)? else {
+            return Ok(None);
+        };
+        let last = table.last()?;
+        Ok(match last {
+            Some((_, v)) => Some(record::decode(CONFIG_RECORD_VERSION, v.value())?),
+            None => None,
+        })
+    }
+
+    /// Appends queue events and stores dispositions, in one transaction.
+    pub fn append_call_records(
+        &self,
+        events: &[QueueEvent],
+        dispositions: &[Disposition],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() && dispositions.is_empty() {
+            return Ok(());
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(QUEUE_EVENTS)?;
+            let first = table.last()?.map_or(1, |(k, _)| k.value() + 1);
+            for (key, e) in (first..).zip(events) {
+                table.insert(
+                    key,
+                    record::encode(QUEUE_EVENT_RECORD_VERSION, e).as_slice(),
+                )?;
+            }
+            let mut table = tx.open_table(DISPOSITIONS)?;
+            for d in dispositions {
+                table.insert(
+                    (d.call.0, d.agent.0),
+                    record::encode(DISPOSITION_RECORD_VERSION, d).as_slice(),
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every stored queue event, oldest first.
+    pub fn queue_events(&self) -> Result<Vec<QueueEvent>, StoreError> {
+        self.all(QUEUE_EVENTS, QUEUE_EVENT_RECORD_VERSION)
+    }
+
+    /// Every stored disposition, by call then agent.
+    pub fn dispositions(&self) -> Result<Vec<Disposition>, StoreError> {
+        self.all(DISPOSITIONS, DISPOSITION_RECORD_VERSION)
+    }
+
+    /// Every uploaded CDR, decoded with [`Cdr::from_record`], and how many CDR
+    /// uploads could not be decoded (a gateway writing another version).
+    pub fn cdrs(&self) -> Result<(Vec<Cdr>, usize), StoreError> {
+        let uploads: Vec<StoredUpload> = self.all(UPLOADS, UPLOAD_RECORD_VERSION)?;
+        let (mut cdrs, mut bad) = (Vec::new(), 0);
+        for upload in uploads.iter().filter(|u| u.kind == RecordKind::Cdr) {
+            match Cdr::from_record(&upload.body) {
+                Ok(cdr) => cdrs.push(cdr),
+                Err(_) => bad += 1,
+            }
+        }
+        Ok((cdrs, bad))
+    }
+
+    /// Every record of `table`, in key order, decoded at `version`.
+    fn all<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<'_, K, &'static [u8]>,
+        version: u8,
+    ) -> Result<Vec<T>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, table)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            out.push(record::decode(version, v.value())?);
         }
         Ok(out)
     }
@@ -410,6 +529,77 @@ mod tests {
             (vec![2], 10)
         );
         assert_eq!(store.uploads(&b).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn dispositions_are_stored_durably_and_a_correction_replaces_the_first() {
+        use crate::calls::Disposition;
+        use tandem_node::routing::{AgentId, CallId};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let d = |call: u64, agent: u32, code: &str| Disposition {
+            call: CallId(call),
+            agent: AgentId(agent),
+            code: code.into(),
+            note: format!("note {call}"),
+            at_ms: 5,
+        };
+        store
+            .append_call_records(&[], &[d(2, 1, "resolved"), d(1, 4, "escalated")])
+            .unwrap();
+        store
+            .append_call_records(&[], &[d(2, 1, "callback")])
+            .unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.dispositions().unwrap(),
+            vec![d(1, 4, "escalated"), d(2, 1, "callback")]
+        );
+    }
+
+    #[test]
+    fn uploaded_cdrs_decode_and_other_records_are_left_out() {
+        use tandem_node::calls::{Cdr, EndCause, Hangup};
+        use tandem_node::routing::CallId;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cdr = Cdr {
+            call: CallId(9),
+            site: Site::new("bj-01").unwrap(),
+            line: "fxo1".into(),
+            outbound: false,
+            number: Some("+8613800000001".into()),
+            started_us: 1,
+            answered_us: Some(2),
+            ended_us: 3,
+            hangup: Hangup::Caller,
+            cause: EndCause::Completed,
+            ivr_path: vec![],
+            queue: None,
+            agents: vec![],
+            recording: None,
+            events: vec![],
+        };
+        let rec = |seq, kind, body| UploadRecord {
+            seq,
+            kind,
+            created_at_us: 0,
+            body,
+        };
+        let node = NodeId::new("bj-01-a").unwrap();
+        store
+            .ingest(
+                &node,
+                &[
+                    rec(1, RecordKind::Cdr, cdr.to_record()),
+                    rec(2, RecordKind::QueueEvent, vec![1, 2]),
+                    rec(3, RecordKind::Cdr, vec![9, 9]),
+                ],
+                0,
+            )
+            .unwrap();
+        assert_eq!(store.cdrs().unwrap(), (vec![cdr], 1));
     }
 
     #[test]

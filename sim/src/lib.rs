@@ -7,3 +7,4 @@ pub mod bench;
 pub mod demo;
 pub mod dsp;
 pub mod erlang;
+pub mod traffic;

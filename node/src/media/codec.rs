@@ -136,20 +136,28 @@ pub struct CodecConfig {
 }
 
 impl CodecConfig {
-    /// Defaults for a leg at `rate`: 20 ms, complexity 5, FEC on, DTX off, and a
-    /// bitrate that leaves room for FEC at each bandwidth. Complexity 5 because
-    /// PESQ through the path with 30 ms jitter scored the same as complexity 9
-    /// (means of 3 seeds: 4.41 vs 4.43 at 0 % loss, 3.56 vs 3.56 at 5 %) while a
-    /// core transcodes about 1.65× the channels; complexity 3 fell to 3.45 at 5 %. Narrowband is 28 kbit/s
-    /// because PESQ through the path at 5 % loss averaged 3.29 at 20 kbit/s and
-    /// 3.51 at 28 kbit/s; wideband is 36 kbit/s (P.862.2 at 5 % loss: 2.76 at 28,
-    /// 2.94 at 36, 3.07 at 48 kbit/s). Figures in BENCHMARKS.md.
+    /// Defaults for a leg at `rate`: 20 ms, FEC on, DTX off, and a bitrate that
+    /// leaves room for FEC at each bandwidth.
+    ///
+    /// Complexity is chosen per bandwidth from PESQ through the path (30 ms jitter,
+    /// seeds 7–16, figures in BENCHMARKS.md). Narrowband, the line side that every
+    /// transcoded channel runs, uses complexity 1: it scored 4.35 at 0 % loss and
+    /// 3.61 at 5 % (every seed ≥ 3.51), against 4.43 / 3.52 (seeds down to 3.28) at
+    /// complexity 5, for about 1.9× the channels per core; complexities 2 and 3
+    /// fell to 3.24 and 3.39 at 5 %. Wideband keeps complexity 5, because there
+    /// complexity 1 loses a whole point (P.862.2: 3.49 against 4.26 at 0 % loss).
+    /// Narrowband is 28 kbit/s because PESQ at 5 % loss averaged 3.29 at 20 kbit/s
+    /// and 3.51 at 28 kbit/s; wideband is 36 kbit/s (P.862.2 at 5 % loss: 2.76 at
+    /// 28, 2.94 at 36, 3.07 at 48 kbit/s).
     pub fn voice(rate: SampleRate) -> Self {
         CodecConfig {
             rate,
             channels: Channels::Mono,
             frame: FrameDuration::Ms20,
-            complexity: 5,
+            complexity: match rate {
+                SampleRate::Narrowband => 1,
+                SampleRate::Wideband => 5,
+            },
             bitrate_bps: match rate {
                 SampleRate::Narrowband => 28_000,
                 SampleRate::Wideband => 36_000,

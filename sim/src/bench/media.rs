@@ -41,7 +41,7 @@ pub async fn run(options: &MediaBenchOptions) -> Result<MediaBenchReport> {
             }
         }
         let mut channels = Vec::new();
-        for complexity in [9u8, 5, 4, 3] {
+        for complexity in [9u8, 5, 3, 1] {
             for rate in [SampleRate::Narrowband, SampleRate::Wideband] {
                 channels.push(channel_cost(rate, complexity, min)?);
             }

@@ -1,0 +1,149 @@
+//! What gateways report and agents ask, routed to the handler that applies it.
+
+use tandem_node::calls::{AgentCommand, CallDown, CallUp};
+use tandem_node::names::Site;
+use tandem_node::routing::{AgentId, Input};
+
+use super::*;
+
+impl CallControl {
+    pub(super) fn dispatch_up(&mut self, site: &Site, up: CallUp) -> Result<(), CallError> {
+        match up {
+            CallUp::Arrived {
+                call,
+                caller,
+                queue,
+                priority,
+                ..
+            } => {
+                let span = tracing::info_span!("call", call = %call, site = %site);
+                let _enter = span.enter();
+                self.arrived(site, call, caller, queue, priority)
+            }
+            CallUp::CallbackRequested {
+                call,
+                caller,
+                queue,
+                ..
+            } => self.callback_requested(site, call, caller, queue),
+            CallUp::Ended { call, cause } => {
+                tracing::info!(call = %call, site = %site, ?cause, "call ended at the anchor");
+                if self.calls.get(&call).is_some_and(|c| c.callback) {
+                    // The line is gone but the callback keeps its place.
+                    return Ok(());
+                }
+                if !self.calls.contains_key(&call) {
+                    return Ok(());
+                }
+                self.tear_down(call);
+                Ok(())
+            }
+            CallUp::DialAnswered { call } => self.dial_answered(call),
+            CallUp::Failed { call, reason } => {
+                tracing::warn!(call = %call, site = %site, %reason, "gateway could not carry out a command");
+                // A callback the anchor cannot dial is over: the agent gets their
+                // desk back (through wrap-up) and the reason on screen.
+                if let Some((agent, _)) = self.calls.get(&call).and_then(|c| c.dial) {
+                    self.refusals.insert(
+                        agent,
+                        format!("the callback could not be dialled: {reason}"),
+                    );
+                    self.tear_down(call);
+                }
+                Ok(())
+            }
+            CallUp::SeatHook { endpoint, off_hook } => {
+                let Some(agent) = self.config.agent_at(site, &endpoint) else {
+                    return refused(format!("{site}/{endpoint} is nobody's seat"));
+                };
+                let command = match (off_hook, self.desks.get(&agent)) {
+                    (true, Some(Desk::Ringing { .. })) => AgentCommand::Answer,
+                    (false, Some(Desk::Talking { .. } | Desk::Dialling { .. })) => {
+                        AgentCommand::Hangup
+                    }
+                    (false, _) if self.supervising.contains_key(&agent) => {
+                        AgentCommand::StopSupervising
+                    }
+                    // Lifting an idle handset or hanging up an idle one: nothing to do.
+                    _ => return Ok(()),
+                };
+                self.agent_command(self.now, agent, command).map(|_| ())
+            }
+            CallUp::Agent { agent, command } => {
+                let seated_here = self.config.seat_of(agent).is_some_and(|s| &s.site == site);
+                if !seated_here {
+                    let why = format!("agent {agent} does not sit at {site}");
+                    self.send(
+                        site,
+                        CallDown::AgentUpdate(tandem_node::calls::AgentUpdate {
+                            agent,
+                            view: self.view(agent),
+                            refused: Some(why.clone()),
+                        }),
+                    );
+                    return refused(why);
+                }
+                self.agent_command(self.now, agent, command).map(|_| ())
+            }
+        }
+    }
+
+    pub(super) fn command(
+        &mut self,
+        agent: AgentId,
+        command: AgentCommand,
+    ) -> Result<(), CallError> {
+        match command {
+            AgentCommand::Login => Ok(self.route(Input::AgentLogin { agent })?),
+            AgentCommand::Logout => {
+                // A ringing offer is withdrawn by the Router; wrap-up it refuses.
+                let talking = matches!(
+                    self.desks.get(&agent),
+                    Some(Desk::Talking { .. } | Desk::Dialling { .. })
+                );
+                if talking || self.supervising.contains_key(&agent) {
+                    return refused("finish the call first");
+                }
+                Ok(self.route(Input::AgentLogout { agent })?)
+            }
+            AgentCommand::Ready => {
+                let Some(seat) = self.config.seat_of(agent) else {
+                    return Err(CallError::NoSeat(agent));
+                };
+                // Offers to a seat nobody can reach would only time out.
+                if !self.online.contains(&seat.site) {
+                    return refused(format!("your seat's node {} is offline", seat.site));
+                }
+                if self.supervising.contains_key(&agent) {
+                    return refused("stop supervising first");
+                }
+                Ok(self.route(Input::AgentReady { agent })?)
+            }
+            AgentCommand::NotReady { reason } => {
+                Ok(self.route(Input::AgentNotReady { agent, reason })?)
+            }
+            AgentCommand::Answer => self.answer(agent),
+            AgentCommand::Reject => self.reject(agent),
+            AgentCommand::Hold => self.hold(agent, true),
+            AgentCommand::Resume => self.hold(agent, false),
+            AgentCommand::Hangup => self.hangup(agent),
+            AgentCommand::Transfer { to, consult } => self.transfer(agent, to, consult),
+            AgentCommand::CompleteTransfer => self.complete_transfer(agent),
+            AgentCommand::Conference => self.conference(agent),
+            AgentCommand::CancelConsult => self.cancel_consult(agent),
+            AgentCommand::WrapUp { disposition, note } => self.wrap_up(agent, disposition, note),
+            AgentCommand::Dial { .. } => refused("outbound dialling is not supported yet"),
+            AgentCommand::Monitor { agent: target } => {
+                self.supervise(agent, target, super::supervision::Mode::Monitor)
+            }
+            AgentCommand::Whisper { agent: target } => {
+                self.supervise(agent, target, super::supervision::Mode::Whisper)
+            }
+            AgentCommand::Barge { agent: target } => {
+                self.supervise(agent, target, super::supervision::Mode::Barge)
+            }
+            AgentCommand::ForceRelease { agent: target } => self.force_release(agent, target),
+            AgentCommand::StopSupervising => self.stop_supervising(agent),
+        }
+    }
+}

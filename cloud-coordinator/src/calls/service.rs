@@ -1,0 +1,385 @@
+//! The async shell around [`CallControl`]: one core behind a mutex, stepped by
+//! gateway sessions, the admin socket, the API and a timer task; its outputs go
+//! to nodes through the registry and the relay, its records to redb.
+//!
+//! Each step takes the core lock only for the pure computation; its commands go
+//! out under a second lock (`dispatch`) and its records are committed under a
+//! third (`writing`), each taken before the previous one is released. So
+//! commands and records leave in the order they were decided, and a commit
+//! never holds up the next step's computation or sends. Steps that commit records are blocking:
+//! async callers run them with `spawn_blocking`.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tandem_node::calls::{AgentCommand, AgentView, CallUp, Cdr, ConfigPush, ValidCenterConfig};
+use tandem_node::link::now_us;
+use tandem_node::media::LegId;
+use tandem_node::names::{NodeId, Site};
+use tandem_node::proto::Message;
+use tandem_node::routing::{AgentId, Timestamp};
+use tokio::sync::{Notify, watch};
+
+use super::{CallControl, CallError, CenterSummary, Disposition, Output, QueueEvent};
+use crate::Coordinator;
+use crate::media::LegEnd;
+use crate::store::StoredConfig;
+
+/// Longest the timer task sleeps without a deadline (it re-reads the deadline
+/// whenever a step may have moved it, so this is only a safety net).
+const IDLE_TICK: Duration = Duration::from_secs(1);
+
+/// Records a step leaves to store.
+type Records = (Vec<QueueEvent>, Vec<Disposition>);
+
+/// Call control's state in the coordinator.
+#[derive(Default)]
+pub struct CallService {
+    core: Mutex<Option<CallControl>>,
+    /// The configuration as pushed to nodes.
+    push: Mutex<Option<ConfigPush>>,
+    /// Serializes sending outputs (see the module documentation).
+    dispatch: Mutex<()>,
+    /// Serializes storing records, taken before `dispatch` is released.
+    writing: Mutex<()>,
+    /// Serializes configuration loads (version numbers).
+    loading: Mutex<()>,
+    /// Woken after every step: the next deadline may be earlier.
+    wake: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The core is plain data mutated by non-panicking steps; a panic elsewhere
+    // cannot leave it half-written in a way a retry would make worse.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The coordinator's clock as the Router sees it.
+pub fn now() -> Timestamp {
+    Timestamp(now_us() / 1000)
+}
+
+impl CallService {
+    /// Starts with the stored configuration, if one was loaded before.
+    pub(crate) fn restore(store: &crate::store::Store) -> Self {
+        let service = CallService::default();
+        match store.latest_config() {
+            Ok(Some(stored)) => match ValidCenterConfig::from_postcard(&stored.body)
+                .map_err(CallError::from)
+                .and_then(|c| CallControl::new(c, stored.version, now()))
+            {
+                Ok(core) => {
+                    *lock(&service.core) = Some(core);
+                    *lock(&service.push) = Some(ConfigPush {
+                        version: stored.version,
+                        body: stored.body,
+                    });
+                    tracing::info!(version = stored.version, "center configuration restored");
+                }
+                Err(err) => {
+                    tracing::error!(%err, version = stored.version, "stored center configuration unusable")
+                }
+            },
+            Ok(None) => {}
+            Err(err) => tracing::error!(%err, "cannot read the stored center configuration"),
+        }
+        service
+    }
+}
+
+impl Coordinator {
+    fn calls(&self) -> &CallService {
+        &self.inner.calls
+    }
+
+    /// Runs one step of the core and carries out what it decided. Blocking.
+    fn step<R>(
+        &self,
+        f: impl FnOnce(&mut CallControl) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
+        let service = self.calls();
+        let mut core = lock(&service.core);
+        let Some(cc) = core.as_mut() else {
+            return Err(CallError::NotConfigured);
+        };
+        let result = f(cc);
+        self.carry_out(core);
+        result
+    }
+
+    /// Carries out what the core decided (see the module documentation for the
+    /// hand-over-hand locking), releasing the core as soon as the sends are
+    /// ordered.
+    fn carry_out(&self, mut core: MutexGuard<'_, Option<CallControl>>) {
+        let service = self.calls();
+        let outputs = core.as_mut().map(|cc| cc.drain()).unwrap_or_default();
+        let dispatch = lock(&service.dispatch);
+        drop(core);
+        let (records, failed) = self.send_outputs(outputs);
+        let writing = lock(&service.writing);
+        drop(dispatch);
+        self.store_records(records);
+        drop(writing);
+        service.wake.notify_one();
+        if !failed.is_empty() {
+            // Told back as a step of its own, every lock released.
+            let _ = self.step(|cc| {
+                for leg in failed {
+                    cc.leg_failed(now(), leg);
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// Sends commands and opens or closes legs; returns the records to store and
+    /// the legs that could not be opened.
+    fn send_outputs(&self, outputs: Vec<Output>) -> (Records, Vec<u32>) {
+        let mut failed = Vec::new();
+        let mut events: Vec<QueueEvent> = Vec::new();
+        let mut dispositions: Vec<Disposition> = Vec::new();
+        for output in outputs {
+            match output {
+                Output::Send { site, command } => {
+                    let sent = self.registry().node_for_site(&site).is_some_and(|node| {
+                        self.registry().send(&node, Message::CallDown(command))
+                    });
+                    if !sent {
+                        tracing::debug!(%site, "call command not delivered: site offline or its session is too far behind");
+                    }
+                }
+                Output::OpenLeg {
+                    leg,
+                    call,
+                    anchor,
+                    seat,
+                } => {
+                    let nodes = (
+                        self.registry().node_for_site(&anchor.site),
+                        self.registry().node_for_site(&seat.site),
+                    );
+                    let (Some(a), Some(b)) = nodes else {
+                        tracing::warn!(call = %call, leg, "relay leg not opened: a node is offline");
+                        failed.push(leg);
+                        continue;
+                    };
+                    let opened = self.open_leg(
+                        LegId(leg),
+                        &call.to_string(),
+                        LegEnd {
+                            node: &a,
+                            endpoint: &anchor.endpoint,
+                        },
+                        LegEnd {
+                            node: &b,
+                            endpoint: &seat.endpoint,
+                        },
+                    );
+                    if let Err(err) = opened {
+                        tracing::warn!(call = %call, leg, %err, "relay leg not opened");
+                        failed.push(leg);
+                    }
+                }
+                Output::CloseLeg { leg } => {
+                    if let Err(err) = self.close_leg(LegId(leg)) {
+                        tracing::debug!(leg, %err, "relay leg already closed");
+                    }
+                }
+                Output::QueueEvent(e) => events.push(e),
+                Output::Disposition(d) => dispositions.push(d),
+            }
+        }
+        ((events, dispositions), failed)
+    }
+
+    fn store_records(&self, (events, dispositions): Records) {
+        if let Err(err) = self.store().append_call_records(&events, &dispositions) {
+            tracing::error!(%err, events = events.len(), dispositions = dispositions.len(), "call records not stored");
+        }
+    }
+
+    /// Validates, applies live and stores a center configuration (TOML), then
+    /// pushes it to every online node. Returns its version. Blocking.
+    pub fn load_config(&self, text: &str) -> Result<u64, CallError> {
+        let valid = ValidCenterConfig::from_toml(text)?;
+        let body = valid.to_postcard()?;
+        let service = self.calls();
+        let _loading = lock(&service.loading);
+        let version = self.store().next_config_version()?;
+        let at = now();
+        {
+            let mut core = lock(&service.core);
+            match core.as_mut() {
+                Some(cc) => {
+                    cc.replace_config(valid, version, at)?;
+                    self.carry_out(core);
+                }
+                None => {
+                    let mut cc = CallControl::new(valid, version, at)?;
+                    for node in self.registry().ids() {
+                        if let Some(online) = self.registry().get(&node) {
+                            cc.node_online(at, &online.site);
+                        }
+                    }
+                    *core = Some(cc);
+                }
+            }
+        }
+        self.store().save_config(&StoredConfig {
+            version,
+            loaded_at_us: now_us(),
+            body: body.clone(),
+        })?;
+        let push = ConfigPush { version, body };
+        *lock(&service.push) = Some(push.clone());
+        for node in self.registry().ids() {
+            self.registry().send(&node, Message::Config(push.clone()));
+        }
+        tracing::info!(version, "center configuration loaded");
+        service.wake.notify_one();
+        Ok(version)
+    }
+
+    /// The version of the configuration in force.
+    pub fn config_version(&self) -> Option<u64> {
+        lock(&self.calls().push).as_ref().map(|p| p.version)
+    }
+
+    /// What a node gets right after `Welcome`.
+    pub fn config_push(&self) -> Option<ConfigPush> {
+        lock(&self.calls().push).clone()
+    }
+
+    /// A gateway report. Blocking.
+    pub fn call_up(&self, node: &NodeId, site: &Site, up: CallUp) -> Result<(), CallError> {
+        let span = tracing::info_span!("call_up", node = %node, site = %site);
+        let _enter = span.enter();
+        self.step(|cc| cc.call_up(now(), site, up))
+    }
+
+    /// An agent's command from the API (seat nodes come through
+    /// [`Coordinator::call_up`]). Blocking.
+    pub fn agent_command(
+        &self,
+        agent: AgentId,
+        command: AgentCommand,
+    ) -> Result<AgentView, CallError> {
+        self.step(|cc| cc.agent_command(now(), agent, command))
+    }
+
+    /// An agent's current view; `None` for an agent the configuration lacks.
+    pub fn agent_view(&self, agent: AgentId) -> Option<AgentView> {
+        let core = lock(&self.calls().core);
+        let cc = core.as_ref()?;
+        cc.config()
+            .config()
+            .routing
+            .agents
+            .iter()
+            .any(|a| a.id == agent)
+            .then(|| cc.view(agent))
+    }
+
+    /// Queue, site and total figures, and the number of stored CDRs.
+    pub fn summary(&self) -> CenterSummary {
+        let mut summary = {
+            let core = lock(&self.calls().core);
+            match core.as_ref() {
+                Some(cc) => cc.summary(now()),
+                None => CenterSummary {
+                    config_version: 0,
+                    queues: Vec::new(),
+                    sites: Vec::new(),
+                    totals: super::QueueSummary {
+                        queue: tandem_node::routing::QueueId(0),
+                        name: "total".into(),
+                        offered: 0,
+                        answered: 0,
+                        abandoned: 0,
+                        transferred: 0,
+                        service_level_percent: None,
+                        asa_ms: None,
+                        waiting_now: 0,
+                    },
+                    cdrs_stored: 0,
+                },
+            }
+        };
+        summary.cdrs_stored = self.cdrs().len() as u64;
+        summary
+    }
+
+    /// Every CDR uploaded by the gateways (undecodable ones are logged and left out).
+    pub fn cdrs(&self) -> Vec<Cdr> {
+        match self.store().cdrs() {
+            Ok((cdrs, 0)) => cdrs,
+            Ok((cdrs, bad)) => {
+                tracing::warn!(bad, "some uploaded CDRs could not be decoded");
+                cdrs
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot read CDRs");
+                Vec::new()
+            }
+        }
+    }
+
+    /// A node's session started: it gets the configuration, its agents may work.
+    pub(crate) fn calls_node_online(&self, node: &NodeId, site: &Site) {
+        if let Some(push) = self.config_push() {
+            self.registry().send(node, Message::Config(push));
+        }
+        let _ = self.step(|cc| {
+            cc.node_online(now(), site);
+            Ok(())
+        });
+    }
+
+    /// A node's session ended (and no other node serves its site).
+    pub(crate) fn calls_node_offline(&self, site: &Site) {
+        if self.registry().node_for_site(site).is_some() {
+            return;
+        }
+        let _ = self.step(|cc| {
+            cc.node_offline(now(), site);
+            Ok(())
+        });
+    }
+
+    /// Fires call control's timers until `stop` (offer timeouts, wrap-up ends,
+    /// announcements, overflow, direct offers).
+    pub(crate) async fn call_timer(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            let deadline = lock(&self.calls().core)
+                .as_ref()
+                .and_then(|cc| cc.next_deadline());
+            let wait = deadline.map_or(IDLE_TICK, |d| {
+                Duration::from_millis(d.since(now())).min(IDLE_TICK)
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {
+                    let due = deadline.is_some_and(|d| d <= now());
+                    if due {
+                        let c = self.clone();
+                        let ticked = tokio::task::spawn_blocking(move || {
+                            c.step(|cc| {
+                                cc.tick(now());
+                                Ok(())
+                            })
+                        })
+                        .await;
+                        if let Err(err) = ticked {
+                            tracing::error!(%err, "call timer step failed");
+                        }
+                    }
+                }
+                _ = self.calls().wake.notified() => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

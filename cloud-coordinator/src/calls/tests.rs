@@ -1,0 +1,928 @@
+//! The core driven with a fake clock and the demo center configuration.
+
+use std::collections::BTreeMap;
+
+use tandem_node::calls::{
+    AgentCommand, CallDown, CallUp, CdrEventKind, EndCause, Endpoint, PartyId, PartyRole,
+    ReleaseReason, TransferTarget, ValidCenterConfig,
+};
+use tandem_node::names::Site;
+use tandem_node::routing::{AgentId, AgentState, CallId, OfferEnd, QueueId, Timestamp};
+
+use super::{CallControl, CallError, LegSide, Output};
+
+const DEMO: &str = include_str!("../../../center-configs/demo.toml");
+const T0: Timestamp = Timestamp(1_800_000_000_000);
+
+fn site(s: &str) -> Site {
+    Site::new(s).unwrap()
+}
+
+struct World {
+    cc: CallControl,
+    now: Timestamp,
+}
+
+impl World {
+    fn new() -> Self {
+        Self::with(DEMO)
+    }
+
+    fn with(toml: &str) -> Self {
+        let config = ValidCenterConfig::from_toml(toml).unwrap();
+        let mut cc = CallControl::new(config, 1, T0).unwrap();
+        for s in ["bj-01", "sh-01", "gz-01", "home-li", "home-wang"] {
+            cc.node_online(T0, &site(s));
+        }
+        World { cc, now: T0 }
+    }
+
+    fn drain(&mut self) -> Vec<Output> {
+        self.cc.drain()
+    }
+
+    /// Commands sent, with their destination.
+    fn sent(&mut self) -> Vec<(String, CallDown)> {
+        self.drain()
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Send { site, command } => Some((site.as_str().to_owned(), command)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn pass(&mut self, ms: u64) {
+        self.now = self.now.plus(ms);
+        self.cc.tick(self.now);
+    }
+
+    fn cmd(&mut self, agent: u32, command: AgentCommand) -> Result<super::AgentView, CallError> {
+        self.cc.agent_command(self.now, AgentId(agent), command)
+    }
+
+    fn ok(&mut self, agent: u32, command: AgentCommand) {
+        if let Err(e) = self.cmd(agent, command.clone()) {
+            panic!("agent {agent} {command:?}: {e}");
+        }
+    }
+
+    fn transfer(&mut self, agent: u32, to: TransferTarget, consult: bool) {
+        self.ok(agent, AgentCommand::Transfer { to, consult });
+    }
+
+    fn ready(&mut self, agent: u32) {
+        self.ok(agent, AgentCommand::Login);
+        self.ok(agent, AgentCommand::Ready);
+    }
+
+    fn arrive(&mut self, at: &str, call: u64, caller: &str, queue: u32) -> Result<(), CallError> {
+        self.cc.call_up(
+            self.now,
+            &site(at),
+            CallUp::Arrived {
+                call: CallId(call),
+                line: "fxo1".into(),
+                caller: Some(caller.into()),
+                queue: QueueId(queue),
+                priority: 0,
+                vars: BTreeMap::new(),
+                ivr_path: vec!["menu".into()],
+            },
+        )
+    }
+
+    /// Call 1 waits in queue 1, then its caller takes a callback.
+    fn callback_requested(&mut self) {
+        self.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+        self.cc
+            .call_up(
+                self.now,
+                &site("bj-01"),
+                CallUp::CallbackRequested {
+                    call: CallId(1),
+                    caller: Some("+8613800000001".into()),
+                    queue: QueueId(1),
+                    vars: BTreeMap::new(),
+                },
+            )
+            .unwrap();
+    }
+
+    fn state(&self, agent: u32) -> Option<AgentState> {
+        self.cc.view(AgentId(agent)).state
+    }
+
+    /// Where the real call waits (1 = next), through its current routing id.
+    fn position(&self, call: u64) -> Option<u32> {
+        let routing = self.cc.calls.get(&CallId(call))?.waiting?;
+        self.cc.router.position_and_ewt(routing).map(|(p, _)| p)
+    }
+}
+
+fn ring(call: u64, agent: u32, endpoint: &str) -> CallDown {
+    CallDown::Ring {
+        call: CallId(call),
+        agent: AgentId(agent),
+        endpoint: endpoint.into(),
+        caller: Some("+8613800000001".into()),
+    }
+}
+
+fn hold(call: u64, on: bool) -> CallDown {
+    CallDown::Hold {
+        call: CallId(call),
+        on,
+    }
+}
+
+fn leave(call: u64, party: u32) -> CallDown {
+    CallDown::Leave {
+        call: CallId(call),
+        party: PartyId(party),
+    }
+}
+
+fn release(call: u64, reason: ReleaseReason) -> CallDown {
+    CallDown::Release {
+        call: CallId(call),
+        reason,
+    }
+}
+
+fn stop_ring(call: u64, agent: u32, endpoint: &str) -> CallDown {
+    CallDown::StopRing {
+        call: CallId(call),
+        agent: AgentId(agent),
+        endpoint: endpoint.into(),
+    }
+}
+
+fn log(call: u64, event: CdrEventKind) -> CallDown {
+    CallDown::Log {
+        call: CallId(call),
+        event,
+    }
+}
+
+/// The commands among `out`, with their destination.
+fn sends(out: &[Output]) -> Vec<(String, CallDown)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send { site, command } => Some((site.as_str().to_owned(), command.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a leg to a seat at `seat_site` was opened and then joined to the
+/// call as `party` with `role`.
+fn joined_over_leg(out: &[Output], seat_site: &str, party: u32, role: PartyRole) -> bool {
+    let Some((at, leg)) = out.iter().enumerate().find_map(|(i, o)| match o {
+        Output::OpenLeg { leg, seat, .. } if seat.site.as_str() == seat_site => Some((i, *leg)),
+        _ => None,
+    }) else {
+        return false;
+    };
+    out[at..].iter().any(|o| {
+        matches!(o, Output::Send { command: CallDown::Join { party: p, endpoint: Endpoint::Leg(l), role: r, .. }, .. }
+            if *p == PartyId(party) && *l == leg && *r == role)
+    })
+}
+
+fn local_join(call: u64, party: u32, endpoint: &str, role: PartyRole, agent: u32) -> CallDown {
+    CallDown::Join {
+        call: CallId(call),
+        party: PartyId(party),
+        endpoint: Endpoint::Local(endpoint.into()),
+        role,
+        agent: Some(AgentId(agent)),
+    }
+}
+
+fn set_role(call: u64, party: u32, role: PartyRole) -> CallDown {
+    CallDown::SetRole {
+        call: CallId(call),
+        party: PartyId(party),
+        role,
+    }
+}
+
+/// Agent 1's transfer of call 1 to the expert pool (queue 3), as logged.
+fn pool_transfer_logged(consult: bool) -> CallDown {
+    log(
+        1,
+        CdrEventKind::Transferred {
+            from: AgentId(1),
+            to: TransferTarget::Queue(QueueId(3)),
+            consult,
+        },
+    )
+}
+
+fn has(sent: &[(String, CallDown)], to: &str, command: &CallDown) -> bool {
+    sent.iter().any(|(s, c)| s == to && c == command)
+}
+
+/// Answers agent `agent`'s offer of call 1 and returns what was sent.
+fn answered_call(w: &mut World, agent: u32) -> Vec<Output> {
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    w.drain();
+    w.ok(agent, AgentCommand::Answer);
+    w.drain()
+}
+
+#[test]
+fn local_answer_joins_on_the_anchor_then_hangup_releases_and_wrap_up_is_stored() {
+    let mut w = World::new();
+    w.ready(1);
+    w.drain();
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &ring(1, 1, "seat1")), "{sent:#?}");
+    assert!(has(
+        &sent,
+        "bj-01",
+        &log(1, CdrEventKind::Offered { agent: AgentId(1) })
+    ));
+    assert_eq!(w.state(1), Some(AgentState::Reserved));
+
+    w.ok(1, AgentCommand::Answer);
+    let out = w.drain();
+    assert!(!out.iter().any(|o| matches!(o, Output::OpenLeg { .. })));
+    let sent = sends(&out);
+    assert!(has(
+        &sent,
+        "bj-01",
+        &local_join(1, 1, "seat1", PartyRole::Party, 1)
+    ));
+    assert!(has(&sent, "bj-01", &stop_ring(1, 1, "seat1")));
+    let view = w.cc.agent_view(AgentId(1)).unwrap();
+    assert_eq!(view.state, Some(AgentState::OnCall));
+    assert_eq!(view.call, Some(CallId(1)));
+
+    w.ok(1, AgentCommand::Hangup);
+    let sent = w.sent();
+    assert!(has(
+        &sent,
+        "bj-01",
+        &release(1, ReleaseReason::AgentHungUp(AgentId(1)))
+    ));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+    // The anchor's own report of the end finds nothing left to do.
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::Ended {
+            call: CallId(1),
+            cause: EndCause::Completed,
+        },
+    )
+    .unwrap();
+
+    w.ok(
+        1,
+        AgentCommand::WrapUp {
+            disposition: "resolved".into(),
+            note: "card unblocked".into(),
+        },
+    );
+    let out = w.drain();
+    let d = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Disposition(d) => Some(d.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        (d.call, d.agent, d.code.as_str()),
+        (CallId(1), AgentId(1), "resolved")
+    );
+    assert_eq!(w.state(1), Some(AgentState::Ready));
+    assert!(out.iter().any(|o| matches!(o, Output::QueueEvent(_))));
+}
+
+#[test]
+fn a_seat_on_another_node_joins_over_a_relay_leg() {
+    let mut w = World::new();
+    w.ready(4); // Chen Jing, sh-01
+    let out = answered_call(&mut w, 4);
+    let (leg, anchor, seat) = out
+        .iter()
+        .find_map(|o| match o {
+            Output::OpenLeg {
+                leg, anchor, seat, ..
+            } => Some((*leg, anchor.clone(), seat.clone())),
+            _ => None,
+        })
+        .expect("a leg-open request");
+    assert_eq!(
+        anchor,
+        LegSide {
+            site: site("bj-01"),
+            endpoint: "call-1".into()
+        }
+    );
+    assert_eq!(
+        seat,
+        LegSide {
+            site: site("sh-01"),
+            endpoint: "seat1".into()
+        }
+    );
+    let open_at = out
+        .iter()
+        .position(|o| matches!(o, Output::OpenLeg { .. }))
+        .unwrap();
+    let join_at = out
+        .iter()
+        .position(|o| {
+            matches!(o, Output::Send { command: CallDown::Join { endpoint: Endpoint::Leg(l), .. }, .. } if *l == leg)
+        })
+        .expect("join over the leg");
+    assert!(open_at < join_at, "the leg opens before the join names it");
+    w.ok(4, AgentCommand::Hangup);
+    assert!(w.drain().contains(&Output::CloseLeg { leg }));
+}
+
+#[test]
+fn rejected_and_timed_out_offers_return_the_call_to_its_place_and_misses_set_not_ready() {
+    let mut w = World::new();
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    w.pass(1000);
+    w.arrive("bj-01", 2, "+8613800000002", 1).unwrap();
+    assert_eq!((w.position(1), w.position(2)), (Some(1), Some(2)));
+    w.ready(1);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &ring(1, 1, "seat1")));
+
+    // Rejected: call 1 goes back to the head of the queue; agent 1 is skipped
+    // for it for a while and gets call 2 meanwhile.
+    w.ok(1, AgentCommand::Reject);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &stop_ring(1, 1, "seat1")));
+    assert!(has(
+        &sent,
+        "bj-01",
+        &log(
+            1,
+            CdrEventKind::OfferEnded {
+                agent: AgentId(1),
+                how: OfferEnd::Rejected
+            }
+        )
+    ));
+    assert_eq!(w.position(1), Some(1));
+    let stop = sent
+        .iter()
+        .position(|(_, c)| matches!(c, CallDown::StopRing { .. }))
+        .unwrap();
+    let next = sent
+        .iter()
+        .position(|(_, c)| matches!(c, CallDown::Ring { call, .. } if *call == CallId(2)))
+        .expect("the next call rings");
+    assert!(stop < next, "the old ring stops before the next one starts");
+
+    // Three offers in a row time out: not ready, calls back in place.
+    for _ in 0..3 {
+        w.pass(12_000);
+        let state = w.state(1);
+        if state == Some(AgentState::NotReady("missed-offers".into())) {
+            break;
+        }
+    }
+    assert_eq!(
+        w.state(1),
+        Some(AgentState::NotReady("missed-offers".into()))
+    );
+    assert_eq!((w.position(1), w.position(2)), (Some(1), Some(2)));
+    let sent = w.sent();
+    assert!(sent.iter().any(|(_, c)| matches!(
+        c,
+        CallDown::Log {
+            event: CdrEventKind::OfferEnded {
+                how: OfferEnd::TimedOut,
+                ..
+            },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn blind_transfer_to_the_expert_pool_requeues_and_joins_the_expert() {
+    let mut w = World::new();
+    w.ready(1);
+    w.ready(6); // expert at gz-01
+    answered_call(&mut w, 1);
+    w.transfer(1, TransferTarget::Queue(QueueId(3)), false);
+    let out = w.drain();
+    let sent = sends(&out);
+    assert!(has(&sent, "bj-01", &pool_transfer_logged(false)));
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(has(&sent, "gz-01", &ring(1, 6, "seat1")));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+
+    w.ok(6, AgentCommand::Answer);
+    let out = w.drain();
+    assert!(joined_over_leg(&out, "gz-01", 2, PartyRole::Party));
+    assert!(out.contains(&Output::Send {
+        site: site("bj-01"),
+        command: CallDown::Hold {
+            call: CallId(1),
+            on: false
+        }
+    }));
+    assert_eq!(w.cc.summary(w.now).queues[0].transferred, 1);
+}
+
+#[test]
+fn blind_transfer_to_a_named_agent_rings_them_directly() {
+    let mut w = World::new();
+    w.ready(1);
+    w.ready(2);
+    answered_call(&mut w, 1);
+    w.transfer(1, TransferTarget::Agent(AgentId(2)), false);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &ring(1, 2, "seat2")));
+    assert_eq!(w.state(2), Some(AgentState::NotReady("transfer".into())));
+    w.ok(
+        1,
+        AgentCommand::NotReady {
+            reason: "break".into(),
+        },
+    );
+    // Not answered in time: agent 2 is ready again and the caller queues again
+    // (ahead of fresh arrivals), so the Router offers it to the one ready agent.
+    w.pass(12_000);
+    let sent = w.sent();
+    assert!(has(
+        &sent,
+        "bj-01",
+        &log(
+            1,
+            CdrEventKind::OfferEnded {
+                agent: AgentId(2),
+                how: OfferEnd::TimedOut
+            }
+        )
+    ));
+    assert_eq!(w.state(2), Some(AgentState::Reserved), "{sent:#?}");
+    w.ok(2, AgentCommand::Answer);
+    let sent = w.sent();
+    assert!(has(
+        &sent,
+        "bj-01",
+        &local_join(1, 2, "seat2", PartyRole::Party, 2)
+    ));
+    assert!(has(&sent, "bj-01", &hold(1, false)));
+}
+
+#[test]
+fn a_direct_transfer_answered_in_time_joins_and_frees_the_agent_after() {
+    let mut w = World::new();
+    w.ready(1);
+    w.ready(2);
+    answered_call(&mut w, 1);
+    w.transfer(1, TransferTarget::Agent(AgentId(2)), false);
+    w.ok(2, AgentCommand::Answer);
+    assert!(w.sent().iter().any(|(_, c)| matches!(
+        c,
+        CallDown::Join {
+            agent: Some(AgentId(2)),
+            ..
+        }
+    )));
+    w.ok(2, AgentCommand::Hangup);
+    assert!(w.sent().iter().any(|(_, c)| matches!(
+        c,
+        CallDown::Release {
+            reason: ReleaseReason::AgentHungUp(AgentId(2)),
+            ..
+        }
+    )));
+    assert_eq!(w.state(2), Some(AgentState::Ready));
+}
+
+fn consult_answered(w: &mut World) {
+    w.ready(1);
+    w.ready(6);
+    answered_call(w, 1);
+    w.transfer(1, TransferTarget::Queue(QueueId(3)), true);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &hold(1, true)));
+    assert!(has(&sent, "gz-01", &ring(1, 6, "seat1")));
+    w.ok(6, AgentCommand::Answer);
+    let sent = w.sent();
+    assert!(sent.iter().any(|(s, c)| s == "bj-01"
+        && matches!(
+            c,
+            CallDown::Join {
+                party: PartyId(2),
+                role: PartyRole::Party,
+                agent: Some(AgentId(6)),
+                ..
+            }
+        )));
+    assert!(
+        !sent
+            .iter()
+            .any(|(_, c)| matches!(c, CallDown::Hold { on: false, .. }))
+    );
+    assert_eq!(w.cc.view(AgentId(1)).consulting, Some(AgentId(6)));
+    assert_eq!(w.cc.view(AgentId(6)).consulting, Some(AgentId(1)));
+    assert!(w.cc.view(AgentId(1)).held);
+}
+
+#[test]
+fn consult_transfer_to_the_expert_pool_completes() {
+    let mut w = World::new();
+    consult_answered(&mut w);
+    w.ok(1, AgentCommand::CompleteTransfer);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(has(&sent, "bj-01", &hold(1, false)));
+    assert!(has(&sent, "bj-01", &pool_transfer_logged(true)));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+    assert_eq!(w.state(6), Some(AgentState::OnCall));
+    w.ok(6, AgentCommand::Hangup);
+    assert!(has(
+        &w.sent(),
+        "bj-01",
+        &release(1, ReleaseReason::AgentHungUp(AgentId(6)))
+    ));
+}
+
+#[test]
+fn conference_of_three_then_each_agent_leaves() {
+    let mut w = World::new();
+    consult_answered(&mut w);
+    w.ok(1, AgentCommand::Conference);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &hold(1, false)));
+    assert!(
+        !sent
+            .iter()
+            .any(|(_, c)| matches!(c, CallDown::Leave { .. }))
+    );
+    assert_eq!(w.cc.calls[&CallId(1)].parties.len(), 2);
+    assert_eq!(w.cc.view(AgentId(1)).consulting, None);
+    w.ok(1, AgentCommand::Hangup);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(
+        !sent
+            .iter()
+            .any(|(_, c)| matches!(c, CallDown::Release { .. }))
+    );
+    w.ok(6, AgentCommand::Hangup);
+    assert!(
+        w.sent()
+            .iter()
+            .any(|(_, c)| matches!(c, CallDown::Release { .. }))
+    );
+}
+
+#[test]
+fn cancelling_a_ringing_consult_stops_the_ring_and_resumes_the_caller() {
+    let mut w = World::new();
+    w.ready(1);
+    w.ready(6);
+    answered_call(&mut w, 1);
+    w.transfer(1, TransferTarget::Queue(QueueId(3)), true);
+    w.drain();
+    w.ok(1, AgentCommand::CancelConsult);
+    let sent = w.sent();
+    assert!(has(&sent, "gz-01", &stop_ring(1, 6, "seat1")));
+    assert!(has(&sent, "bj-01", &hold(1, false)));
+    assert_eq!(w.state(1), Some(AgentState::OnCall));
+    assert_eq!(w.state(6), Some(AgentState::Ready));
+}
+
+#[test]
+fn supervision_follows_the_authority_matrix() {
+    let mut w = World::new();
+    w.ready(1);
+    w.ready(6);
+    answered_call(&mut w, 1);
+    w.arrive("gz-01", 2, "+8613800000002", 3).unwrap();
+    w.ok(6, AgentCommand::Answer);
+    w.drain();
+
+    // Team lead 5 (group 1): not over the expert (group 3)…
+    let e = w
+        .cmd(5, AgentCommand::Monitor { agent: AgentId(6) })
+        .unwrap_err();
+    assert!(e.to_string().contains("may not supervise"), "{e}");
+    let sent = w.sent();
+    assert!(sent.iter().any(|(s, c)| s == "sh-01"
+        && matches!(c, CallDown::AgentUpdate(u) if u.agent == AgentId(5) && u.refused.is_some())));
+    // …nor over the duty manager…
+    assert!(
+        w.cmd(5, AgentCommand::Monitor { agent: AgentId(10) })
+            .is_err()
+    );
+    // …an agent is nobody's supervisor…
+    assert!(
+        w.cmd(2, AgentCommand::Monitor { agent: AgentId(1) })
+            .is_err()
+    );
+    // …but over their own group's member.
+    w.ok(5, AgentCommand::Monitor { agent: AgentId(1) });
+    let out = w.drain();
+    assert!(joined_over_leg(&out, "sh-01", 2, PartyRole::Monitor));
+    assert_eq!(w.cc.view(AgentId(5)).supervising, Some(AgentId(1)));
+    w.ok(5, AgentCommand::StopSupervising);
+    assert!(has(&w.sent(), "bj-01", &leave(1, 2)));
+
+    // The duty manager may act on everyone: monitor (local on bj-01), whisper
+    // to the agent's party, barge, force-release.
+    w.ok(10, AgentCommand::Monitor { agent: AgentId(1) });
+    let sent = w.sent();
+    assert!(has(
+        &sent,
+        "bj-01",
+        &local_join(1, 3, "fxs2", PartyRole::Monitor, 10)
+    ));
+    w.ok(10, AgentCommand::Whisper { agent: AgentId(1) });
+    assert!(has(
+        &w.sent(),
+        "bj-01",
+        &set_role(1, 3, PartyRole::Whisper { to: PartyId(1) })
+    ));
+    w.ok(10, AgentCommand::Barge { agent: AgentId(1) });
+    assert!(has(&w.sent(), "bj-01", &set_role(1, 3, PartyRole::Party)));
+    // Moving to the expert's call leaves this one.
+    w.ok(10, AgentCommand::Monitor { agent: AgentId(6) });
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &leave(1, 3)));
+    w.ok(10, AgentCommand::ForceRelease { agent: AgentId(6) });
+    assert!(has(
+        &w.sent(),
+        "gz-01",
+        &release(2, ReleaseReason::ForceReleased(AgentId(10)))
+    ));
+    assert_eq!(w.cc.view(AgentId(10)).supervising, None);
+    assert_eq!(w.state(6), Some(AgentState::WrapUp));
+}
+
+#[test]
+fn a_blacklisted_caller_is_released() {
+    let mut w = World::new();
+    w.ready(1);
+    w.drain();
+    w.arrive("bj-01", 7, "+8617012345678", 1).unwrap();
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &release(7, ReleaseReason::Blacklisted)));
+    assert!(!sent.iter().any(|(_, c)| matches!(c, CallDown::Ring { .. })));
+    assert!(w.cc.calls.is_empty());
+    assert_eq!(w.state(1), Some(AgentState::Ready));
+}
+
+#[test]
+fn the_caller_hanging_up_while_ringing_stops_the_ring() {
+    let mut w = World::new();
+    w.ready(4);
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    w.drain();
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::Ended {
+            call: CallId(1),
+            cause: EndCause::AbandonedInQueue,
+        },
+    )
+    .unwrap();
+    let sent = w.sent();
+    assert!(has(&sent, "sh-01", &stop_ring(1, 4, "seat1")));
+    assert_eq!(w.state(4), Some(AgentState::Ready));
+    assert_eq!(w.cc.summary(w.now).queues[0].abandoned, 1);
+}
+
+#[test]
+fn a_seat_hook_answers_and_hangs_up() {
+    let mut w = World::new();
+    w.ready(3); // analog phone fxs1 at bj-01
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    w.drain();
+    let hook = |off_hook| CallUp::SeatHook {
+        endpoint: "fxs1".into(),
+        off_hook,
+    };
+    w.cc.call_up(w.now, &site("bj-01"), hook(true)).unwrap();
+    assert_eq!(w.state(3), Some(AgentState::OnCall));
+    w.cc.call_up(w.now, &site("bj-01"), hook(false)).unwrap();
+    assert_eq!(w.state(3), Some(AgentState::WrapUp));
+    // A command from a node that is not the agent's seat is refused.
+    let e = w.cc.call_up(
+        w.now,
+        &site("sh-01"),
+        CallUp::Agent {
+            agent: AgentId(3),
+            command: AgentCommand::Ready,
+        },
+    );
+    assert!(e.is_err());
+}
+
+#[test]
+fn a_config_reload_applies_live_and_waiting_calls_keep_their_places() {
+    let mut w = World::new();
+    w.ready(6); // an expert: not in queue 1's groups yet
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    w.arrive("bj-01", 2, "+8613800000002", 1).unwrap();
+    assert_eq!((w.position(1), w.position(2)), (Some(1), Some(2)));
+    w.drain();
+    let wider = DEMO.replace(
+        "{ agent = 8 }, { agent = 9 },",
+        "{ agent = 8 }, { agent = 9 }, { agent = 6 },",
+    );
+    assert_ne!(wider, DEMO);
+    let config = ValidCenterConfig::from_toml(&wider).unwrap();
+    w.cc.replace_config(config, 2, w.now).unwrap();
+    assert_eq!(w.cc.version(), 2);
+    // The expert now serves queue 1: the first caller rings there, the second
+    // keeps its place.
+    assert!(has(&w.sent(), "gz-01", &ring(1, 6, "seat1")));
+    assert_eq!(w.position(2), Some(1));
+}
+
+#[test]
+fn a_remote_seat_going_offline_sends_its_caller_back_to_the_queue() {
+    let mut w = World::new();
+    w.ready(4);
+    answered_call(&mut w, 4);
+    w.cc.node_offline(w.now, &site("sh-01"));
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(
+        !sent
+            .iter()
+            .any(|(_, c)| matches!(c, CallDown::Release { .. }))
+    );
+    assert_eq!(w.position(1), Some(1));
+    assert_eq!(w.state(4), Some(AgentState::WrapUp));
+    w.pass(6_000);
+    assert_eq!(
+        w.state(4),
+        Some(AgentState::NotReady(super::REASON_SEAT_OFFLINE.into()))
+    );
+}
+
+#[test]
+fn a_node_going_offline_forgets_its_calls_and_its_agents_stop_taking_calls() {
+    let mut w = World::new();
+    w.ready(4);
+    answered_call(&mut w, 4);
+    w.cc.node_offline(w.now, &site("bj-01"));
+    assert!(w.cc.calls.is_empty());
+    assert_eq!(w.state(4), Some(AgentState::WrapUp));
+    assert!(
+        w.drain()
+            .iter()
+            .any(|o| matches!(o, Output::CloseLeg { .. }))
+    );
+    let e = w.cmd(1, AgentCommand::Ready).unwrap_err();
+    assert!(e.to_string().contains("offline"), "{e}");
+    w.cc.node_online(w.now, &site("bj-01"));
+    w.ready(1);
+    w.cc.node_offline(w.now, &site("bj-01"));
+    assert_eq!(
+        w.state(1),
+        Some(AgentState::NotReady(super::REASON_SEAT_OFFLINE.into()))
+    );
+}
+
+#[test]
+fn a_callback_keeps_its_place_and_is_dialled_when_an_agent_accepts() {
+    let mut w = World::new();
+    w.callback_requested();
+    assert!(has(
+        &w.sent(),
+        "bj-01",
+        &release(1, ReleaseReason::CallbackRegistered)
+    ));
+    // The line is gone; the request is not.
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::Ended {
+            call: CallId(1),
+            cause: EndCause::IvrHangup,
+        },
+    )
+    .unwrap();
+    assert_eq!(w.position(1), Some(1));
+    w.ready(4);
+    assert!(w.sent().iter().any(|(s, c)| s == "sh-01"
+        && matches!(
+            c,
+            CallDown::Ring {
+                call: CallId(1),
+                ..
+            }
+        )));
+    w.ok(4, AgentCommand::Answer);
+    assert!(has(
+        &w.sent(),
+        "bj-01",
+        &CallDown::Dial {
+            call: CallId(1),
+            line: None,
+            number: "+8613800000001".into(),
+            agent: AgentId(4),
+        }
+    ));
+    assert_eq!(w.cc.view(AgentId(4)).call, Some(CallId(1)));
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::DialAnswered { call: CallId(1) },
+    )
+    .unwrap();
+    assert!(joined_over_leg(&w.drain(), "sh-01", 1, PartyRole::Party));
+}
+
+#[test]
+fn a_leg_that_cannot_open_sends_the_caller_back_to_the_queue() {
+    let mut w = World::new();
+    w.ready(4);
+    let out = answered_call(&mut w, 4);
+    let leg = out
+        .iter()
+        .find_map(|o| match o {
+            Output::OpenLeg { leg, .. } => Some(*leg),
+            _ => None,
+        })
+        .unwrap();
+    w.cc.leg_failed(w.now, leg);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(has(&sent, "bj-01", &hold(1, true)));
+    assert_eq!(w.state(4), Some(AgentState::WrapUp));
+    assert_eq!(w.position(1), Some(1));
+}
+
+#[test]
+fn a_callback_the_anchor_cannot_dial_frees_the_agent_with_the_reason() {
+    let mut w = World::new();
+    w.callback_requested();
+    w.ready(1);
+    w.ok(1, AgentCommand::Answer);
+    w.drain();
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::Failed {
+            call: CallId(1),
+            reason: "outbound calls are not supported".into(),
+        },
+    )
+    .unwrap();
+    assert!(w.sent().iter().any(|(s, c)| s == "bj-01"
+        && matches!(c, CallDown::AgentUpdate(u) if u.agent == AgentId(1)
+            && u.refused.as_deref().is_some_and(|r| r.contains("not supported")))));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+    assert!(w.cc.calls.is_empty());
+}
+
+#[test]
+fn a_callback_chosen_in_the_ivr_queues_without_a_release_and_rings_as_a_callback() {
+    let mut w = World::new();
+    w.ready(1);
+    w.drain();
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::CallbackRequested {
+            call: CallId(5),
+            caller: Some("+8613800000005".into()),
+            queue: QueueId(1),
+            vars: BTreeMap::new(),
+        },
+    )
+    .unwrap();
+    let sent = w.sent();
+    assert!(
+        !sent
+            .iter()
+            .any(|(_, c)| matches!(c, CallDown::Release { .. }))
+    );
+    assert!(sent.iter().any(|(_, c)| matches!(
+        c,
+        CallDown::Ring {
+            call: CallId(5),
+            ..
+        }
+    )));
+    w.ok(1, AgentCommand::Answer);
+    assert!(w.sent().iter().any(|(_, c)| matches!(
+        c,
+        CallDown::Dial {
+            call: CallId(5),
+            ..
+        }
+    )));
+}

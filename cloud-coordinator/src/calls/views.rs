@@ -1,0 +1,259 @@
+//! What agents see ([`AgentView`], pushed to their seat after every change) and
+//! what the wallboard sees ([`CenterSummary`], computed from the Router's events
+//! with [`KpiReport`], so it means exactly what the KPI definitions say).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+use tandem_node::calls::{AgentUpdate, AgentView, CallDown};
+use tandem_node::names::Site;
+use tandem_node::routing::{AgentId, Event, EventKind, KpiReport, QueueId};
+
+use super::*;
+
+/// Router events kept in memory for the live summary. Older events stay in the
+/// store; the live figures then cover the most recent ones only.
+pub const SUMMARY_EVENTS: usize = 200_000;
+
+/// Counters the Router's events do not carry.
+#[derive(Debug, Default)]
+pub(super) struct Stats {
+    events: VecDeque<Event>,
+    transferred: BTreeMap<QueueId, u64>,
+}
+
+impl Stats {
+    pub(super) fn record(&mut self, event: &Event) {
+        if self.events.len() == SUMMARY_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(event.clone());
+    }
+
+    pub(super) fn transferred(&mut self, queue: QueueId) {
+        *self.transferred.entry(queue).or_default() += 1;
+    }
+}
+
+/// One queue on the wallboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueSummary {
+    /// The queue (0 for the totals row).
+    pub queue: QueueId,
+    /// Its name.
+    pub name: String,
+    /// Queue visits that entered it (arrivals and transfers).
+    pub offered: u64,
+    /// Answered by an agent.
+    pub answered: u64,
+    /// Caller hung up while waiting or ringing.
+    pub abandoned: u64,
+    /// Transferred away by the agent who answered.
+    pub transferred: u64,
+    /// Answered within the threshold ÷ (answered + abandoned), in percent.
+    pub service_level_percent: Option<f64>,
+    /// Mean wait of answered calls.
+    pub asa_ms: Option<f64>,
+    /// Calls waiting now.
+    pub waiting_now: u64,
+}
+
+/// One site on the wallboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteSummary {
+    /// The site.
+    pub site: Site,
+    /// Calls anchored there that the coordinator is routing or connecting.
+    pub calls_up: u64,
+    /// Whether its node is online.
+    pub online: bool,
+}
+
+/// The whole center at a glance, for the demo, the tests and the web UI.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CenterSummary {
+    /// Stored configuration version in force.
+    pub config_version: u64,
+    /// Per queue.
+    pub queues: Vec<QueueSummary>,
+    /// Per site.
+    pub sites: Vec<SiteSummary>,
+    /// Every queue added up.
+    pub totals: QueueSummary,
+    /// CDRs stored from gateway uploads (filled in by the coordinator).
+    pub cdrs_stored: u64,
+}
+
+impl CallControl {
+    /// An agent's view now.
+    pub fn view(&self, agent: AgentId) -> AgentView {
+        let mut view = AgentView {
+            state: self.router.agent_state(agent),
+            supervising: self.supervising.get(&agent).map(|s| s.agent),
+            ..AgentView::default()
+        };
+        let call = match self.desks.get(&agent) {
+            Some(
+                Desk::Ringing { call, .. } | Desk::Talking { call, .. } | Desk::Dialling { call },
+            ) => Some(*call),
+            Some(Desk::WrapUp {
+                call,
+                caller,
+                queue,
+                ..
+            }) => {
+                view.call = Some(*call);
+                view.caller = caller.clone();
+                view.queue = Some(*queue);
+                None
+            }
+            None => None,
+        };
+        if let Some(call) = call {
+            view.call = Some(call);
+            if let Some(c) = self.calls.get(&call) {
+                view.caller = c.caller.clone();
+                view.queue = Some(c.queue);
+                view.held = c.held && c.party_of(agent).is_some();
+                view.consulting = c.consult.as_ref().and_then(|k| {
+                    if k.from == agent {
+                        k.agent
+                    } else if k.agent == Some(agent) {
+                        Some(k.from)
+                    } else {
+                        None
+                    }
+                });
+            }
+        }
+        view
+    }
+
+    /// The view last sent to `agent`'s seat, if any.
+    pub fn agent_view(&self, agent: AgentId) -> Option<AgentView> {
+        self.views.get(&agent).cloned()
+    }
+
+    /// Sends every changed view (and every refusal) to the agent's seat node.
+    pub(super) fn flush_views(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for agent in dirty {
+            let view = self.view(agent);
+            let refused = self.refusals.remove(&agent);
+            if refused.is_none() && self.views.get(&agent) == Some(&view) {
+                continue;
+            }
+            self.views.insert(agent, view.clone());
+            if let Some(seat) = self.config.seat_of(agent).cloned() {
+                self.send(
+                    &seat.site,
+                    CallDown::AgentUpdate(AgentUpdate {
+                        agent,
+                        view,
+                        refused,
+                    }),
+                );
+            }
+        }
+        // Refusals for agents whose view was not marked dirty still go out.
+        let pending = std::mem::take(&mut self.refusals);
+        for (agent, refused) in pending {
+            if let Some(seat) = self.config.seat_of(agent).cloned() {
+                let view = self.view(agent);
+                self.send(
+                    &seat.site,
+                    CallDown::AgentUpdate(AgentUpdate {
+                        agent,
+                        view,
+                        refused: Some(refused),
+                    }),
+                );
+            }
+        }
+    }
+
+    /// Queue, site and total figures at `now` (`cdrs_stored` left at 0).
+    pub fn summary(&self, now: Timestamp) -> CenterSummary {
+        let routing = &self.config.config().routing;
+        let events: Vec<Event> = self.stats.events.iter().cloned().collect();
+        let report = KpiReport::from_events(&events, routing, now);
+        let mut offered: BTreeMap<QueueId, u64> = BTreeMap::new();
+        for e in &events {
+            match &e.kind {
+                EventKind::Queued { queue, .. } | EventKind::Overflowed { to: queue, .. } => {
+                    *offered.entry(*queue).or_default() += 1;
+                }
+                _ => {}
+            }
+        }
+        let queues: Vec<QueueSummary> = routing
+            .queues
+            .iter()
+            .map(|q| {
+                let k = report.queues.get(&q.id).cloned().unwrap_or_default();
+                QueueSummary {
+                    queue: q.id,
+                    name: q.name.clone(),
+                    offered: offered.get(&q.id).copied().unwrap_or_default(),
+                    answered: k.answered,
+                    abandoned: k.abandoned,
+                    transferred: self
+                        .stats
+                        .transferred
+                        .get(&q.id)
+                        .copied()
+                        .unwrap_or_default(),
+                    service_level_percent: k.service_level().map(|x| x * 100.0),
+                    asa_ms: k.asa_ms(),
+                    waiting_now: self.router.waiting(q.id).len() as u64,
+                }
+            })
+            .collect();
+        let t = report.total();
+        let totals = QueueSummary {
+            queue: QueueId(0),
+            name: "total".into(),
+            offered: queues.iter().map(|q| q.offered).sum(),
+            answered: t.answered,
+            abandoned: t.abandoned,
+            transferred: queues.iter().map(|q| q.transferred).sum(),
+            service_level_percent: t.service_level().map(|x| x * 100.0),
+            asa_ms: t.asa_ms(),
+            waiting_now: queues.iter().map(|q| q.waiting_now).sum(),
+        };
+        let mut sites: BTreeMap<Site, SiteSummary> = BTreeMap::new();
+        for site in self
+            .config
+            .config()
+            .sites
+            .iter()
+            .map(|s| s.site.clone())
+            .chain(self.online.iter().cloned())
+        {
+            let online = self.online.contains(&site);
+            sites.entry(site.clone()).or_insert(SiteSummary {
+                site,
+                calls_up: 0,
+                online,
+            });
+        }
+        for c in self.calls.values() {
+            let online = self.online.contains(&c.anchor);
+            sites
+                .entry(c.anchor.clone())
+                .or_insert(SiteSummary {
+                    site: c.anchor.clone(),
+                    calls_up: 0,
+                    online,
+                })
+                .calls_up += 1;
+        }
+        CenterSummary {
+            config_version: self.version,
+            queues,
+            sites: sites.into_values().collect(),
+            totals,
+            cdrs_stored: 0,
+        }
+    }
+}
