@@ -1,0 +1,145 @@
+//! The gateway's call engine against the real coordinator: a call on a branch
+//! line goes through the IVR, is routed by the coordinator to the agent whose
+//! seat is on the same box, joins locally (audio never leaves the box), and the
+//! CDR reaches the coordinator through the outbox.
+
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+use tandem_gateway::Gateway;
+use tandem_gateway::calls::Devices;
+use tandem_gateway::uplink::UplinkState;
+use tandem_hal::audio::AudioDevice;
+use tandem_hal::dsp::FRAME_20MS;
+use tandem_hal::dsp::dtmf::DtmfTiming;
+use tandem_hal::dsp::tones::CHINA;
+use tandem_hal::sim::line::{HangUp, IncomingCall};
+use tandem_hal::sim::{Audio, Pace, SimBoard};
+use tandem_node::calls::{AgentCommand, AgentView, CdrEventKind, EndCause};
+use tandem_node::media::analysis::{goertzel_dbfs, tone};
+use tandem_node::routing::{AgentId, AgentState, QueueId};
+use tandem_tests::*;
+use tokio::sync::watch;
+
+const DEMO: &str = include_str!("../../center-configs/demo.toml");
+
+async fn view_reaches(
+    view: &mut watch::Receiver<AgentView>,
+    what: &str,
+    pred: impl Fn(&AgentView) -> bool,
+) -> Result<()> {
+    let reached = tokio::time::timeout(Duration::from_secs(15), view.wait_for(|v| pred(v)))
+        .await
+        .is_ok();
+    ensure!(reached, "agent never {what}: {:?}", *view.borrow());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() -> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (dir, _) = coord.enroll("bj-01").await?;
+    let board = sim_board();
+    let sim = SimBoard::new(&board, &CHINA, FRAME_20MS, Pace::RealTime)?;
+    let exchange = sim.exchange.clone();
+    let devices = Devices {
+        lines: sim.lines,
+        seats: sim
+            .seats
+            .into_iter()
+            .map(|s| Box::new(s) as Box<dyn AudioDevice>)
+            .collect(),
+    };
+    let gateway = Gateway::start(dir.path(), &board, devices)?;
+    let state = gateway.state();
+    eventually(Duration::from_secs(10), "gateway online", || {
+        let up = matches!(*state.borrow(), UplinkState::Online { .. });
+        async move { up }
+    })
+    .await?;
+    // The engine hears of the link within a frame.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let agent = AgentId(1); // seat1 on bj-01
+    let mut view = gateway.agent_view(agent);
+    gateway.agent_command(agent, AgentCommand::Login)?;
+    view_reaches(&mut view, "logged in", |v| {
+        v.state
+            .as_ref()
+            .is_some_and(|s| *s != AgentState::LoggedOut)
+    })
+    .await?;
+    gateway.agent_command(agent, AgentCommand::Ready)?;
+    view_reaches(&mut view, "ready", |v| v.state == Some(AgentState::Ready)).await?;
+
+    let line = exchange.fxo("fxo1")?;
+    let seat = exchange.seat("seat1")?;
+    line.place_call(IncomingCall::from_number("+8613800000001")?)?;
+    line.play(Audio::Silence { ms: 500 })?;
+    line.play(Audio::Dtmf {
+        digits: "1".into(),
+        timing: DtmfTiming::default(),
+    })?;
+    view_reaches(&mut view, "offered the call", |v| {
+        v.state == Some(AgentState::Reserved) && v.call.is_some()
+    })
+    .await?;
+    gateway.agent_command(agent, AgentCommand::Answer)?;
+    view_reaches(&mut view, "on the call", |v| {
+        v.state == Some(AgentState::OnCall)
+    })
+    .await?;
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    line.take_captured();
+    seat.take_heard();
+    seat.say(Audio::Samples(tone(1000.0, -12.0, 8000, 0, 8000)))?;
+    line.play(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let at_line = line.take_captured();
+    let at_seat = seat.take_heard();
+    let tail = |x: &[i16], n: usize| x[x.len().saturating_sub(n)..].to_vec();
+    ensure!(
+        goertzel_dbfs(&tail(&at_line, 4000), 1000.0, 8000) > -30.0,
+        "the caller does not hear the agent"
+    );
+    ensure!(
+        goertzel_dbfs(&tail(&at_seat, 8000), 700.0, 16_000) > -30.0,
+        "the agent does not hear the caller"
+    );
+
+    line.hang_up(HangUp::LoopBreak { ms: 1000 })?;
+    let c = coord.coordinator().clone();
+    eventually(
+        Duration::from_secs(15),
+        "CDR at the coordinator",
+        move || {
+            let got = !c.cdrs().is_empty();
+            async move { got }
+        },
+    )
+    .await?;
+    let cdrs = coord.coordinator().cdrs();
+    ensure!(cdrs.len() == 1, "{cdrs:?}");
+    let cdr = &cdrs[0];
+    ensure!(cdr.cause == EndCause::Completed, "{cdr:?}");
+    ensure!(cdr.agents == [agent], "{cdr:?}");
+    let kinds: Vec<_> = cdr.events.iter().map(|e| &e.kind).collect();
+    ensure!(
+        kinds.contains(&&CdrEventKind::Queued {
+            queue: QueueId(1),
+            local: false
+        }),
+        "{kinds:?}"
+    );
+    ensure!(
+        kinds
+            .iter()
+            .any(|k| matches!(k, CdrEventKind::Joined { local: true, .. })),
+        "{kinds:?}"
+    );
+    gateway.stop().await?;
+    Ok(())
+}
