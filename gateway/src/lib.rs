@@ -262,9 +262,17 @@ async fn follow_uplink(
         let online = matches!(*state.borrow_and_update(), UplinkState::Online { .. });
         if last != Some(online) {
             last = Some(online);
-            if engine.try_send(Cmd::Online(online)).is_err() {
-                tracing::warn!(online, "engine did not take the uplink state");
-                last = None;
+            match engine.try_send(Cmd::Online(online)) {
+                Ok(()) => {}
+                // The gateway is stopping.
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+                Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        online,
+                        "engine busy; uplink state passed on at the next change"
+                    );
+                    last = None;
+                }
             }
         }
         if state.changed().await.is_err() {

@@ -35,14 +35,15 @@ async fn view_reaches(
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() -> Result<()> {
-    init_logs();
-    let coord = TestCoordinator::start().await?;
-    coord.coordinator().load_config(DEMO)?;
-    let (dir, _) = coord.enroll("bj-01").await?;
-    let board = sim_board();
-    let sim = SimBoard::new(&board, &CHINA, FRAME_20MS, Pace::RealTime)?;
+/// Starts a gateway enrolled as `site` on a simulated `board` (real time) and
+/// waits until it is online and its engine knows it.
+async fn sim_gateway(
+    coord: &TestCoordinator,
+    site: &str,
+    board: &tandem_hal::board::BoardConfig,
+) -> Result<(tempfile::TempDir, Gateway, tandem_hal::sim::SimExchange)> {
+    let (dir, _) = coord.enroll(site).await?;
+    let sim = SimBoard::new(board, &CHINA, FRAME_20MS, Pace::RealTime)?;
     let exchange = sim.exchange.clone();
     let devices = Devices {
         lines: sim.lines,
@@ -52,7 +53,7 @@ async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() 
             .map(|s| Box::new(s) as Box<dyn AudioDevice>)
             .collect(),
     };
-    let gateway = Gateway::start(dir.path(), &board, devices)?;
+    let gateway = Gateway::start(dir.path(), board, devices)?;
     let state = gateway.state();
     eventually(Duration::from_secs(10), "gateway online", || {
         let up = matches!(*state.borrow(), UplinkState::Online { .. });
@@ -61,8 +62,11 @@ async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() 
     .await?;
     // The engine hears of the link within a frame.
     tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok((dir, gateway, exchange))
+}
 
-    let agent = AgentId(1); // seat1 on bj-01
+/// Logs `agent` in at their seat's gateway and makes them ready.
+async fn ready(gateway: &Gateway, agent: AgentId) -> Result<watch::Receiver<AgentView>> {
     let mut view = gateway.agent_view(agent);
     gateway.agent_command(agent, AgentCommand::Login)?;
     view_reaches(&mut view, "logged in", |v| {
@@ -73,15 +77,60 @@ async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() 
     .await?;
     gateway.agent_command(agent, AgentCommand::Ready)?;
     view_reaches(&mut view, "ready", |v| v.state == Some(AgentState::Ready)).await?;
+    Ok(view)
+}
 
-    let line = exchange.fxo("fxo1")?;
-    let seat = exchange.seat("seat1")?;
-    line.place_call(IncomingCall::from_number("+8613800000001")?)?;
+/// Rings `line` from `number` and picks `digit` in the IVR menu.
+fn call_in(line: &tandem_hal::sim::line::FxoControl, number: &str, digit: &str) -> Result<()> {
+    line.place_call(IncomingCall::from_number(number)?)?;
     line.play(Audio::Silence { ms: 500 })?;
     line.play(Audio::Dtmf {
-        digits: "1".into(),
+        digits: digit.into(),
         timing: DtmfTiming::default(),
     })?;
+    Ok(())
+}
+
+/// Caller and agent speak at once; each must hear the other.
+async fn talk(
+    line: &tandem_hal::sim::line::FxoControl,
+    seat: &tandem_hal::sim::audio::SeatControl,
+    seat_rate: u32,
+) -> Result<()> {
+    line.take_captured();
+    seat.take_heard();
+    seat.say(Audio::Samples(tone(1000.0, -12.0, 8000, 0, 8000)))?;
+    line.play(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let at_line = line.take_captured();
+    let at_seat = seat.take_heard();
+    let tail = |x: &[i16], n: usize| x[x.len().saturating_sub(n)..].to_vec();
+    ensure!(
+        goertzel_dbfs(&tail(&at_line, 3200), 1000.0, 8000) > -30.0,
+        "the caller does not hear the agent"
+    );
+    ensure!(
+        goertzel_dbfs(
+            &tail(&at_seat, seat_rate as usize * 2 / 5),
+            700.0,
+            seat_rate
+        ) > -30.0,
+        "the agent does not hear the caller"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() -> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (_dir, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let agent = AgentId(1); // seat1 on bj-01
+    let mut view = ready(&gateway, agent).await?;
+    let line = exchange.fxo("fxo1")?;
+    let seat = exchange.seat("seat1")?;
+    call_in(&line, "+8613800000001", "1")?;
     view_reaches(&mut view, "offered the call", |v| {
         v.state == Some(AgentState::Reserved) && v.call.is_some()
     })
@@ -93,22 +142,7 @@ async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() 
     .await?;
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    line.take_captured();
-    seat.take_heard();
-    seat.say(Audio::Samples(tone(1000.0, -12.0, 8000, 0, 8000)))?;
-    line.play(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))?;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let at_line = line.take_captured();
-    let at_seat = seat.take_heard();
-    let tail = |x: &[i16], n: usize| x[x.len().saturating_sub(n)..].to_vec();
-    ensure!(
-        goertzel_dbfs(&tail(&at_line, 4000), 1000.0, 8000) > -30.0,
-        "the caller does not hear the agent"
-    );
-    ensure!(
-        goertzel_dbfs(&tail(&at_seat, 8000), 700.0, 16_000) > -30.0,
-        "the agent does not hear the caller"
-    );
+    talk(&line, &seat, 16_000).await?;
 
     line.hang_up(HangUp::LoopBreak { ms: 1000 })?;
     let c = coord.coordinator().clone();
@@ -141,5 +175,54 @@ async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() 
         "{kinds:?}"
     );
     gateway.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_agent_talks_to_a_branch_caller_through_the_relay() -> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (_b, branch, bj) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let home_board = tandem_hal::board::BoardConfig::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/home-seat.toml"),
+    )?;
+    let (_h, home, at_home) = sim_gateway(&coord, "home-li", &home_board).await?;
+    let agent = AgentId(8); // Li Na, headset at home-li
+    let mut view = ready(&home, agent).await?;
+    let line = bj.fxo("fxo2")?;
+    call_in(&line, "+8613800000002", "1")?;
+    view_reaches(&mut view, "offered the call", |v| {
+        v.state == Some(AgentState::Reserved)
+    })
+    .await?;
+    home.agent_command(agent, AgentCommand::Answer)?;
+    view_reaches(&mut view, "on the call", |v| {
+        v.state == Some(AgentState::OnCall)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    talk(&line, &at_home.seat("headset")?, 16_000).await?;
+    home.agent_command(agent, AgentCommand::Hangup)?;
+    let c = coord.coordinator().clone();
+    eventually(
+        Duration::from_secs(15),
+        "CDR at the coordinator",
+        move || {
+            let got = !c.cdrs().is_empty();
+            async move { got }
+        },
+    )
+    .await?;
+    let cdr = &coord.coordinator().cdrs()[0];
+    ensure!(cdr.agents == [agent], "{cdr:?}");
+    ensure!(
+        cdr.events
+            .iter()
+            .any(|e| matches!(e.kind, CdrEventKind::Joined { local: false, .. })),
+        "{cdr:?}"
+    );
+    branch.stop().await?;
+    home.stop().await?;
     Ok(())
 }
