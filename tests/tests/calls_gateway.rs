@@ -226,3 +226,61 @@ async fn a_home_agent_talks_to_a_branch_caller_through_the_relay() -> Result<()>
     home.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_coordinator_goes_away_the_branch_routes_its_calls_to_its_ready_agents()
+-> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (_d, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let agent = AgentId(2); // seat2 on bj-01, ready through the coordinator
+    let mut view = ready(&gateway, agent).await?;
+    coord.running.shutdown().await;
+    let state = gateway.state();
+    eventually(Duration::from_secs(10), "gateway offline", || {
+        let down = !matches!(*state.borrow(), UplinkState::Online { .. });
+        async move { down }
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let line = exchange.fxo("fxo3")?;
+    call_in(&line, "+8613800000003", "1")?;
+    view_reaches(&mut view, "offered the call by the branch", |v| {
+        v.state == Some(AgentState::Reserved)
+    })
+    .await?;
+    gateway.agent_command(agent, AgentCommand::Answer)?;
+    view_reaches(&mut view, "on the call", |v| {
+        v.state == Some(AgentState::OnCall)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    talk(&line, &exchange.seat("seat2")?, 16_000).await?;
+    line.hang_up(HangUp::LoopBreak { ms: 1000 })?;
+    let g = &gateway;
+    eventually(Duration::from_secs(10), "CDR in the outbox", || {
+        let written = g.stats().cdrs_written == 1;
+        async move { written }
+    })
+    .await?;
+    let cdrs: Vec<_> = gateway
+        .outbox()
+        .pending(100, 1 << 20)?
+        .iter()
+        .filter(|r| r.kind == tandem_node::proto::RecordKind::Cdr)
+        .map(|r| tandem_node::calls::Cdr::from_record(&r.body))
+        .collect::<Result<_, _>>()?;
+    ensure!(cdrs.len() == 1, "{cdrs:?}");
+    ensure!(
+        cdrs[0].events.iter().any(|e| e.kind
+            == CdrEventKind::Queued {
+                queue: QueueId(1),
+                local: true
+            }),
+        "{cdrs:?}"
+    );
+    gateway.stop().await?;
+    Ok(())
+}
