@@ -458,14 +458,7 @@ impl Engine {
                 continue;
             }
             if let Some(leg) = &mut s.remote {
-                Self::seat_leg(
-                    &self.media,
-                    s.dev.sample_rate(),
-                    leg,
-                    &s.mic,
-                    &mut s.ear,
-                    now_us,
-                );
+                Self::seat_leg(&self.media, leg, &s.mic, &mut s.ear, now_us);
             } else {
                 if let Some(ring) = &mut s.ring {
                     s.ring_buf.fill(0);
@@ -497,14 +490,7 @@ impl Engine {
 
     /// A hosted seat whose call is anchored elsewhere: mic out as Opus, the
     /// leg's audio into the earpiece.
-    fn seat_leg(
-        media: &MediaLink,
-        rate: u32,
-        leg: &mut SeatLeg,
-        mic: &[i16],
-        ear: &mut [i16],
-        now_us: u64,
-    ) {
+    fn seat_leg(media: &MediaLink, leg: &mut SeatLeg, mic: &[i16], ear: &mut [i16], now_us: u64) {
         if mic.len() == leg.pcm.len()
             && let Ok(Some(d)) = leg.tx.encode_frame(mic)
         {
@@ -518,7 +504,6 @@ impl Engine {
         } else {
             ear.fill(0);
         }
-        let _ = rate;
     }
 
     /// One frame of one call; returns the line index when the line's prompt
@@ -784,7 +769,7 @@ impl Engine {
                 self.party_gone(at);
             }
         }
-        self.local_call_ended(call, &cause);
+        self.local_call_ended(call);
         self.effect(Effect::Cdr {
             cdr,
             ended: announced.then_some(CallUp::Ended { call, cause }),
