@@ -127,11 +127,13 @@ struct FxsSlot {
     port: Box<dyn LinePort>,
     ringing: Option<CallId>,
     off_hook: bool,
+    /// The phone is a hosted seat on a call anchored elsewhere.
+    remote: Option<SeatLeg>,
 }
 
 enum Port {
     Fxo(Box<dyn LinePort>, Box<FxoLine>),
-    Fxs(FxsSlot),
+    Fxs(Box<FxsSlot>),
 }
 
 /// A seat on a remote leg (this box hosts the seat, the call is elsewhere).
@@ -141,6 +143,29 @@ struct SeatLeg {
     rx: LegReceiver,
     inbox: InboxReader<Bytes>,
     pcm: Vec<i16>,
+}
+
+impl SeatLeg {
+    /// Codec and jitter buffer for `leg` at the seat's rate, and its inbox.
+    fn open(leg: LegId, rate: SampleRate, period: usize, media: &MediaLink) -> Option<SeatLeg> {
+        let jitter = JitterConfig::for_frame(FrameDuration::Ms20);
+        match (
+            LegSender::new(leg, CodecConfig::voice(rate)),
+            LegReceiver::new(leg, rate, jitter),
+        ) {
+            (Ok(tx), Ok(rx)) => Some(SeatLeg {
+                leg,
+                tx,
+                rx,
+                inbox: media.attach(leg),
+                pcm: vec![0; period],
+            }),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::error!(leg = leg.0, %err, "cannot attach a seat to its leg");
+                None
+            }
+        }
+    }
 }
 
 struct SeatSlot {
@@ -232,11 +257,12 @@ impl Engine {
                     }
                     ports.push(Port::Fxo(port, Box::new(line)));
                 }
-                PortKind::Fxs => ports.push(Port::Fxs(FxsSlot {
+                PortKind::Fxs => ports.push(Port::Fxs(Box::new(FxsSlot {
                     port,
                     ringing: None,
                     off_hook: false,
-                })),
+                    remote: None,
+                }))),
             }
         }
         let frames = ports.iter().map(|_| vec![0; FRAME_20MS]).collect();
@@ -434,7 +460,8 @@ impl Engine {
                 self.line_outs(i, outs);
             }
         }
-        // Lines out: lines without a call hear silence.
+        // Lines out: lines without a call hear silence; a phone on a remote
+        // leg hears its leg.
         for i in 0..self.ports.len() {
             let busy = self.calls.values().any(|c| c.line == i)
                 || matches!(&self.ports[i], Port::Fxs(_))
@@ -443,14 +470,26 @@ impl Engine {
                             .values()
                             .any(|p| matches!(p, PartyAt::Fxs(j) if *j == i))
                     });
-            if !busy {
-                self.out_frame.fill(0);
-                let port = match &mut self.ports[i] {
-                    Port::Fxo(p, _) => p,
-                    Port::Fxs(s) => &mut s.port,
-                };
-                let _ = port.write_frame(&self.out_frame);
+            if busy {
+                continue;
             }
+            self.out_frame.fill(0);
+            let port = match &mut self.ports[i] {
+                Port::Fxo(p, _) => p,
+                Port::Fxs(slot) => {
+                    if let Some(leg) = &mut slot.remote {
+                        Self::seat_leg(
+                            &self.media,
+                            leg,
+                            &self.frames[i],
+                            &mut self.out_frame,
+                            now_us,
+                        );
+                    }
+                    &mut slot.port
+                }
+            };
+            let _ = port.write_frame(&self.out_frame);
         }
         // Seats out.
         for s in &mut self.seats {
@@ -1027,46 +1066,59 @@ impl Engine {
         }
     }
 
+    /// A leg opened for a seat hosted here (headset or FXS phone) whose call
+    /// is anchored elsewhere; legs for this box's own calls arrive as `Join`.
+    fn leg_opened(&mut self, open: &tandem_node::proto::LegOpen) {
+        let leg = LegId(open.leg);
+        if let Some(s) = self.seats.iter_mut().find(|s| s.id == open.endpoint) {
+            let rate = if s.dev.sample_rate() == 16_000 {
+                SampleRate::Wideband
+            } else {
+                SampleRate::Narrowband
+            };
+            if let Some(l) = SeatLeg::open(leg, rate, s.dev.period(), &self.media) {
+                tracing::info!(leg = open.leg, seat = %s.id, call = %open.call, "seat attached to a leg");
+                s.ring = None;
+                s.remote = Some(l);
+            }
+            return;
+        }
+        for p in &mut self.ports {
+            if let Port::Fxs(slot) = p
+                && slot.port.id() == open.endpoint
+            {
+                if let Some(l) = SeatLeg::open(leg, SampleRate::Narrowband, FRAME_20MS, &self.media)
+                {
+                    tracing::info!(leg = open.leg, seat = slot.port.id(), call = %open.call, "phone attached to a leg");
+                    slot.remote = Some(l);
+                }
+                return;
+            }
+        }
+    }
+
     fn leg_events(&mut self) {
         loop {
             match self.leg_events.try_recv() {
-                Ok(LegEvent::Opened(open)) => {
-                    let Some(s) = self.seats.iter_mut().find(|s| s.id == open.endpoint) else {
-                        continue;
-                    };
-                    let rate = if s.dev.sample_rate() == 16_000 {
-                        SampleRate::Wideband
-                    } else {
-                        SampleRate::Narrowband
-                    };
-                    let leg = LegId(open.leg);
-                    let jitter = JitterConfig::for_frame(FrameDuration::Ms20);
-                    let codec = CodecConfig::voice(rate);
-                    match (
-                        LegSender::new(leg, codec),
-                        LegReceiver::new(leg, rate, jitter),
-                    ) {
-                        (Ok(tx), Ok(rx)) => {
-                            tracing::info!(leg = open.leg, seat = %s.id, call = %open.call, "seat attached to a leg");
-                            s.ring = None;
-                            s.remote = Some(SeatLeg {
-                                leg,
-                                tx,
-                                rx,
-                                inbox: self.media.attach(leg),
-                                pcm: vec![0; s.dev.period()],
-                            });
-                        }
-                        (Err(err), _) | (_, Err(err)) => {
-                            tracing::error!(leg = open.leg, %err, "cannot attach the seat to its leg");
-                        }
-                    }
-                }
+                Ok(LegEvent::Opened(open)) => self.leg_opened(&open),
                 Ok(LegEvent::Closed(leg)) => {
+                    let mine = |r: &Option<SeatLeg>| r.as_ref().is_some_and(|r| r.leg == leg);
                     for s in &mut self.seats {
-                        if s.remote.as_ref().is_some_and(|r| r.leg == leg) {
+                        if mine(&s.remote) {
                             tracing::info!(leg = leg.0, seat = %s.id, "seat detached from its leg");
                             s.remote = None;
+                        }
+                    }
+                    for p in &mut self.ports {
+                        if let Port::Fxs(slot) = p
+                            && mine(&slot.remote)
+                        {
+                            tracing::info!(
+                                leg = leg.0,
+                                seat = slot.port.id(),
+                                "phone detached from its leg"
+                            );
+                            slot.remote = None;
                         }
                     }
                 }

@@ -422,6 +422,25 @@ fn remote_legs_carry_audio_to_a_hosted_seat_and_into_an_anchored_call() {
     );
     media.event(LegEvent::Closed(LegId(77)));
 
+    // The analog phone at fxs1 can be a hosted seat too.
+    let phone = exchange.phone("fxs1").unwrap();
+    phone.off_hook().unwrap();
+    media.event(LegEvent::Opened(LegOpen {
+        leg: 79,
+        call: "43".into(),
+        endpoint: "fxs1".into(),
+    }));
+    std::thread::sleep(Duration::from_millis(100));
+    phone.take_heard();
+    far_end_speaks(&media, 79, SampleRate::Narrowband, 1000.0, 600);
+    let heard = phone.take_heard();
+    let tail = &heard[heard.len().saturating_sub(2400)..];
+    assert!(
+        goertzel_dbfs(tail, 1000.0, 8000) > -30.0,
+        "the phone does not hear its leg"
+    );
+    media.event(LegEvent::Closed(LegId(79)));
+
     // A call anchored here gets a remote party over leg 78.
     engine.send(Cmd::Online(true)).unwrap();
     let line = call_in(&exchange, "fxo1", "+8613800000012", "1");
