@@ -9,7 +9,6 @@ use anyhow::{Result, ensure};
 use tandem_gateway::Gateway;
 use tandem_gateway::calls::Devices;
 use tandem_gateway::uplink::UplinkState;
-use tandem_hal::audio::AudioDevice;
 use tandem_hal::dsp::FRAME_20MS;
 use tandem_hal::dsp::dtmf::DtmfTiming;
 use tandem_hal::dsp::tones::CHINA;
@@ -44,15 +43,7 @@ async fn sim_gateway(
 ) -> Result<(tempfile::TempDir, Gateway, tandem_hal::sim::SimExchange)> {
     let (dir, _) = coord.enroll(site).await?;
     let sim = SimBoard::new(board, &CHINA, FRAME_20MS, Pace::RealTime)?;
-    let exchange = sim.exchange.clone();
-    let devices = Devices {
-        lines: sim.lines,
-        seats: sim
-            .seats
-            .into_iter()
-            .map(|s| Box::new(s) as Box<dyn AudioDevice>)
-            .collect(),
-    };
+    let (devices, exchange) = Devices::from_sim(sim);
     let gateway = Gateway::start(dir.path(), board, devices)?;
     let state = gateway.state();
     eventually(Duration::from_secs(10), "gateway online", || {
@@ -78,6 +69,24 @@ async fn ready(gateway: &Gateway, agent: AgentId) -> Result<watch::Receiver<Agen
     gateway.agent_command(agent, AgentCommand::Ready)?;
     view_reaches(&mut view, "ready", |v| v.state == Some(AgentState::Ready)).await?;
     Ok(view)
+}
+
+/// Waits for the offer to ring at `agent`'s seat, answers it, and waits until
+/// the agent is on the call.
+async fn take_offer(
+    gateway: &Gateway,
+    agent: AgentId,
+    view: &mut watch::Receiver<AgentView>,
+) -> Result<()> {
+    view_reaches(view, "offered the call", |v| {
+        v.state == Some(AgentState::Reserved) && v.call.is_some()
+    })
+    .await?;
+    gateway.agent_command(agent, AgentCommand::Answer)?;
+    view_reaches(view, "on the call", |v| v.state == Some(AgentState::OnCall)).await?;
+    // Joining reaches the mixer within a few frames.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(())
 }
 
 /// Rings `line` from `number` and picks `digit` in the IVR menu.
@@ -131,15 +140,7 @@ async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() 
     let line = exchange.fxo("fxo1")?;
     let seat = exchange.seat("seat1")?;
     call_in(&line, "+8613800000001", "1")?;
-    view_reaches(&mut view, "offered the call", |v| {
-        v.state == Some(AgentState::Reserved) && v.call.is_some()
-    })
-    .await?;
-    gateway.agent_command(agent, AgentCommand::Answer)?;
-    view_reaches(&mut view, "on the call", |v| {
-        v.state == Some(AgentState::OnCall)
-    })
-    .await?;
+    take_offer(&gateway, agent, &mut view).await?;
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     talk(&line, &seat, 16_000).await?;
@@ -192,16 +193,7 @@ async fn a_home_agent_talks_to_a_branch_caller_through_the_relay() -> Result<()>
     let mut view = ready(&home, agent).await?;
     let line = bj.fxo("fxo2")?;
     call_in(&line, "+8613800000002", "1")?;
-    view_reaches(&mut view, "offered the call", |v| {
-        v.state == Some(AgentState::Reserved)
-    })
-    .await?;
-    home.agent_command(agent, AgentCommand::Answer)?;
-    view_reaches(&mut view, "on the call", |v| {
-        v.state == Some(AgentState::OnCall)
-    })
-    .await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    take_offer(&home, agent, &mut view).await?;
     talk(&line, &at_home.seat("headset")?, 16_000).await?;
     home.agent_command(agent, AgentCommand::Hangup)?;
     let c = coord.coordinator().clone();
@@ -247,16 +239,7 @@ async fn when_the_coordinator_goes_away_the_branch_routes_its_calls_to_its_ready
 
     let line = exchange.fxo("fxo3")?;
     call_in(&line, "+8613800000003", "1")?;
-    view_reaches(&mut view, "offered the call by the branch", |v| {
-        v.state == Some(AgentState::Reserved)
-    })
-    .await?;
-    gateway.agent_command(agent, AgentCommand::Answer)?;
-    view_reaches(&mut view, "on the call", |v| {
-        v.state == Some(AgentState::OnCall)
-    })
-    .await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    take_offer(&gateway, agent, &mut view).await?;
     talk(&line, &exchange.seat("seat2")?, 16_000).await?;
     line.hang_up(HangUp::LoopBreak { ms: 1000 })?;
     let g = &gateway;

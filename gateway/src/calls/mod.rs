@@ -62,6 +62,20 @@ impl Devices {
             seats: Vec::new(),
         }
     }
+
+    /// A simulated board's ports and seats, and the far-side controls that
+    /// drive them (demo, tests).
+    pub fn from_sim(sim: tandem_hal::sim::SimBoard) -> (Self, tandem_hal::sim::SimExchange) {
+        let devices = Devices {
+            lines: sim.lines,
+            seats: sim
+                .seats
+                .into_iter()
+                .map(|s| Box::new(s) as Box<dyn AudioDevice>)
+                .collect(),
+        };
+        (devices, sim.exchange)
+    }
 }
 
 /// Why a call-engine request was refused.
