@@ -89,6 +89,23 @@ async fn take_offer(
     Ok(())
 }
 
+/// The one CDR the coordinator received, once it arrives.
+async fn uploaded_cdr(coord: &TestCoordinator) -> Result<tandem_node::calls::Cdr> {
+    let c = coord.coordinator().clone();
+    eventually(
+        Duration::from_secs(15),
+        "CDR at the coordinator",
+        move || {
+            let got = !c.cdrs().is_empty();
+            async move { got }
+        },
+    )
+    .await?;
+    let mut cdrs = coord.coordinator().cdrs();
+    ensure!(cdrs.len() == 1, "{cdrs:?}");
+    Ok(cdrs.remove(0))
+}
+
 /// Rings `line` from `number` and picks `digit` in the IVR menu.
 fn call_in(line: &tandem_hal::sim::line::FxoControl, number: &str, digit: &str) -> Result<()> {
     line.place_call(IncomingCall::from_number(number)?)?;
@@ -142,23 +159,10 @@ async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() 
     call_in(&line, "+8613800000001", "1")?;
     take_offer(&gateway, agent, &mut view).await?;
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
     talk(&line, &seat, 16_000).await?;
 
     line.hang_up(HangUp::LoopBreak { ms: 1000 })?;
-    let c = coord.coordinator().clone();
-    eventually(
-        Duration::from_secs(15),
-        "CDR at the coordinator",
-        move || {
-            let got = !c.cdrs().is_empty();
-            async move { got }
-        },
-    )
-    .await?;
-    let cdrs = coord.coordinator().cdrs();
-    ensure!(cdrs.len() == 1, "{cdrs:?}");
-    let cdr = &cdrs[0];
+    let cdr = uploaded_cdr(&coord).await?;
     ensure!(cdr.cause == EndCause::Completed, "{cdr:?}");
     ensure!(cdr.agents == [agent], "{cdr:?}");
     let kinds: Vec<_> = cdr.events.iter().map(|e| &e.kind).collect();
@@ -196,17 +200,7 @@ async fn a_home_agent_talks_to_a_branch_caller_through_the_relay() -> Result<()>
     take_offer(&home, agent, &mut view).await?;
     talk(&line, &at_home.seat("headset")?, 16_000).await?;
     home.agent_command(agent, AgentCommand::Hangup)?;
-    let c = coord.coordinator().clone();
-    eventually(
-        Duration::from_secs(15),
-        "CDR at the coordinator",
-        move || {
-            let got = !c.cdrs().is_empty();
-            async move { got }
-        },
-    )
-    .await?;
-    let cdr = &coord.coordinator().cdrs()[0];
+    let cdr = uploaded_cdr(&coord).await?;
     ensure!(cdr.agents == [agent], "{cdr:?}");
     ensure!(
         cdr.events
