@@ -730,6 +730,7 @@ impl Engine {
                     (Port::Fxo(_, l), Sound::ReleaseMessage) => {
                         (l.call(), prompts::release_message())
                     }
+                    (Port::Fxo(_, l), Sound::Digits(d)) => (l.call(), prompts::digits(&d)),
                     _ => (None, prompts::beep()),
                 };
                 if let Some(call) = call {
@@ -780,6 +781,13 @@ impl Engine {
                     tracing::info!(call = %call, queue = %queue, "WAN down: routing the call locally");
                     self.route_locally(call, queue, priority, caller, now);
                 }
+            }
+            CallUp::DialAnswered { call } => {
+                let call = *call;
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.announced = true;
+                }
+                self.up(msg);
             }
             CallUp::CallbackRequested { call, .. } => {
                 let call = *call;
@@ -1166,11 +1174,13 @@ impl Engine {
                 }
                 self.release(call, &reason);
             }
-            CallDown::Dial { call, .. } => {
-                self.up(failed(
-                    call,
-                    "outbound calls are not supported by this gateway yet".to_owned(),
-                ));
+            CallDown::Dial {
+                call, line, number, ..
+            } => {
+                if let Err(reason) = self.dial(call, line.as_deref(), &number) {
+                    tracing::warn!(call = %call, %reason, "cannot dial");
+                    self.up(failed(call, reason));
+                }
             }
             CallDown::Ring {
                 call,
@@ -1240,6 +1250,31 @@ impl Engine {
             consulting: None,
             supervising: None,
         }
+    }
+
+    /// Places an outbound call on `line` (or the first idle FXO line).
+    fn dial(&mut self, call: CallId, line: Option<&str>, number: &str) -> Result<(), String> {
+        if self.calls.contains_key(&call) {
+            return Err(format!("call {call} is already up on this gateway"));
+        }
+        let now = now_ms();
+        let i = self
+            .ports
+            .iter()
+            .position(|p| match p {
+                Port::Fxo(port, l) => line.is_none_or(|id| port.id() == id) && l.call().is_none(),
+                Port::Fxs(_) => false,
+            })
+            .ok_or_else(|| match line {
+                Some(id) => format!("line {id} is not an idle FXO line of this gateway"),
+                None => "no idle FXO line".to_owned(),
+            })?;
+        let Port::Fxo(_, l) = &mut self.ports[i] else {
+            return Err("not an FXO line".to_owned());
+        };
+        let outs = l.dial(now, call, number)?;
+        self.line_outs(i, outs);
+        Ok(())
     }
 
     /// Whether the call is routed (waiting) and whether an agent answered.

@@ -464,3 +464,60 @@ fn remote_legs_carry_audio_to_a_hosted_seat_and_into_an_anchored_call() {
         "the caller does not hear the remote agent"
     );
 }
+
+#[test]
+fn a_dial_command_seizes_a_line_dials_and_reports_the_answer() {
+    let (engine, exchange, _views, mut rx, _) = rig();
+    engine.send(Cmd::Online(true)).unwrap();
+    let call = CallId(7 << 40);
+    let agent = AgentId(1);
+    engine
+        .send(Cmd::Down(CallDown::Dial {
+            call,
+            line: Some("fxo4".into()),
+            number: "+8613800000013".into(),
+            agent,
+        }))
+        .unwrap();
+    next_effect(
+        &mut rx,
+        "DialAnswered",
+        |e| matches!(e, Effect::Up(CallUp::DialAnswered { call: c }) if *c == call),
+    );
+    let line = exchange.fxo("fxo4").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while line.dialed() != "8613800000013" {
+        assert!(Instant::now() < deadline, "dialled {:?}", line.dialed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    line.answer().unwrap();
+    engine
+        .send(Cmd::Down(CallDown::Join {
+            call,
+            party: PartyId(1),
+            endpoint: Endpoint::Local("seat1".into()),
+            role: PartyRole::Party,
+            agent: Some(agent),
+        }))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    line.hang_up(tandem_hal::sim::line::HangUp::LoopBreak { ms: 1000 })
+        .unwrap();
+    let (cdr, ended) = next_cdr(&mut rx);
+    assert!(cdr.outbound);
+    assert_eq!(cdr.number.as_deref(), Some("+8613800000013"));
+    assert_eq!(cdr.hangup, Hangup::Caller);
+    assert_eq!(ended, Some(completed(call)));
+    // A second dial on a busy line is refused.
+    engine
+        .send(Cmd::Down(CallDown::Dial {
+            call: CallId(8 << 40),
+            line: Some("fxs1".into()),
+            number: "1".into(),
+            agent,
+        }))
+        .unwrap();
+    next_effect(&mut rx, "Failed", |e| {
+        matches!(e, Effect::Up(CallUp::Failed { .. }))
+    });
+}
