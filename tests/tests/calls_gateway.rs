@@ -67,7 +67,11 @@ async fn ready(gateway: &Gateway, agent: AgentId) -> Result<watch::Receiver<Agen
     })
     .await?;
     gateway.agent_command(agent, AgentCommand::Ready)?;
-    view_reaches(&mut view, "ready", |v| v.state == Some(AgentState::Ready)).await?;
+    // A waiting call may be offered at once.
+    view_reaches(&mut view, "ready", |v| {
+        matches!(v.state, Some(AgentState::Ready | AgentState::Reserved))
+    })
+    .await?;
     Ok(view)
 }
 
@@ -258,6 +262,50 @@ async fn when_the_coordinator_goes_away_the_branch_routes_its_calls_to_its_ready
             }),
         "{cdrs:?}"
     );
+    gateway.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_chosen_in_the_ivr_is_dialled_out_when_an_agent_takes_it() -> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (_d, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let line = exchange.fxo("fxo1")?;
+    // 9 in the menu, then 1 to accept the callback; the IVR confirms and hangs up.
+    line.place_call(IncomingCall::from_number("+8613800000014")?)?;
+    line.play(Audio::Silence { ms: 500 })?;
+    line.play(Audio::Dtmf {
+        digits: "9".into(),
+        timing: DtmfTiming::default(),
+    })?;
+    line.play(Audio::Silence { ms: 400 })?;
+    line.play(Audio::Dtmf {
+        digits: "1".into(),
+        timing: DtmfTiming::default(),
+    })?;
+    let l = line.clone();
+    eventually(Duration::from_secs(15), "the IVR hangs up", move || {
+        let done = l.gateway_released();
+        async move { done }
+    })
+    .await?;
+    let agent = AgentId(1);
+    let mut view = ready(&gateway, agent).await?;
+    take_offer(&gateway, agent, &mut view).await?;
+    let l = line.clone();
+    eventually(
+        Duration::from_secs(10),
+        "the caller's number dialled",
+        move || {
+            let dialled = l.dialed() == "8613800000014";
+            async move { dialled }
+        },
+    )
+    .await?;
+    line.answer()?;
+    talk(&line, &exchange.seat("seat1")?, 16_000).await?;
     gateway.stop().await?;
     Ok(())
 }
