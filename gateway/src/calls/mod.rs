@@ -11,12 +11,12 @@
 //! to the outbox *before* it queues `CallUp::Ended` for the uplink.
 //!
 //! # Modules
-//! - [`line`]: the sans-I/O FXO line machine (ring, caller ID, answer, IVR,
+//! - [`line`](mod@line): the sans-I/O FXO line machine (ring, caller ID, answer, IVR,
 //!   release, CDR), testable with a fake clock;
 //! - [`record`]: the CDR as it grows;
 //! - [`prompts`]: tones, WAV prompts, music on hold, ring tone;
 //! - [`engine`]: the audio thread that drives lines, seats and calls;
-//! - [`local`]: the survivable local router over this box's seats;
+//! - `local`: the survivable local router over this box's seats;
 //! - [`config_cache`]: the last configuration, kept in the gateway database;
 //! - [`effects`]: the slow side (outbox, recordings, uplink queue).
 
