@@ -44,6 +44,7 @@ pub enum StartError {
 pub struct Gateway {
     identity: Identity,
     engine: EngineHandle,
+    effects: Option<std::thread::JoinHandle<()>>,
     views: AgentViews,
     stats: Arc<Stats>,
     cache: ConfigCache,
@@ -87,7 +88,7 @@ impl Gateway {
         let media = MediaLink::new();
         let views = AgentViews::default();
         let stats = Arc::new(Stats::default());
-        let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (effects_tx, effects_rx) = std::sync::mpsc::channel();
         let (up_tx, up_rx) = tokio::sync::mpsc::channel(calls::effects::UPLINK_QUEUE);
         let seats = devices
             .seats
@@ -117,16 +118,17 @@ impl Gateway {
             views: views.clone(),
             stats: stats.clone(),
         })?;
-        tokio::spawn(
-            calls::effects::run(
+        let effects = {
+            let _enter = span.enter();
+            calls::effects::spawn(
                 effects_rx,
                 outbox.clone(),
                 up_tx,
                 stats.clone(),
                 engine.sender(),
             )
-            .instrument(span.clone()),
-        );
+            .map_err(CallsError::Thread)?
+        };
         tokio::spawn(follow_uplink(state.clone(), engine.sender()));
         let uplink = tokio::spawn(
             uplink::run(
@@ -149,6 +151,7 @@ impl Gateway {
         Ok(Self {
             identity,
             engine,
+            effects: Some(effects),
             views,
             stats,
             cache,
@@ -216,8 +219,18 @@ impl Gateway {
     /// Stops the gateway and waits for it to close its link.
     pub async fn stop(mut self) -> Result<(), UplinkError> {
         let _ = self.stop.send(true);
-        self.engine.stop();
+        self.stop_calls();
         self.finished().await
+    }
+
+    /// Stops the audio thread, then lets the effects thread commit what the
+    /// engine handed it (it ends when the engine's sender is gone).
+    fn stop_calls(&mut self) {
+        self.engine.stop();
+        if let Some(t) = self.effects.take() {
+            // A panicking effects thread already logged itself.
+            let _ = t.join();
+        }
     }
 
     /// Resolves when the gateway ends by itself (revocation). Await it at most once
@@ -227,6 +240,15 @@ impl Gateway {
             Ok(result) => result,
             Err(e) => Err(UplinkError::Crashed(e.to_string())),
         }
+    }
+}
+
+impl Drop for Gateway {
+    /// A dropped gateway leaves no thread holding its database: the data
+    /// directory can be opened again at once.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.stop_calls();
     }
 }
 
@@ -240,9 +262,17 @@ async fn follow_uplink(
         let online = matches!(*state.borrow_and_update(), UplinkState::Online { .. });
         if last != Some(online) {
             last = Some(online);
-            if engine.try_send(Cmd::Online(online)).is_err() {
-                tracing::warn!(online, "engine did not take the uplink state");
-                last = None;
+            match engine.try_send(Cmd::Online(online)) {
+                Ok(()) => {}
+                // The gateway is stopping.
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+                Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        online,
+                        "engine busy; uplink state passed on at the next change"
+                    );
+                    last = None;
+                }
             }
         }
         if state.changed().await.is_err() {

@@ -99,14 +99,7 @@ fn devices_for(board: &BoardConfig) -> Result<Devices> {
                 tandem_hal::sim::Pace::RealTime,
             )
             .context("building the simulated board")?;
-            Ok(Devices {
-                lines: sim.lines,
-                seats: sim
-                    .seats
-                    .into_iter()
-                    .map(|s| Box::new(s) as Box<dyn tandem_hal::audio::AudioDevice>)
-                    .collect(),
-            })
+            Ok(Devices::from_sim(sim).0)
         }
         Backend::Alsa => alsa_devices(board),
     }

@@ -11,7 +11,6 @@ use tandem_gateway::calls::Devices;
 use tandem_gateway::calls::record::decode_cdr;
 use tandem_gateway::identity::{GatewayStore, Identity};
 use tandem_gateway::uplink::UplinkState;
-use tandem_hal::audio::AudioDevice;
 use tandem_hal::board::BoardConfig;
 use tandem_hal::dsp::FRAME_20MS;
 use tandem_hal::dsp::dtmf::DtmfTiming;
@@ -78,15 +77,7 @@ async fn alone_the_branch_answers_routes_to_its_own_seat_and_keeps_the_cdr() {
         BoardConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/sim.toml"))
             .unwrap();
     let sim = SimBoard::new(&board, &CHINA, FRAME_20MS, Pace::RealTime).unwrap();
-    let exchange = sim.exchange.clone();
-    let devices = Devices {
-        lines: sim.lines,
-        seats: sim
-            .seats
-            .into_iter()
-            .map(|s| Box::new(s) as Box<dyn AudioDevice>)
-            .collect(),
-    };
+    let (devices, exchange) = Devices::from_sim(sim);
     let gateway = Gateway::start(dir.path(), &board, devices).unwrap();
     assert!(!matches!(
         *gateway.state().borrow(),

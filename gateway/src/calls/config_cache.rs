@@ -43,18 +43,21 @@ impl ConfigCache {
         ))
     }
 
-    /// Validates `push` and stores it unless the cache already holds a newer
-    /// version. Returns the configuration to apply, or `None` for an old push.
+    /// Validates `push` and stores it unless the cache already holds this
+    /// version or a newer one (the coordinator pushes on every reconnect).
+    /// Returns the configuration to apply, or `None` for a push already known.
     /// Blocking (one fsync).
     pub fn store(&self, push: &ConfigPush) -> Result<Option<Arc<ValidCenterConfig>>, CallsError> {
         let config = ValidCenterConfig::from_postcard(&push.body)?;
-        if let Some(cached) = self.load()?
-            && cached.version > push.version
+        // Compared with the last *usable* cache: one this build cannot read is
+        // replaced even by the same version.
+        if let Some((cached, _)) = self.load_valid()
+            && cached >= push.version
         {
             tracing::info!(
-                cached = cached.version,
+                cached,
                 pushed = push.version,
-                "ignoring an older configuration"
+                "configuration already known; push ignored"
             );
             return Ok(None);
         }
@@ -111,6 +114,7 @@ mod tests {
             };
             assert!(cache.store(&push(5)).unwrap().is_some());
             assert!(cache.store(&push(3)).unwrap().is_none());
+            assert!(cache.store(&push(5)).unwrap().is_none());
             assert!(
                 cache
                     .store(&ConfigPush {

@@ -1,5 +1,6 @@
-//! The engine's tokio side: CDRs go to the outbox (one fsync, off the audio
-//! thread) and `CallUp` messages to the uplink. A call's `Ended` leaves only
+//! The engine's slow side, on its own thread: CDRs go to the outbox (one fsync,
+//! off the audio thread), recordings are opened and closed, and `CallUp`
+//! messages go to the uplink's queue. A call's `Ended` leaves only
 //! after its CDR is committed, so the coordinator never hears of an end the
 //! gateway could still lose.
 
@@ -11,7 +12,7 @@ use tandem_node::proto::RecordKind;
 use tokio::sync::mpsc;
 
 use std::path::PathBuf;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use tandem_node::media::SampleRate;
 use tandem_node::routing::CallId;
@@ -60,51 +61,65 @@ pub struct RecordingRequest {
 /// `CallUp` messages waiting for the uplink's control stream.
 pub const UPLINK_QUEUE: usize = 1024;
 
-/// Runs until the engine drops its sender.
-pub(crate) async fn run(
-    mut rx: mpsc::UnboundedReceiver<Effect>,
+/// Starts the effects thread; it runs until the engine drops its sender, so
+/// joining it after the engine stopped means every CDR is committed (and the
+/// database handle released).
+pub(crate) fn spawn(
+    rx: Receiver<Effect>,
+    outbox: Outbox,
+    up: mpsc::Sender<CallUp>,
+    stats: Arc<Stats>,
+    engine: SyncSender<Cmd>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let span = tracing::Span::current();
+    std::thread::Builder::new()
+        .name("tandem-effects".to_owned())
+        .spawn(move || {
+            let _enter = span.enter();
+            run(rx, outbox, up, stats, engine)
+        })
+}
+
+fn run(
+    rx: Receiver<Effect>,
     outbox: Outbox,
     up: mpsc::Sender<CallUp>,
     stats: Arc<Stats>,
     engine: SyncSender<Cmd>,
 ) {
-    while let Some(effect) = rx.recv().await {
+    while let Ok(effect) = rx.recv() {
         match effect {
             Effect::Up(msg) => send(&up, msg),
             Effect::Cdr { cdr, ended } => {
-                let o = outbox.clone();
                 let call = cdr.call;
-                let created = cdr.ended_us;
-                let body = encode_cdr(&cdr);
-                let result =
-                    tokio::task::spawn_blocking(move || o.append(RecordKind::Cdr, created, body))
-                        .await;
-                match result {
-                    Ok(Ok(seq)) => {
+                match outbox.append(RecordKind::Cdr, cdr.ended_us, encode_cdr(&cdr)) {
+                    Ok(seq) => {
                         stats.cdrs.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(call = %call, seq, "CDR committed");
                     }
-                    Ok(Err(err)) => tracing::error!(call = %call, %err, "cannot write the CDR"),
-                    Err(err) => tracing::error!(call = %call, %err, "CDR write task failed"),
+                    Err(err) => tracing::error!(call = %call, %err, "cannot write the CDR"),
                 }
                 if let Some(msg) = ended {
                     send(&up, msg);
                 }
             }
-            Effect::StartRecording(req) => {
-                let engine = engine.clone();
-                tokio::task::spawn_blocking(move || start_recording(req, &engine));
-            }
+            Effect::StartRecording(req) => start_recording(req, &engine),
             Effect::FinishRecording(rec) => {
-                tokio::task::spawn_blocking(move || match rec.finish() {
-                    Ok(s) => tracing::info!(
-                        path = %s.path.display(),
-                        frames = s.frames,
-                        gaps = s.gap_frames,
-                        "recording closed"
-                    ),
-                    Err(err) => tracing::error!(%err, "recording failed"),
-                });
+                // Draining the recorder may take a moment; CDRs must not wait.
+                let spawned = std::thread::Builder::new()
+                    .name("tandem-rec-close".to_owned())
+                    .spawn(move || match rec.finish() {
+                        Ok(s) => tracing::info!(
+                            path = %s.path.display(),
+                            frames = s.frames,
+                            gaps = s.gap_frames,
+                            "recording closed"
+                        ),
+                        Err(err) => tracing::error!(%err, "recording failed"),
+                    });
+                if let Err(err) = spawned {
+                    tracing::error!(%err, "cannot close a recording");
+                }
             }
         }
     }

@@ -28,7 +28,7 @@ use tandem_node::media::{
 };
 use tandem_node::names::Site;
 use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::effects::{Effect, RecordingRequest};
 use super::line::{FxoLine, LineOut, Sound};
@@ -93,7 +93,7 @@ pub(crate) struct EngineSetup {
     pub recordings_dir: std::path::PathBuf,
     pub config: Option<Arc<ValidCenterConfig>>,
     pub media: MediaLink,
-    pub effects: mpsc::UnboundedSender<Effect>,
+    pub effects: std::sync::mpsc::Sender<Effect>,
     pub views: AgentViews,
     pub stats: Arc<Stats>,
 }
@@ -127,11 +127,13 @@ struct FxsSlot {
     port: Box<dyn LinePort>,
     ringing: Option<CallId>,
     off_hook: bool,
+    /// The phone is a hosted seat on a call anchored elsewhere.
+    remote: Option<SeatLeg>,
 }
 
 enum Port {
     Fxo(Box<dyn LinePort>, Box<FxoLine>),
-    Fxs(FxsSlot),
+    Fxs(Box<FxsSlot>),
 }
 
 /// A seat on a remote leg (this box hosts the seat, the call is elsewhere).
@@ -141,6 +143,29 @@ struct SeatLeg {
     rx: LegReceiver,
     inbox: InboxReader<Bytes>,
     pcm: Vec<i16>,
+}
+
+impl SeatLeg {
+    /// Codec and jitter buffer for `leg` at the seat's rate, and its inbox.
+    fn open(leg: LegId, rate: SampleRate, period: usize, media: &MediaLink) -> Option<SeatLeg> {
+        let jitter = JitterConfig::for_frame(FrameDuration::Ms20);
+        match (
+            LegSender::new(leg, CodecConfig::voice(rate)),
+            LegReceiver::new(leg, rate, jitter),
+        ) {
+            (Ok(tx), Ok(rx)) => Some(SeatLeg {
+                leg,
+                tx,
+                rx,
+                inbox: media.attach(leg),
+                pcm: vec![0; period],
+            }),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::error!(leg = leg.0, %err, "cannot attach a seat to its leg");
+                None
+            }
+        }
+    }
 }
 
 struct SeatSlot {
@@ -197,7 +222,7 @@ pub(crate) struct Engine {
     recordings_dir: std::path::PathBuf,
     media: MediaLink,
     leg_events: broadcast::Receiver<LegEvent>,
-    effects: mpsc::UnboundedSender<Effect>,
+    effects: std::sync::mpsc::Sender<Effect>,
     pub views: AgentViews,
     stats: Arc<Stats>,
     out_frame: Vec<i16>,
@@ -232,11 +257,12 @@ impl Engine {
                     }
                     ports.push(Port::Fxo(port, Box::new(line)));
                 }
-                PortKind::Fxs => ports.push(Port::Fxs(FxsSlot {
+                PortKind::Fxs => ports.push(Port::Fxs(Box::new(FxsSlot {
                     port,
                     ringing: None,
                     off_hook: false,
-                })),
+                    remote: None,
+                }))),
             }
         }
         let frames = ports.iter().map(|_| vec![0; FRAME_20MS]).collect();
@@ -434,7 +460,8 @@ impl Engine {
                 self.line_outs(i, outs);
             }
         }
-        // Lines out: lines without a call hear silence.
+        // Lines out: lines without a call hear silence; a phone on a remote
+        // leg hears its leg.
         for i in 0..self.ports.len() {
             let busy = self.calls.values().any(|c| c.line == i)
                 || matches!(&self.ports[i], Port::Fxs(_))
@@ -443,14 +470,26 @@ impl Engine {
                             .values()
                             .any(|p| matches!(p, PartyAt::Fxs(j) if *j == i))
                     });
-            if !busy {
-                self.out_frame.fill(0);
-                let port = match &mut self.ports[i] {
-                    Port::Fxo(p, _) => p,
-                    Port::Fxs(s) => &mut s.port,
-                };
-                let _ = port.write_frame(&self.out_frame);
+            if busy {
+                continue;
             }
+            self.out_frame.fill(0);
+            let port = match &mut self.ports[i] {
+                Port::Fxo(p, _) => p,
+                Port::Fxs(slot) => {
+                    if let Some(leg) = &mut slot.remote {
+                        Self::seat_leg(
+                            &self.media,
+                            leg,
+                            &self.frames[i],
+                            &mut self.out_frame,
+                            now_us,
+                        );
+                    }
+                    &mut slot.port
+                }
+            };
+            let _ = port.write_frame(&self.out_frame);
         }
         // Seats out.
         for s in &mut self.seats {
@@ -458,14 +497,7 @@ impl Engine {
                 continue;
             }
             if let Some(leg) = &mut s.remote {
-                Self::seat_leg(
-                    &self.media,
-                    s.dev.sample_rate(),
-                    leg,
-                    &s.mic,
-                    &mut s.ear,
-                    now_us,
-                );
+                Self::seat_leg(&self.media, leg, &s.mic, &mut s.ear, now_us);
             } else {
                 if let Some(ring) = &mut s.ring {
                     s.ring_buf.fill(0);
@@ -497,14 +529,7 @@ impl Engine {
 
     /// A hosted seat whose call is anchored elsewhere: mic out as Opus, the
     /// leg's audio into the earpiece.
-    fn seat_leg(
-        media: &MediaLink,
-        rate: u32,
-        leg: &mut SeatLeg,
-        mic: &[i16],
-        ear: &mut [i16],
-        now_us: u64,
-    ) {
+    fn seat_leg(media: &MediaLink, leg: &mut SeatLeg, mic: &[i16], ear: &mut [i16], now_us: u64) {
         if mic.len() == leg.pcm.len()
             && let Ok(Some(d)) = leg.tx.encode_frame(mic)
         {
@@ -518,7 +543,6 @@ impl Engine {
         } else {
             ear.fill(0);
         }
-        let _ = rate;
     }
 
     /// One frame of one call; returns the line index when the line's prompt
@@ -706,6 +730,7 @@ impl Engine {
                     (Port::Fxo(_, l), Sound::ReleaseMessage) => {
                         (l.call(), prompts::release_message())
                     }
+                    (Port::Fxo(_, l), Sound::Digits(d)) => (l.call(), prompts::digits(&d)),
                     _ => (None, prompts::beep()),
                 };
                 if let Some(call) = call {
@@ -757,6 +782,13 @@ impl Engine {
                     self.route_locally(call, queue, priority, caller, now);
                 }
             }
+            CallUp::DialAnswered { call } => {
+                let call = *call;
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.announced = true;
+                }
+                self.up(msg);
+            }
             CallUp::CallbackRequested { call, .. } => {
                 let call = *call;
                 if self.online {
@@ -784,7 +816,7 @@ impl Engine {
                 self.party_gone(at);
             }
         }
-        self.local_call_ended(call, &cause);
+        self.local_call_ended(call);
         self.effect(Effect::Cdr {
             cdr,
             ended: announced.then_some(CallUp::Ended { call, cause }),
@@ -943,7 +975,7 @@ impl Engine {
     }
 
     /// Ends the file (dropping the tap) and lets the tokio side close it.
-    fn stop_recording_of(effects: &mpsc::UnboundedSender<Effect>, c: &mut CallState) {
+    fn stop_recording_of(effects: &std::sync::mpsc::Sender<Effect>, c: &mut CallState) {
         drop(c.media.stop_recording());
         if let Some(Some((_, rec))) = c.recording.take() {
             let _ = effects.send(Effect::FinishRecording(rec));
@@ -1042,46 +1074,59 @@ impl Engine {
         }
     }
 
+    /// A leg opened for a seat hosted here (headset or FXS phone) whose call
+    /// is anchored elsewhere; legs for this box's own calls arrive as `Join`.
+    fn leg_opened(&mut self, open: &tandem_node::proto::LegOpen) {
+        let leg = LegId(open.leg);
+        if let Some(s) = self.seats.iter_mut().find(|s| s.id == open.endpoint) {
+            let rate = if s.dev.sample_rate() == 16_000 {
+                SampleRate::Wideband
+            } else {
+                SampleRate::Narrowband
+            };
+            if let Some(l) = SeatLeg::open(leg, rate, s.dev.period(), &self.media) {
+                tracing::info!(leg = open.leg, seat = %s.id, call = %open.call, "seat attached to a leg");
+                s.ring = None;
+                s.remote = Some(l);
+            }
+            return;
+        }
+        for p in &mut self.ports {
+            if let Port::Fxs(slot) = p
+                && slot.port.id() == open.endpoint
+            {
+                if let Some(l) = SeatLeg::open(leg, SampleRate::Narrowband, FRAME_20MS, &self.media)
+                {
+                    tracing::info!(leg = open.leg, seat = slot.port.id(), call = %open.call, "phone attached to a leg");
+                    slot.remote = Some(l);
+                }
+                return;
+            }
+        }
+    }
+
     fn leg_events(&mut self) {
         loop {
             match self.leg_events.try_recv() {
-                Ok(LegEvent::Opened(open)) => {
-                    let Some(s) = self.seats.iter_mut().find(|s| s.id == open.endpoint) else {
-                        continue;
-                    };
-                    let rate = if s.dev.sample_rate() == 16_000 {
-                        SampleRate::Wideband
-                    } else {
-                        SampleRate::Narrowband
-                    };
-                    let leg = LegId(open.leg);
-                    let jitter = JitterConfig::for_frame(FrameDuration::Ms20);
-                    let codec = CodecConfig::voice(rate);
-                    match (
-                        LegSender::new(leg, codec),
-                        LegReceiver::new(leg, rate, jitter),
-                    ) {
-                        (Ok(tx), Ok(rx)) => {
-                            tracing::info!(leg = open.leg, seat = %s.id, call = %open.call, "seat attached to a leg");
-                            s.ring = None;
-                            s.remote = Some(SeatLeg {
-                                leg,
-                                tx,
-                                rx,
-                                inbox: self.media.attach(leg),
-                                pcm: vec![0; s.dev.period()],
-                            });
-                        }
-                        (Err(err), _) | (_, Err(err)) => {
-                            tracing::error!(leg = open.leg, %err, "cannot attach the seat to its leg");
-                        }
-                    }
-                }
+                Ok(LegEvent::Opened(open)) => self.leg_opened(&open),
                 Ok(LegEvent::Closed(leg)) => {
+                    let mine = |r: &Option<SeatLeg>| r.as_ref().is_some_and(|r| r.leg == leg);
                     for s in &mut self.seats {
-                        if s.remote.as_ref().is_some_and(|r| r.leg == leg) {
+                        if mine(&s.remote) {
                             tracing::info!(leg = leg.0, seat = %s.id, "seat detached from its leg");
                             s.remote = None;
+                        }
+                    }
+                    for p in &mut self.ports {
+                        if let Port::Fxs(slot) = p
+                            && mine(&slot.remote)
+                        {
+                            tracing::info!(
+                                leg = leg.0,
+                                seat = slot.port.id(),
+                                "phone detached from its leg"
+                            );
+                            slot.remote = None;
                         }
                     }
                 }
@@ -1129,11 +1174,13 @@ impl Engine {
                 }
                 self.release(call, &reason);
             }
-            CallDown::Dial { call, .. } => {
-                self.up(failed(
-                    call,
-                    "outbound calls are not supported by this gateway yet".to_owned(),
-                ));
+            CallDown::Dial {
+                call, line, number, ..
+            } => {
+                if let Err(reason) = self.dial(call, line.as_deref(), &number) {
+                    tracing::warn!(call = %call, %reason, "cannot dial");
+                    self.up(failed(call, reason));
+                }
             }
             CallDown::Ring {
                 call,
@@ -1203,6 +1250,31 @@ impl Engine {
             consulting: None,
             supervising: None,
         }
+    }
+
+    /// Places an outbound call on `line` (or the first idle FXO line).
+    fn dial(&mut self, call: CallId, line: Option<&str>, number: &str) -> Result<(), String> {
+        if self.calls.contains_key(&call) {
+            return Err(format!("call {call} is already up on this gateway"));
+        }
+        let now = now_ms();
+        let i = self
+            .ports
+            .iter()
+            .position(|p| match p {
+                Port::Fxo(port, l) => line.is_none_or(|id| port.id() == id) && l.call().is_none(),
+                Port::Fxs(_) => false,
+            })
+            .ok_or_else(|| match line {
+                Some(id) => format!("line {id} is not an idle FXO line of this gateway"),
+                None => "no idle FXO line".to_owned(),
+            })?;
+        let Port::Fxo(_, l) = &mut self.ports[i] else {
+            return Err("not an FXO line".to_owned());
+        };
+        let outs = l.dial(now, call, number)?;
+        self.line_outs(i, outs);
+        Ok(())
     }
 
     /// Whether the call is routed (waiting) and whether an agent answered.

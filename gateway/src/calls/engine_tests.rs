@@ -5,6 +5,7 @@
 //! `Ended` is sent.
 
 use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use tandem_hal::audio::AudioDevice;
@@ -22,7 +23,6 @@ use tandem_node::media::{CodecConfig, LegId, LegSender, SampleRate};
 use tandem_node::names::Site;
 use tandem_node::proto::LegOpen;
 use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::effects::Effect;
 use super::engine::{EngineSetup, spawn};
@@ -31,11 +31,7 @@ use crate::media_link::{LegEvent, MediaLink};
 
 const DEMO: &str = include_str!("../../../center-configs/demo.toml");
 
-fn next_effect(
-    rx: &mut UnboundedReceiver<Effect>,
-    what: &str,
-    pred: impl Fn(&Effect) -> bool,
-) -> Effect {
+fn next_effect(rx: &mut Receiver<Effect>, what: &str, pred: impl Fn(&Effect) -> bool) -> Effect {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         match rx.try_recv() {
@@ -51,7 +47,7 @@ fn next_effect(
 
 /// The next CDR the engine hands over, with the `Ended` to send once it is
 /// committed.
-fn next_cdr(rx: &mut UnboundedReceiver<Effect>) -> (Box<Cdr>, Option<CallUp>) {
+fn next_cdr(rx: &mut Receiver<Effect>) -> (Box<Cdr>, Option<CallUp>) {
     match next_effect(rx, "CDR", |e| matches!(e, Effect::Cdr { .. })) {
         Effect::Cdr { cdr, ended } => (cdr, ended),
         _ => unreachable!(),
@@ -59,7 +55,7 @@ fn next_cdr(rx: &mut UnboundedReceiver<Effect>) -> (Box<Cdr>, Option<CallUp>) {
 }
 
 /// The next call handed to the coordinator: id, line, caller, queue.
-fn next_arrival(rx: &mut UnboundedReceiver<Effect>) -> (CallId, String, Option<String>, QueueId) {
+fn next_arrival(rx: &mut Receiver<Effect>) -> (CallId, String, Option<String>, QueueId) {
     match next_effect(rx, "Arrived", |e| {
         matches!(e, Effect::Up(CallUp::Arrived { .. }))
     }) {
@@ -97,7 +93,7 @@ type Rig = (
     super::EngineHandle,
     tandem_hal::sim::SimExchange,
     AgentViews,
-    UnboundedReceiver<Effect>,
+    Receiver<Effect>,
     MediaLink,
 );
 
@@ -108,7 +104,7 @@ fn rig() -> Rig {
     let board = tandem_hal::board::BoardConfig::load(&path).unwrap();
     let sim = SimBoard::new(&board, &CHINA, FRAME_20MS, Pace::RealTime).unwrap();
     let exchange = sim.exchange.clone();
-    let (effects, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (effects, rx) = std::sync::mpsc::channel();
     let views = AgentViews::default();
     let engine = spawn(EngineSetup {
         site: Site::new("bj-01").unwrap(),
@@ -426,6 +422,25 @@ fn remote_legs_carry_audio_to_a_hosted_seat_and_into_an_anchored_call() {
     );
     media.event(LegEvent::Closed(LegId(77)));
 
+    // The analog phone at fxs1 can be a hosted seat too.
+    let phone = exchange.phone("fxs1").unwrap();
+    phone.off_hook().unwrap();
+    media.event(LegEvent::Opened(LegOpen {
+        leg: 79,
+        call: "43".into(),
+        endpoint: "fxs1".into(),
+    }));
+    std::thread::sleep(Duration::from_millis(100));
+    phone.take_heard();
+    far_end_speaks(&media, 79, SampleRate::Narrowband, 1000.0, 600);
+    let heard = phone.take_heard();
+    let tail = &heard[heard.len().saturating_sub(2400)..];
+    assert!(
+        goertzel_dbfs(tail, 1000.0, 8000) > -30.0,
+        "the phone does not hear its leg"
+    );
+    media.event(LegEvent::Closed(LegId(79)));
+
     // A call anchored here gets a remote party over leg 78.
     engine.send(Cmd::Online(true)).unwrap();
     let line = call_in(&exchange, "fxo1", "+8613800000012", "1");
@@ -448,4 +463,61 @@ fn remote_legs_carry_audio_to_a_hosted_seat_and_into_an_anchored_call() {
         goertzel_dbfs(tail, 1000.0, 8000) > -30.0,
         "the caller does not hear the remote agent"
     );
+}
+
+#[test]
+fn a_dial_command_seizes_a_line_dials_and_reports_the_answer() {
+    let (engine, exchange, _views, mut rx, _) = rig();
+    engine.send(Cmd::Online(true)).unwrap();
+    let call = CallId(7 << 40);
+    let agent = AgentId(1);
+    engine
+        .send(Cmd::Down(CallDown::Dial {
+            call,
+            line: Some("fxo4".into()),
+            number: "+8613800000013".into(),
+            agent,
+        }))
+        .unwrap();
+    next_effect(
+        &mut rx,
+        "DialAnswered",
+        |e| matches!(e, Effect::Up(CallUp::DialAnswered { call: c }) if *c == call),
+    );
+    let line = exchange.fxo("fxo4").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while line.dialed() != "8613800000013" {
+        assert!(Instant::now() < deadline, "dialled {:?}", line.dialed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    line.answer().unwrap();
+    engine
+        .send(Cmd::Down(CallDown::Join {
+            call,
+            party: PartyId(1),
+            endpoint: Endpoint::Local("seat1".into()),
+            role: PartyRole::Party,
+            agent: Some(agent),
+        }))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    line.hang_up(tandem_hal::sim::line::HangUp::LoopBreak { ms: 1000 })
+        .unwrap();
+    let (cdr, ended) = next_cdr(&mut rx);
+    assert!(cdr.outbound);
+    assert_eq!(cdr.number.as_deref(), Some("+8613800000013"));
+    assert_eq!(cdr.hangup, Hangup::Caller);
+    assert_eq!(ended, Some(completed(call)));
+    // A second dial on a busy line is refused.
+    engine
+        .send(Cmd::Down(CallDown::Dial {
+            call: CallId(8 << 40),
+            line: Some("fxs1".into()),
+            number: "1".into(),
+            agent,
+        }))
+        .unwrap();
+    next_effect(&mut rx, "Failed", |e| {
+        matches!(e, Effect::Up(CallUp::Failed { .. }))
+    });
 }

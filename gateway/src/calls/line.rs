@@ -33,7 +33,12 @@ pub enum Sound {
     Ivr(Prompt),
     /// The short message before the gateway releases the line.
     ReleaseMessage,
+    /// DTMF digits dialled on an outbound call.
+    Digits(String),
 }
+
+/// How long an outbound call waits for dial tone before dialling.
+const DIAL_TONE_WAIT_MS: u64 = 1000;
 
 /// What the engine must do for the line.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +73,14 @@ enum Phase {
         seen: usize,
     },
     Routed,
+    /// Outbound: seized, waiting for dial tone, then dialling.
+    Dialing {
+        digits: String,
+        dial_at: u64,
+    },
+    /// Outbound: dialled; the far end is taken as answered (FXO lines rarely
+    /// signal an answer; a polarity reversal later is a hang-up).
+    Outbound,
     Releasing {
         hangup: Hangup,
         cause: EndCause,
@@ -189,6 +202,15 @@ impl FxoLine {
                 self.digit(now_ms, d, &mut out);
             }
         }
+        if let Some(c) = &mut self.call
+            && let Phase::Dialing { digits, dial_at } = &c.phase
+            && now_ms >= *dial_at
+            && !c.prompt
+        {
+            let digits = digits.clone();
+            c.prompt = true;
+            out.push(LineOut::Play(Sound::Digits(digits)));
+        }
         let due = self.call.as_ref().and_then(|c| match &c.phase {
             Phase::Ivr { session, .. } => session.next_deadline(),
             _ => None,
@@ -213,6 +235,11 @@ impl FxoLine {
             Phase::Releasing { hangup, cause } => {
                 let (hangup, cause) = (hangup.clone(), cause.clone());
                 self.end(now_ms, hangup, cause, &mut out);
+            }
+            Phase::Dialing { .. } => {
+                c.phase = Phase::Outbound;
+                c.cdr.event(now_ms * 1000, CdrEventKind::LineAnswered);
+                out.push(LineOut::Up(CallUp::DialAnswered { call: c.cdr.call() }));
             }
             _ => {}
         }
@@ -245,6 +272,44 @@ impl FxoLine {
             self.end(now_ms, hangup, cause, &mut out);
         }
         out
+    }
+
+    /// Places an outbound call (a callback, an agent's call): seize the line,
+    /// wait for dial tone, dial `number`'s digits; once dialled the call counts
+    /// as answered and [`CallUp::DialAnswered`] goes out. Refused while the
+    /// line has a call.
+    pub fn dial(
+        &mut self,
+        now_ms: u64,
+        call: CallId,
+        number: &str,
+    ) -> Result<Vec<LineOut>, String> {
+        if self.call.is_some() {
+            return Err(format!("line {} is busy", self.id));
+        }
+        let digits: String = number
+            .chars()
+            .filter(|c| tandem_hal::dsp::dtmf::tones_of(*c).is_some())
+            .collect();
+        if digits.is_empty() {
+            return Err(format!("{number:?} has no digits to dial"));
+        }
+        let mut cdr = CdrBuilder::inbound(call, self.site.clone(), &self.id, now_ms * 1000);
+        cdr.set_outbound(number.to_owned());
+        cdr.event(now_ms * 1000, CdrEventKind::LineSeized);
+        tracing::info!(call = %call, line = %self.id, "dialling out");
+        self.call = Some(Active {
+            cdr,
+            caller: Some(number.to_owned()),
+            phase: Phase::Dialing {
+                digits,
+                dial_at: now_ms + DIAL_TONE_WAIT_MS,
+            },
+            prompt: false,
+            callback_offer: None,
+        });
+        self.supervisor.answered();
+        Ok(vec![LineOut::Hook(Hook::Off), LineOut::Answered { call }])
     }
 
     /// The routing side proposes a callback to the waiting caller: a prompt,
@@ -315,6 +380,8 @@ impl FxoLine {
                 let cause = match &c.phase {
                     _ if c.cdr.answered() => EndCause::Completed,
                     Phase::Routed => EndCause::AbandonedInQueue,
+                    Phase::Dialing { .. } => EndCause::NoAnswer,
+                    Phase::Outbound => EndCause::Completed,
                     Phase::Releasing { cause, .. } => cause.clone(),
                     _ => EndCause::AbandonedInIvr,
                 };

@@ -9,8 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tandem_node::calls::{
-    AgentCommand, CdrEventKind, EndCause, Endpoint, PartyId, PartyRole, ReleaseReason,
-    ValidCenterConfig,
+    AgentCommand, CdrEventKind, Endpoint, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
 };
 use tandem_node::names::Site;
 use tandem_node::routing::{
@@ -118,10 +117,10 @@ impl Engine {
         };
         if let Err(err) = r.handle(Timestamp(now), input) {
             tracing::warn!(%err, "local router refused");
-            self.pump(now);
+            self.pump();
             return false;
         }
-        self.pump(now);
+        self.pump();
         true
     }
 
@@ -156,7 +155,7 @@ impl Engine {
     }
 
     /// A call's line is released: the local router forgets it.
-    pub(crate) fn local_call_ended(&mut self, call: CallId, _cause: &EndCause) {
+    pub(crate) fn local_call_ended(&mut self, call: CallId) {
         if !self.local.calls.remove(&call) {
             return;
         }
@@ -301,7 +300,7 @@ impl Engine {
     }
 
     /// Carries out what the local router decided.
-    fn pump(&mut self, now: u64) {
+    fn pump(&mut self) {
         let Some(r) = &mut self.local.router else {
             return;
         };
@@ -397,7 +396,6 @@ impl Engine {
                 _ => {}
             }
         }
-        let _ = now;
         for agent in touched {
             let view = self.local_view(agent, self.local.call_of(agent));
             self.views.set(agent, view);

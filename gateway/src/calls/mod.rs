@@ -7,18 +7,18 @@
 //! dedicated std thread (`engine`), paced by the devices' 20 ms frames. Nothing
 //! on it touches disk or the network: commands arrive over a bounded channel
 //! ([`EngineHandle`]), and what must be written (CDRs) or sent (`CallUp`) leaves
-//! through a channel to a tokio task ([`effects`]), which commits the CDR to the
-//! outbox *before* it sends `CallUp::Ended`.
+//! through a channel to the effects thread ([`effects`]), which commits the CDR
+//! to the outbox *before* it queues `CallUp::Ended` for the uplink.
 //!
 //! # Modules
-//! - [`line`]: the sans-I/O FXO line machine (ring, caller ID, answer, IVR,
+//! - [`line`](mod@line): the sans-I/O FXO line machine (ring, caller ID, answer, IVR,
 //!   release, CDR), testable with a fake clock;
 //! - [`record`]: the CDR as it grows;
 //! - [`prompts`]: tones, WAV prompts, music on hold, ring tone;
 //! - [`engine`]: the audio thread that drives lines, seats and calls;
-//! - [`local`]: the survivable local router over this box's seats;
+//! - `local`: the survivable local router over this box's seats;
 //! - [`config_cache`]: the last configuration, kept in the gateway database;
-//! - [`effects`]: the tokio side (outbox, uplink).
+//! - [`effects`]: the slow side (outbox, recordings, uplink queue).
 
 pub mod config_cache;
 pub mod effects;
@@ -61,6 +61,20 @@ impl Devices {
             lines: Vec::new(),
             seats: Vec::new(),
         }
+    }
+
+    /// A simulated board's ports and seats, and the far-side controls that
+    /// drive them (demo, tests).
+    pub fn from_sim(sim: tandem_hal::sim::SimBoard) -> (Self, tandem_hal::sim::SimExchange) {
+        let devices = Devices {
+            lines: sim.lines,
+            seats: sim
+                .seats
+                .into_iter()
+                .map(|s| Box::new(s) as Box<dyn AudioDevice>)
+                .collect(),
+        };
+        (devices, sim.exchange)
     }
 }
 

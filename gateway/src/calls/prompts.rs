@@ -140,6 +140,14 @@ pub fn beep() -> Box<dyn PromptSource> {
     Box::new(Beep::new(1000.0, -12.0, 200, LINE_RATE))
 }
 
+/// DTMF digits to dial on an outbound call (already filtered to DTMF keys;
+/// anything else makes a silent prompt).
+pub fn digits(digits: &str) -> Box<dyn PromptSource> {
+    let samples = tandem_hal::dsp::dtmf::DtmfGenerator::render(digits, Default::default())
+        .unwrap_or_default();
+    Box::new(Clip::new(Arc::from(samples)))
+}
+
 /// Music on hold: a soft two-tone pattern until the caller is taken off hold.
 pub fn music_on_hold() -> Box<dyn PromptSource> {
     Box::new(ToneSource::new(&[523.0, 659.0], None, 400, 200))

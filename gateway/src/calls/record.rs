@@ -36,6 +36,12 @@ impl CdrBuilder {
         }
     }
 
+    /// Marks the call outbound, to `number`.
+    pub fn set_outbound(&mut self, number: String) {
+        self.cdr.outbound = true;
+        self.cdr.number = Some(number);
+    }
+
     /// The caller's number, once caller ID decoded.
     pub fn set_number(&mut self, number: String) {
         self.cdr.number = Some(number);

@@ -1,0 +1,311 @@
+//! The gateway's call engine against the real coordinator: a call on a branch
+//! line goes through the IVR, is routed by the coordinator to the agent whose
+//! seat is on the same box, joins locally (audio never leaves the box), and the
+//! CDR reaches the coordinator through the outbox.
+
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+use tandem_gateway::Gateway;
+use tandem_gateway::calls::Devices;
+use tandem_gateway::uplink::UplinkState;
+use tandem_hal::dsp::FRAME_20MS;
+use tandem_hal::dsp::dtmf::DtmfTiming;
+use tandem_hal::dsp::tones::CHINA;
+use tandem_hal::sim::line::{HangUp, IncomingCall};
+use tandem_hal::sim::{Audio, Pace, SimBoard};
+use tandem_node::calls::{AgentCommand, AgentView, CdrEventKind, EndCause};
+use tandem_node::media::analysis::{goertzel_dbfs, tone};
+use tandem_node::routing::{AgentId, AgentState, QueueId};
+use tandem_tests::*;
+use tokio::sync::watch;
+
+const DEMO: &str = include_str!("../../center-configs/demo.toml");
+
+async fn view_reaches(
+    view: &mut watch::Receiver<AgentView>,
+    what: &str,
+    pred: impl Fn(&AgentView) -> bool,
+) -> Result<()> {
+    let reached = tokio::time::timeout(Duration::from_secs(15), view.wait_for(|v| pred(v)))
+        .await
+        .is_ok();
+    ensure!(reached, "agent never {what}: {:?}", *view.borrow());
+    Ok(())
+}
+
+/// Starts a gateway enrolled as `site` on a simulated `board` (real time) and
+/// waits until it is online and its engine knows it.
+async fn sim_gateway(
+    coord: &TestCoordinator,
+    site: &str,
+    board: &tandem_hal::board::BoardConfig,
+) -> Result<(tempfile::TempDir, Gateway, tandem_hal::sim::SimExchange)> {
+    let (dir, _) = coord.enroll(site).await?;
+    let sim = SimBoard::new(board, &CHINA, FRAME_20MS, Pace::RealTime)?;
+    let (devices, exchange) = Devices::from_sim(sim);
+    let gateway = Gateway::start(dir.path(), board, devices)?;
+    let state = gateway.state();
+    eventually(Duration::from_secs(10), "gateway online", || {
+        let up = matches!(*state.borrow(), UplinkState::Online { .. });
+        async move { up }
+    })
+    .await?;
+    // The engine hears of the link within a frame.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok((dir, gateway, exchange))
+}
+
+/// Logs `agent` in at their seat's gateway and makes them ready.
+async fn ready(gateway: &Gateway, agent: AgentId) -> Result<watch::Receiver<AgentView>> {
+    let mut view = gateway.agent_view(agent);
+    gateway.agent_command(agent, AgentCommand::Login)?;
+    view_reaches(&mut view, "logged in", |v| {
+        v.state
+            .as_ref()
+            .is_some_and(|s| *s != AgentState::LoggedOut)
+    })
+    .await?;
+    gateway.agent_command(agent, AgentCommand::Ready)?;
+    // A waiting call may be offered at once.
+    view_reaches(&mut view, "ready", |v| {
+        matches!(v.state, Some(AgentState::Ready | AgentState::Reserved))
+    })
+    .await?;
+    Ok(view)
+}
+
+/// Waits for the offer to ring at `agent`'s seat, answers it, and waits until
+/// the agent is on the call.
+async fn take_offer(
+    gateway: &Gateway,
+    agent: AgentId,
+    view: &mut watch::Receiver<AgentView>,
+) -> Result<()> {
+    view_reaches(view, "offered the call", |v| {
+        v.state == Some(AgentState::Reserved) && v.call.is_some()
+    })
+    .await?;
+    gateway.agent_command(agent, AgentCommand::Answer)?;
+    view_reaches(view, "on the call", |v| v.state == Some(AgentState::OnCall)).await?;
+    // Joining reaches the mixer within a few frames.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(())
+}
+
+/// The one CDR the coordinator received, once it arrives.
+async fn uploaded_cdr(coord: &TestCoordinator) -> Result<tandem_node::calls::Cdr> {
+    let c = coord.coordinator().clone();
+    eventually(
+        Duration::from_secs(15),
+        "CDR at the coordinator",
+        move || {
+            let got = !c.cdrs().is_empty();
+            async move { got }
+        },
+    )
+    .await?;
+    let mut cdrs = coord.coordinator().cdrs();
+    ensure!(cdrs.len() == 1, "{cdrs:?}");
+    Ok(cdrs.remove(0))
+}
+
+/// Rings `line` from `number` and picks `digit` in the IVR menu.
+fn call_in(line: &tandem_hal::sim::line::FxoControl, number: &str, digit: &str) -> Result<()> {
+    line.place_call(IncomingCall::from_number(number)?)?;
+    line.play(Audio::Silence { ms: 500 })?;
+    line.play(Audio::Dtmf {
+        digits: digit.into(),
+        timing: DtmfTiming::default(),
+    })?;
+    Ok(())
+}
+
+/// Caller and agent speak at once; each must hear the other.
+async fn talk(
+    line: &tandem_hal::sim::line::FxoControl,
+    seat: &tandem_hal::sim::audio::SeatControl,
+    seat_rate: u32,
+) -> Result<()> {
+    line.take_captured();
+    seat.take_heard();
+    seat.say(Audio::Samples(tone(1000.0, -12.0, 8000, 0, 8000)))?;
+    line.play(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let at_line = line.take_captured();
+    let at_seat = seat.take_heard();
+    let tail = |x: &[i16], n: usize| x[x.len().saturating_sub(n)..].to_vec();
+    ensure!(
+        goertzel_dbfs(&tail(&at_line, 3200), 1000.0, 8000) > -30.0,
+        "the caller does not hear the agent"
+    );
+    ensure!(
+        goertzel_dbfs(
+            &tail(&at_seat, seat_rate as usize * 2 / 5),
+            700.0,
+            seat_rate
+        ) > -30.0,
+        "the agent does not hear the caller"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() -> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (_dir, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let agent = AgentId(1); // seat1 on bj-01
+    let mut view = ready(&gateway, agent).await?;
+    let line = exchange.fxo("fxo1")?;
+    let seat = exchange.seat("seat1")?;
+    call_in(&line, "+8613800000001", "1")?;
+    take_offer(&gateway, agent, &mut view).await?;
+
+    talk(&line, &seat, 16_000).await?;
+
+    line.hang_up(HangUp::LoopBreak { ms: 1000 })?;
+    let cdr = uploaded_cdr(&coord).await?;
+    ensure!(cdr.cause == EndCause::Completed, "{cdr:?}");
+    ensure!(cdr.agents == [agent], "{cdr:?}");
+    let kinds: Vec<_> = cdr.events.iter().map(|e| &e.kind).collect();
+    ensure!(
+        kinds.contains(&&CdrEventKind::Queued {
+            queue: QueueId(1),
+            local: false
+        }),
+        "{kinds:?}"
+    );
+    ensure!(
+        kinds
+            .iter()
+            .any(|k| matches!(k, CdrEventKind::Joined { local: true, .. })),
+        "{kinds:?}"
+    );
+    gateway.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_agent_talks_to_a_branch_caller_through_the_relay() -> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (_b, branch, bj) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let home_board = tandem_hal::board::BoardConfig::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/home-seat.toml"),
+    )?;
+    let (_h, home, at_home) = sim_gateway(&coord, "home-li", &home_board).await?;
+    let agent = AgentId(8); // Li Na, headset at home-li
+    let mut view = ready(&home, agent).await?;
+    let line = bj.fxo("fxo2")?;
+    call_in(&line, "+8613800000002", "1")?;
+    take_offer(&home, agent, &mut view).await?;
+    talk(&line, &at_home.seat("headset")?, 16_000).await?;
+    home.agent_command(agent, AgentCommand::Hangup)?;
+    let cdr = uploaded_cdr(&coord).await?;
+    ensure!(cdr.agents == [agent], "{cdr:?}");
+    ensure!(
+        cdr.events
+            .iter()
+            .any(|e| matches!(e.kind, CdrEventKind::Joined { local: false, .. })),
+        "{cdr:?}"
+    );
+    branch.stop().await?;
+    home.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_coordinator_goes_away_the_branch_routes_its_calls_to_its_ready_agents()
+-> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (_d, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let agent = AgentId(2); // seat2 on bj-01, ready through the coordinator
+    let mut view = ready(&gateway, agent).await?;
+    coord.running.shutdown().await;
+    let state = gateway.state();
+    eventually(Duration::from_secs(10), "gateway offline", || {
+        let down = !matches!(*state.borrow(), UplinkState::Online { .. });
+        async move { down }
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let line = exchange.fxo("fxo3")?;
+    call_in(&line, "+8613800000003", "1")?;
+    take_offer(&gateway, agent, &mut view).await?;
+    talk(&line, &exchange.seat("seat2")?, 16_000).await?;
+    line.hang_up(HangUp::LoopBreak { ms: 1000 })?;
+    let g = &gateway;
+    eventually(Duration::from_secs(10), "CDR in the outbox", || {
+        let written = g.stats().cdrs_written == 1;
+        async move { written }
+    })
+    .await?;
+    let cdrs: Vec<_> = gateway
+        .outbox()
+        .pending(100, 1 << 20)?
+        .iter()
+        .filter(|r| r.kind == tandem_node::proto::RecordKind::Cdr)
+        .map(|r| tandem_node::calls::Cdr::from_record(&r.body))
+        .collect::<Result<_, _>>()?;
+    ensure!(cdrs.len() == 1, "{cdrs:?}");
+    ensure!(
+        cdrs[0].events.iter().any(|e| e.kind
+            == CdrEventKind::Queued {
+                queue: QueueId(1),
+                local: true
+            }),
+        "{cdrs:?}"
+    );
+    gateway.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_chosen_in_the_ivr_is_dialled_out_when_an_agent_takes_it() -> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (_d, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let line = exchange.fxo("fxo1")?;
+    // 9 in the menu, then 1 to accept the callback; the IVR confirms and hangs up.
+    line.place_call(IncomingCall::from_number("+8613800000014")?)?;
+    line.play(Audio::Silence { ms: 500 })?;
+    line.play(Audio::Dtmf {
+        digits: "9".into(),
+        timing: DtmfTiming::default(),
+    })?;
+    line.play(Audio::Silence { ms: 400 })?;
+    line.play(Audio::Dtmf {
+        digits: "1".into(),
+        timing: DtmfTiming::default(),
+    })?;
+    let l = line.clone();
+    eventually(Duration::from_secs(15), "the IVR hangs up", move || {
+        let done = l.gateway_released();
+        async move { done }
+    })
+    .await?;
+    let agent = AgentId(1);
+    let mut view = ready(&gateway, agent).await?;
+    take_offer(&gateway, agent, &mut view).await?;
+    let l = line.clone();
+    eventually(
+        Duration::from_secs(10),
+        "the caller's number dialled",
+        move || {
+            let dialled = l.dialed() == "8613800000014";
+            async move { dialled }
+        },
+    )
+    .await?;
+    line.answer()?;
+    talk(&line, &exchange.seat("seat1")?, 16_000).await?;
+    gateway.stop().await?;
+    Ok(())
+}
