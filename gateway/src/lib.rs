@@ -187,6 +187,11 @@ impl Gateway {
     /// An agent seated on this gateway pressed a button: forwarded to the
     /// coordinator while online, handled by the local router while alone.
     pub fn agent_command(&self, agent: AgentId, command: AgentCommand) -> Result<(), CallsError> {
+        // The engine hears of uplink changes from a task that may not have run
+        // yet; telling it the state seen here first (idempotent) keeps a command
+        // given right after the link came up from being routed locally.
+        let online = matches!(*self.state.borrow(), UplinkState::Online { .. });
+        self.engine.send(Cmd::Online(online))?;
         self.engine.send(Cmd::Agent(agent, command))
     }
 

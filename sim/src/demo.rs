@@ -105,8 +105,12 @@ pub async fn run(options: DemoOptions) -> Result<()> {
     )));
     let mut tasks = Vec::new();
     for seat in &world.config().config().seats {
-        let (world, traffic, stop, counters) =
-            (world.clone(), traffic.clone(), stop.clone(), counters.clone());
+        let (world, traffic, stop, counters) = (
+            world.clone(),
+            traffic.clone(),
+            stop.clone(),
+            counters.clone(),
+        );
         let agent = seat.agent;
         tasks.push(tokio::spawn(async move {
             let Ok(node) = world.seat_node(agent.0) else {
@@ -222,7 +226,9 @@ async fn final_summary(
         offered: t.offered,
         answered: t.answered,
         abandoned: t.abandoned,
-        transferred: t.transferred.max(counters.transfers.load(Ordering::Relaxed)),
+        transferred: t
+            .transferred
+            .max(counters.transfers.load(Ordering::Relaxed)),
         service_level_percent: t.service_level_percent,
         asa_ms: t.asa_ms,
         cdrs_written,
@@ -251,7 +257,11 @@ fn render(s: &CenterSummary, elapsed: Duration) -> String {
     for q in s.queues.iter().chain(std::iter::once(&s.totals)) {
         out.push_str(&format!(
             "{:<22} {:>7} {:>8} {:>9} {:>11} {:>6} {:>7} {:>7}\n",
-            if q.queue.0 == 0 { "all queues" } else { q.name.as_str() },
+            if q.queue.0 == 0 {
+                "all queues"
+            } else {
+                q.name.as_str()
+            },
             q.offered,
             q.answered,
             q.abandoned,
@@ -314,11 +324,18 @@ async fn callers(
         };
         let (stop, counters) = (stop.clone(), counters.clone());
         callers.push(tokio::spawn(async move {
-            people::caller(fxo, plan.number, plan.digit, plan.patience, &stop, &counters).await;
+            people::caller(
+                fxo,
+                plan.number,
+                plan.digit,
+                plan.patience,
+                &stop,
+                &counters,
+            )
+            .await;
         }));
     }
     for c in callers {
         let _ = c.await;
     }
 }
-

@@ -77,8 +77,12 @@ pub async fn run(options: NodeOptions) -> Result<()> {
         .map(|p| p.id.clone())
         .collect();
     {
-        let (exchange, traffic, stop, counters) =
-            (exchange.clone(), traffic.clone(), stop.clone(), counters.clone());
+        let (exchange, traffic, stop, counters) = (
+            exchange.clone(),
+            traffic.clone(),
+            stop.clone(),
+            counters.clone(),
+        );
         tokio::spawn(async move {
             let start = tokio::time::Instant::now();
             loop {
@@ -92,8 +96,15 @@ pub async fn run(options: NodeOptions) -> Result<()> {
                 };
                 let (stop, counters) = (stop.clone(), counters.clone());
                 tokio::spawn(async move {
-                    people::caller(fxo, plan.number, plan.digit, plan.patience, &stop, &counters)
-                        .await;
+                    people::caller(
+                        fxo,
+                        plan.number,
+                        plan.digit,
+                        plan.patience,
+                        &stop,
+                        &counters,
+                    )
+                    .await;
                 });
             }
         });

@@ -7,6 +7,7 @@ use anyhow::Result;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tandem_gateway::Gateway;
+use tandem_gateway::uplink::UplinkState;
 use tandem_hal::dsp::dtmf::DtmfTiming;
 use tandem_hal::sim::line::{FxoControl, FxoState, HangUp, IncomingCall};
 use tandem_hal::sim::{Audio, SimExchange};
@@ -142,10 +143,12 @@ impl Desk<'_> {
 
     async fn wait(&self, what: &str, pred: impl Fn(&AgentView) -> bool) -> Result<()> {
         let mut rx = self.gateway.agent_view(self.agent);
-        let limit = Duration::from_secs(20);
+        let limit = Duration::from_secs(5);
         tokio::time::timeout(limit, rx.wait_for(|v| pred(v)))
             .await
-            .map_err(|_| anyhow::anyhow!("agent {}: {what} not reached within {limit:?}", self.agent))??;
+            .map_err(|_| {
+                anyhow::anyhow!("agent {}: {what} not reached within {limit:?}", self.agent)
+            })??;
         Ok(())
     }
 }
@@ -153,7 +156,12 @@ impl Desk<'_> {
 /// One agent: logs in, goes ready, answers what rings (headset: the answer
 /// button; analog phone: lifting the handset), talks, sometimes transfers,
 /// wraps up; until `stop`.
-pub async fn agent(desk: Desk<'_>, traffic: &Mutex<Traffic>, stop: &AtomicBool, counters: &PeopleCounters) {
+pub async fn agent(
+    desk: Desk<'_>,
+    traffic: &Mutex<Traffic>,
+    stop: &AtomicBool,
+    counters: &PeopleCounters,
+) {
     if let Err(e) = work(&desk, traffic, stop, counters).await {
         tracing::warn!(agent = %desk.agent, "simulated agent stopped: {e:#}");
     }
@@ -175,8 +183,22 @@ async fn work(
             let _ = p.say(Audio::Samples(samples));
         }
     };
-    desk.command(AgentCommand::Login)?;
-    desk.wait("logged in", |v| v.state.is_some()).await?;
+    // Like a person at a desk: wait until the seat's node is up, and press
+    // "log in" again if nothing happened.
+    let mut state = desk.gateway.state();
+    let online = |s: &UplinkState| matches!(s, UplinkState::Online { .. });
+    let _ = tokio::time::timeout(Duration::from_secs(30), state.wait_for(online)).await;
+    let mut logged_in = false;
+    for _ in 0..5 {
+        desk.command(AgentCommand::Login)?;
+        if desk.wait("logged in", |v| v.state.is_some()).await.is_ok() {
+            logged_in = true;
+            break;
+        }
+    }
+    if !logged_in {
+        anyhow::bail!("agent {}: could not log in", desk.agent);
+    }
     desk.command(AgentCommand::Ready)?;
     let mut plan: Option<AgentPlan> = None;
     let mut talking_since: Option<Instant> = None;

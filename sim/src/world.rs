@@ -43,15 +43,7 @@ pub const DEMO_SITES: [(&str, &str); 5] = [
 /// and the far side the simulated people use.
 pub fn sim_devices(board: &BoardConfig) -> Result<(Devices, SimExchange)> {
     let sim = SimBoard::new(board, &CHINA, tandem_hal::dsp::FRAME_20MS, Pace::RealTime)?;
-    let devices = Devices {
-        lines: sim.lines,
-        seats: sim
-            .seats
-            .into_iter()
-            .map(|s| Box::new(s) as Box<dyn tandem_hal::audio::AudioDevice>)
-            .collect(),
-    };
-    Ok((devices, sim.exchange))
+    Ok(Devices::from_sim(sim))
 }
 
 /// How to build a world.

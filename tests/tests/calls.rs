@@ -3,9 +3,9 @@
 
 use anyhow::{Context, Result, bail};
 use std::time::Duration;
+use tandem_hal::dsp::dtmf::DtmfTiming;
 use tandem_hal::sim::Audio;
 use tandem_hal::sim::line::{FxoControl, FxoState, HangUp, IncomingCall};
-use tandem_hal::dsp::dtmf::DtmfTiming;
 use tandem_node::calls::{AgentCommand, CdrEventKind, EndCause, TransferTarget};
 use tandem_node::media::analysis::{goertzel_dbfs, tone};
 use tandem_node::routing::{AgentState, QueueId};
@@ -26,14 +26,24 @@ async fn world(dir: &tempfile::TempDir, sites: &[&str], config: &str) -> Result<
 
 /// Rings `line` at `site` from `number`, waits for the gateway to answer and
 /// presses `digit` at the menu.
-async fn call(world: &World, site: &str, line: &str, number: &str, digit: Option<char>) -> Result<FxoControl> {
+async fn call(
+    world: &World,
+    site: &str,
+    line: &str,
+    number: &str,
+    digit: Option<char>,
+) -> Result<FxoControl> {
     let fxo = world.node(site)?.exchange.fxo(line)?;
     fxo.place_call(IncomingCall::from_number(number)?)?;
     let f = fxo.clone();
-    eventually(Duration::from_secs(10), "gateway answers the line", move || {
-        let s = f.state();
-        async move { s == FxoState::Connected }
-    })
+    eventually(
+        Duration::from_secs(10),
+        "gateway answers the line",
+        move || {
+            let s = f.state();
+            async move { s == FxoState::Connected }
+        },
+    )
     .await?;
     if let Some(d) = digit {
         fxo.play(Audio::Silence { ms: 200 })?;
@@ -58,8 +68,17 @@ fn level(samples: &[i16], freq: f64, rate: u32) -> f64 {
 
 /// Speaks `freq` into the caller's line and checks what the seat of `agent` hears,
 /// then the other way; `expect` says whether each side should hear the other.
-async fn talk(world: &World, fxo: &FxoControl, agent: u32, freq_caller: f64, freq_agent: f64) -> Result<(f64, f64)> {
-    let seat = world.seat_node(agent)?.exchange.seat(&world.seat_of(agent)?)?;
+async fn talk(
+    world: &World,
+    fxo: &FxoControl,
+    agent: u32,
+    freq_caller: f64,
+    freq_agent: f64,
+) -> Result<(f64, f64)> {
+    let seat = world
+        .seat_node(agent)?
+        .exchange
+        .seat(&world.seat_of(agent)?)?;
     let _ = seat.take_heard();
     let _ = fxo.take_captured();
     fxo.play(voice(freq_caller))?;
@@ -72,7 +91,9 @@ async fn talk(world: &World, fxo: &FxoControl, agent: u32, freq_caller: f64, fre
 
 async fn wait_ringing(world: &World, agent: u32) -> Result<()> {
     world
-        .wait_agent(agent, "ringing", LONG, |v| v.state == Some(AgentState::Reserved))
+        .wait_agent(agent, "ringing", LONG, |v| {
+            v.state == Some(AgentState::Reserved)
+        })
         .await?;
     Ok(())
 }
@@ -81,7 +102,9 @@ async fn answer(world: &World, agent: u32) -> Result<()> {
     wait_ringing(world, agent).await?;
     world.agent(agent, AgentCommand::Answer)?;
     world
-        .wait_agent(agent, "on call", LONG, |v| v.state == Some(AgentState::OnCall))
+        .wait_agent(agent, "on call", LONG, |v| {
+            v.state == Some(AgentState::OnCall)
+        })
         .await?;
     // Let the legs settle (jitter buffers prime).
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -92,7 +115,12 @@ async fn cdrs(world: &World, n: usize) -> Result<Vec<tandem_node::calls::Cdr>> {
     let c = world.coordinator().clone();
     eventually(LONG, "CDRs uploaded", || {
         let c = c.clone();
-        async move { tokio::task::spawn_blocking(move || c.cdrs().len()).await.unwrap_or(0) >= n }
+        async move {
+            tokio::task::spawn_blocking(move || c.cdrs().len())
+                .await
+                .unwrap_or(0)
+                >= n
+        }
     })
     .await?;
     let c = world.coordinator().clone();
@@ -111,9 +139,18 @@ async fn a_branch_caller_reaches_a_home_agent_with_audio_both_ways() -> Result<(
     assert_eq!(view.queue, Some(QueueId(1)));
 
     let (at_seat, at_line) = talk(&world, &fxo, 8, 1_000.0, 700.0).await?;
-    assert!(at_seat > -30.0, "the home agent hears the caller: {at_seat:.1} dBFS");
-    assert!(at_line > -30.0, "the caller hears the home agent: {at_line:.1} dBFS");
-    assert!(world.coordinator().relay_counters().forwarded > 50, "audio crossed the relay");
+    assert!(
+        at_seat > -30.0,
+        "the home agent hears the caller: {at_seat:.1} dBFS"
+    );
+    assert!(
+        at_line > -30.0,
+        "the caller hears the home agent: {at_line:.1} dBFS"
+    );
+    assert!(
+        world.coordinator().relay_counters().forwarded > 50,
+        "audio crossed the relay"
+    );
 
     fxo.hang_up(HangUp::LoopBreak { ms: 800 })?;
     world
@@ -126,7 +163,11 @@ async fn a_branch_caller_reaches_a_home_agent_with_audio_both_ways() -> Result<(
     assert_eq!(cdr.number.as_deref(), Some("+8613800000001"));
     assert_eq!(cdr.agents, vec![tandem_node::routing::AgentId(8)]);
     assert_eq!(cdr.cause, EndCause::Completed);
-    assert!(cdr.events.iter().any(|e| matches!(e.kind, CdrEventKind::Joined { local: false, .. })));
+    assert!(
+        cdr.events
+            .iter()
+            .any(|e| matches!(e.kind, CdrEventKind::Joined { local: false, .. }))
+    );
     world.stop().await
 }
 
@@ -138,13 +179,27 @@ async fn a_same_site_call_keeps_its_audio_on_the_box() -> Result<()> {
     let fxo = call(&world, "bj-01", "fxo2", "+8613800000002", Some('1')).await?;
     answer(&world, 1).await?;
     let (at_seat, at_line) = talk(&world, &fxo, 1, 1_000.0, 700.0).await?;
-    assert!(at_seat > -30.0 && at_line > -30.0, "{at_seat:.1} / {at_line:.1} dBFS");
+    assert!(
+        at_seat > -30.0 && at_line > -30.0,
+        "{at_seat:.1} / {at_line:.1} dBFS"
+    );
     let relay = world.coordinator().relay_counters();
-    assert_eq!(relay.forwarded, 0, "no datagram crossed the relay: {relay:?}");
+    assert_eq!(
+        relay.forwarded, 0,
+        "no datagram crossed the relay: {relay:?}"
+    );
     world.agent(1, AgentCommand::Hangup)?;
     let cdrs = cdrs(&world, 1).await?;
-    assert!(cdrs[0].events.iter().any(|e| matches!(e.kind, CdrEventKind::Joined { local: true, .. })));
-    assert_eq!(cdrs[0].hangup, tandem_node::calls::Hangup::Agent(tandem_node::routing::AgentId(1)));
+    assert!(
+        cdrs[0]
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, CdrEventKind::Joined { local: true, .. }))
+    );
+    assert_eq!(
+        cdrs[0].hangup,
+        tandem_node::calls::Hangup::Agent(tandem_node::routing::AgentId(1))
+    );
     world.stop().await
 }
 
@@ -157,54 +212,119 @@ async fn consult_transfer_to_the_expert_pool_then_conference_then_blind_transfer
     answer(&world, 1).await?;
 
     // Consult: the caller holds while agent 1 talks to the expert.
-    world.agent(1, AgentCommand::Transfer { to: TransferTarget::Queue(QueueId(3)), consult: true })?;
+    world.agent(
+        1,
+        AgentCommand::Transfer {
+            to: TransferTarget::Queue(QueueId(3)),
+            consult: true,
+        },
+    )?;
     answer(&world, 6).await?;
     let (expert_hears_caller, caller_hears_expert) = talk(&world, &fxo, 6, 1_000.0, 900.0).await?;
-    assert!(expert_hears_caller < -45.0, "the held caller is not heard in the consult: {expert_hears_caller:.1}");
-    assert!(caller_hears_expert < -45.0, "the held caller does not hear the consult: {caller_hears_expert:.1}");
+    assert!(
+        expert_hears_caller < -45.0,
+        "the held caller is not heard in the consult: {expert_hears_caller:.1}"
+    );
+    assert!(
+        caller_hears_expert < -45.0,
+        "the held caller does not hear the consult: {caller_hears_expert:.1}"
+    );
 
     // Conference: all three hear each other.
     world.agent(1, AgentCommand::Conference)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (expert_hears_caller, caller_hears_expert) = talk(&world, &fxo, 6, 1_000.0, 900.0).await?;
-    assert!(expert_hears_caller > -30.0, "conference: expert hears caller {expert_hears_caller:.1}");
-    assert!(caller_hears_expert > -30.0, "conference: caller hears expert {caller_hears_expert:.1}");
+    assert!(
+        expert_hears_caller > -30.0,
+        "conference: expert hears caller {expert_hears_caller:.1}"
+    );
+    assert!(
+        caller_hears_expert > -30.0,
+        "conference: caller hears expert {caller_hears_expert:.1}"
+    );
 
     // Agent 1 leaves; caller and expert stay connected.
     world.agent(1, AgentCommand::Hangup)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (expert_hears_caller, _) = talk(&world, &fxo, 6, 1_000.0, 900.0).await?;
-    assert!(expert_hears_caller > -30.0, "after agent 1 left: {expert_hears_caller:.1}");
+    assert!(
+        expert_hears_caller > -30.0,
+        "after agent 1 left: {expert_hears_caller:.1}"
+    );
 
     // The expert blind-transfers back to the general queue; agent 1 wraps up and takes it.
-    world.agent(1, AgentCommand::WrapUp { disposition: "escalated".into(), note: "to expert".into() })?;
-    world.wait_agent(1, "ready again", LONG, |v| v.state == Some(AgentState::Ready)).await?;
-    world.agent(6, AgentCommand::Transfer { to: TransferTarget::Queue(QueueId(1)), consult: false })?;
+    world.agent(
+        1,
+        AgentCommand::WrapUp {
+            disposition: "escalated".into(),
+            note: "to expert".into(),
+        },
+    )?;
+    world
+        .wait_agent(1, "ready again", LONG, |v| {
+            v.state == Some(AgentState::Ready)
+        })
+        .await?;
+    world.agent(
+        6,
+        AgentCommand::Transfer {
+            to: TransferTarget::Queue(QueueId(1)),
+            consult: false,
+        },
+    )?;
     answer(&world, 1).await?;
     let (at_seat, _) = talk(&world, &fxo, 1, 1_000.0, 700.0).await?;
-    assert!(at_seat > -30.0, "blind transfer: agent 1 hears the caller {at_seat:.1}");
+    assert!(
+        at_seat > -30.0,
+        "blind transfer: agent 1 hears the caller {at_seat:.1}"
+    );
     fxo.hang_up(HangUp::LoopBreak { ms: 800 })?;
     let cdrs = cdrs(&world, 1).await?;
     let cdr = &cdrs[0];
-    let transfers = cdr.events.iter().filter(|e| matches!(e.kind, CdrEventKind::Transferred { .. })).count();
-    assert_eq!(transfers, 1, "the blind transfer is recorded: {:?}", cdr.events);
+    let transfers = cdr
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, CdrEventKind::Transferred { .. }))
+        .count();
+    assert_eq!(
+        transfers, 1,
+        "the blind transfer is recorded: {:?}",
+        cdr.events
+    );
     let expert_joined = cdr.events.iter().any(|e| {
-        matches!(e.kind, CdrEventKind::Joined { agent: Some(tandem_node::routing::AgentId(6)), local: false, .. })
+        matches!(
+            e.kind,
+            CdrEventKind::Joined {
+                agent: Some(tandem_node::routing::AgentId(6)),
+                local: false,
+                ..
+            }
+        )
     });
-    assert!(expert_joined, "the expert joined over the relay: {:?}", cdr.events);
-    assert!(cdr.events.iter().any(|e| e.kind == CdrEventKind::Held), "the consult held the caller");
+    assert!(
+        expert_joined,
+        "the expert joined over the relay: {:?}",
+        cdr.events
+    );
+    assert!(
+        cdr.events.iter().any(|e| e.kind == CdrEventKind::Held),
+        "the consult held the caller"
+    );
     world.stop().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn supervisors_monitor_whisper_barge_and_force_release_within_their_authority() -> Result<()> {
+async fn supervisors_monitor_whisper_barge_and_force_release_within_their_authority() -> Result<()>
+{
     let dir = tempfile::tempdir()?;
     let world = world(&dir, &["bj-01", "sh-01"], DEMO_CONFIG).await?;
     world.login_ready(&[1]).await?;
     // The team lead of the general team (agent 5, Shanghai) and a duty manager's
     // authority are checked by the coordinator; a team lead may not touch a duty manager.
     world.agent(5, AgentCommand::Login)?;
-    world.wait_agent(5, "logged in", LONG, |v| v.state.is_some()).await?;
+    world
+        .wait_agent(5, "logged in", LONG, |v| v.state.is_some())
+        .await?;
     let fxo = call(&world, "bj-01", "fxo1", "+8613800000004", Some('1')).await?;
     answer(&world, 1).await?;
     let lead = world.seat_node(5)?.exchange.seat(&world.seat_of(5)?)?;
@@ -218,23 +338,71 @@ async fn supervisors_monitor_whisper_barge_and_force_release_within_their_author
         )
     };
     for (command, lead_hears, agent_hears_lead, caller_hears_lead) in [
-        (AgentCommand::Monitor { agent: tandem_node::routing::AgentId(1) }, true, false, false),
-        (AgentCommand::Whisper { agent: tandem_node::routing::AgentId(1) }, true, true, false),
-        (AgentCommand::Barge { agent: tandem_node::routing::AgentId(1) }, true, true, true),
+        (
+            AgentCommand::Monitor {
+                agent: tandem_node::routing::AgentId(1),
+            },
+            true,
+            false,
+            false,
+        ),
+        (
+            AgentCommand::Whisper {
+                agent: tandem_node::routing::AgentId(1),
+            },
+            true,
+            true,
+            false,
+        ),
+        (
+            AgentCommand::Barge {
+                agent: tandem_node::routing::AgentId(1),
+            },
+            true,
+            true,
+            true,
+        ),
     ] {
         world.agent(5, command.clone())?;
-        world.wait_agent(5, "supervising", LONG, |v| v.supervising.is_some()).await?;
+        world
+            .wait_agent(5, "supervising", LONG, |v| v.supervising.is_some())
+            .await?;
         tokio::time::sleep(Duration::from_millis(600)).await;
-        let _ = (lead.take_heard(), agent_seat.take_heard(), fxo.take_captured());
+        let _ = (
+            lead.take_heard(),
+            agent_seat.take_heard(),
+            fxo.take_captured(),
+        );
         fxo.play(voice(1_000.0))?;
         lead.say(voice(500.0))?;
         tokio::time::sleep(Duration::from_millis(1_800)).await;
-        let (l, a, c) = matrix(&lead.take_heard(), &agent_seat.take_heard(), &fxo.take_captured());
-        assert_eq!(l > -30.0, lead_hears, "{command:?}: lead hears caller {l:.1}");
-        assert_eq!(a > -30.0, agent_hears_lead, "{command:?}: agent hears lead {a:.1}");
-        assert_eq!(c > -30.0, caller_hears_lead, "{command:?}: caller hears lead {c:.1}");
+        let (l, a, c) = matrix(
+            &lead.take_heard(),
+            &agent_seat.take_heard(),
+            &fxo.take_captured(),
+        );
+        assert_eq!(
+            l > -30.0,
+            lead_hears,
+            "{command:?}: lead hears caller {l:.1}"
+        );
+        assert_eq!(
+            a > -30.0,
+            agent_hears_lead,
+            "{command:?}: agent hears lead {a:.1}"
+        );
+        assert_eq!(
+            c > -30.0,
+            caller_hears_lead,
+            "{command:?}: caller hears lead {c:.1}"
+        );
     }
-    world.agent(5, AgentCommand::ForceRelease { agent: tandem_node::routing::AgentId(1) })?;
+    world.agent(
+        5,
+        AgentCommand::ForceRelease {
+            agent: tandem_node::routing::AgentId(1),
+        },
+    )?;
     let f = fxo.clone();
     eventually(LONG, "line released by force-release", move || {
         let done = f.state() == FxoState::Idle || f.gateway_released();
@@ -242,8 +410,15 @@ async fn supervisors_monitor_whisper_barge_and_force_release_within_their_author
     })
     .await?;
     // A team lead has no authority over the duty manager.
-    world.agent(5, AgentCommand::Monitor { agent: tandem_node::routing::AgentId(10) })?;
-    let v = world.wait_agent(5, "refusal shown", LONG, |v| v.supervising.is_none()).await?;
+    world.agent(
+        5,
+        AgentCommand::Monitor {
+            agent: tandem_node::routing::AgentId(10),
+        },
+    )?;
+    let v = world
+        .wait_agent(5, "refusal shown", LONG, |v| v.supervising.is_none())
+        .await?;
     assert!(v.supervising.is_none());
     world.stop().await
 }
@@ -254,7 +429,8 @@ fn short_offers() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rejected_and_unanswered_offers_return_the_call_and_missed_offers_make_the_agent_not_ready() -> Result<()> {
+async fn rejected_and_unanswered_offers_return_the_call_and_missed_offers_make_the_agent_not_ready()
+-> Result<()> {
     let dir = tempfile::tempdir()?;
     let world = world(&dir, &["bj-01"], &short_offers()).await?;
     world.login_ready(&[1]).await?;
@@ -262,17 +438,31 @@ async fn rejected_and_unanswered_offers_return_the_call_and_missed_offers_make_t
     wait_ringing(&world, 1).await?;
     world.agent(1, AgentCommand::Reject)?;
     // Nobody else is ready: the call waits; after the retry delay it comes back to agent 1.
-    world.wait_agent(1, "no longer ringing", LONG, |v| v.state != Some(AgentState::Reserved)).await?;
+    world
+        .wait_agent(1, "no longer ringing", LONG, |v| {
+            v.state != Some(AgentState::Reserved)
+        })
+        .await?;
     // Let three offers time out: the agent is set not ready.
     world
-        .wait_agent(1, "not ready after missed offers", Duration::from_secs(60), |v| {
-            matches!(&v.state, Some(AgentState::NotReady(_)))
-        })
+        .wait_agent(
+            1,
+            "not ready after missed offers",
+            Duration::from_secs(60),
+            |v| matches!(&v.state, Some(AgentState::NotReady(_))),
+        )
         .await?;
     let c = world.coordinator().clone();
     let summary = tokio::task::spawn_blocking(move || c.summary()).await?;
-    let general = summary.queues.iter().find(|q| q.queue == QueueId(1)).context("queue 1")?;
-    assert_eq!(general.waiting_now, 1, "the call is still waiting in its place");
+    let general = summary
+        .queues
+        .iter()
+        .find(|q| q.queue == QueueId(1))
+        .context("queue 1")?;
+    assert_eq!(
+        general.waiting_now, 1,
+        "the call is still waiting in its place"
+    );
     // Another agent takes it.
     world.login_ready(&[2]).await?;
     answer(&world, 2).await?;
@@ -299,15 +489,24 @@ async fn blacklisted_callers_are_refused_and_closed_hours_get_the_closed_message
         .await?;
     }
     let cdrs = cdrs(&world, 2).await?;
-    let cause = |n: &str| cdrs.iter().find(|c| c.number.as_deref() == Some(n)).map(|c| c.cause.clone());
+    let cause = |n: &str| {
+        cdrs.iter()
+            .find(|c| c.number.as_deref() == Some(n))
+            .map(|c| c.cause.clone())
+    };
     assert_eq!(cause("+8617000000001"), Some(EndCause::Blacklisted));
     assert_eq!(cause("+8613800000006"), Some(EndCause::Closed));
-    assert_eq!(world.view(1)?.state, Some(AgentState::Ready), "nobody was offered the refused calls");
+    assert_eq!(
+        world.view(1)?.state,
+        Some(AgentState::Ready),
+        "nobody was offered the refused calls"
+    );
     world.stop().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_branch_cut_off_keeps_its_calls_serves_new_ones_locally_and_uploads_everything_once() -> Result<()> {
+async fn a_branch_cut_off_keeps_its_calls_serves_new_ones_locally_and_uploads_everything_once()
+-> Result<()> {
     init_logs();
     let dir = tempfile::tempdir()?;
     let mut options = WorldOptions::demo(dir.path()).only(&["bj-01"]);
@@ -320,33 +519,62 @@ async fn a_branch_cut_off_keeps_its_calls_serves_new_ones_locally_and_uploads_ev
     let bj = world.node("bj-01")?;
     bj.wan_link()?.set_cut(true);
     let mut state = bj.gateway.state();
-    tokio::time::timeout(LONG, state.wait_for(|s| !matches!(s, tandem_gateway::uplink::UplinkState::Online { .. }))).await??;
+    tokio::time::timeout(
+        LONG,
+        state.wait_for(|s| !matches!(s, tandem_gateway::uplink::UplinkState::Online { .. })),
+    )
+    .await??;
     // The call in progress keeps its audio.
     let (at_seat, at_line) = talk(&world, &first, 1, 1_000.0, 700.0).await?;
-    assert!(at_seat > -30.0 && at_line > -30.0, "local call survives the cut: {at_seat:.1} / {at_line:.1}");
+    assert!(
+        at_seat > -30.0 && at_line > -30.0,
+        "local call survives the cut: {at_seat:.1} / {at_line:.1}"
+    );
     // A new call is served by the other local agent.
     let second = call(&world, "bj-01", "fxo2", "+8613800000008", Some('1')).await?;
     answer(&world, 2).await?;
     let (at_seat, at_line) = talk(&world, &second, 2, 1_000.0, 700.0).await?;
-    assert!(at_seat > -30.0 && at_line > -30.0, "new call served locally: {at_seat:.1} / {at_line:.1}");
+    assert!(
+        at_seat > -30.0 && at_line > -30.0,
+        "new call served locally: {at_seat:.1} / {at_line:.1}"
+    );
     first.hang_up(HangUp::LoopBreak { ms: 800 })?;
     second.hang_up(HangUp::LoopBreak { ms: 800 })?;
+    eventually(LONG, "both CDRs committed on the box", || {
+        let n = bj.gateway.stats().cdrs_written;
+        async move { n >= 2 }
+    })
+    .await?;
     let written = bj.gateway.stats().cdrs_written;
-    assert!(written >= 2);
 
     bj.wan_link()?.set_cut(false);
-    tokio::time::timeout(Duration::from_secs(30), state.wait_for(|s| matches!(s, tandem_gateway::uplink::UplinkState::Online { .. }))).await??;
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        state.wait_for(|s| matches!(s, tandem_gateway::uplink::UplinkState::Online { .. })),
+    )
+    .await??;
     let cdrs = cdrs(&world, 2).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let c = world.coordinator().clone();
     let again = tokio::task::spawn_blocking(move || c.cdrs()).await?;
     assert_eq!(again.len(), cdrs.len(), "nothing duplicated");
-    assert_eq!(again.len() as u64, written, "every CDR arrived exactly once");
+    assert_eq!(
+        again.len() as u64,
+        written,
+        "every CDR arrived exactly once"
+    );
     let local = again
         .iter()
-        .filter(|c| c.events.iter().any(|e| matches!(e.kind, CdrEventKind::Queued { local: true, .. })))
+        .filter(|c| {
+            c.events
+                .iter()
+                .any(|e| matches!(e.kind, CdrEventKind::Queued { local: true, .. }))
+        })
         .count();
-    assert_eq!(local, 1, "the call that arrived during the cut was routed locally");
+    assert_eq!(
+        local, 1,
+        "the call that arrived during the cut was routed locally"
+    );
     if bj.gateway.outbox().len()? != 0 {
         bail!("outbox not drained");
     }

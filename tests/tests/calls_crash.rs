@@ -20,8 +20,16 @@ fn node(data: &Path, calls_per_minute: f64) -> Result<(Child, mpsc::Receiver<(u6
         .arg(root.join("board-configs/sim.toml"))
         .arg("--config")
         .arg(root.join("center-configs/demo.toml"))
-        .args(["--calls-per-minute", &calls_per_minute.to_string(), "--talk", "2"])
-        .env("RUST_LOG", "warn")
+        .args([
+            "--calls-per-minute",
+            &calls_per_minute.to_string(),
+            "--talk",
+            "2",
+        ])
+        .env(
+            "RUST_LOG",
+            std::env::var("CHILD_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().context("no stdout")?;
@@ -32,10 +40,10 @@ fn node(data: &Path, calls_per_minute: f64) -> Result<(Child, mpsc::Receiver<(u6
                 line.split_whitespace()
                     .find_map(|kv| kv.strip_prefix(name)?.parse::<u64>().ok())
             };
-            if let (Some(active), Some(cdrs)) = (field("calls_active="), field("cdrs_written=")) {
-                if tx.send((active, cdrs)).is_err() {
-                    return;
-                }
+            if let (Some(active), Some(cdrs)) = (field("calls_active="), field("cdrs_written="))
+                && tx.send((active, cdrs)).is_err()
+            {
+                return;
             }
         }
     });
@@ -78,15 +86,19 @@ async fn a_gateway_killed_mid_call_loses_no_committed_cdr_and_duplicates_none() 
 
     let (mut child, _counters) = node(dir.path(), 0.001)?;
     let c = coordinator.coordinator().clone();
-    let result = eventually(Duration::from_secs(60), "every committed CDR uploaded", || {
-        let c = c.clone();
-        async move {
-            tokio::task::spawn_blocking(move || c.cdrs().len() as u64)
-                .await
-                .unwrap_or(0)
-                >= committed
-        }
-    })
+    let result = eventually(
+        Duration::from_secs(60),
+        "every committed CDR uploaded",
+        || {
+            let c = c.clone();
+            async move {
+                tokio::task::spawn_blocking(move || c.cdrs().len() as u64)
+                    .await
+                    .unwrap_or(0)
+                    >= committed
+            }
+        },
+    )
     .await;
     // Let any duplicate upload land before counting.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -97,6 +109,10 @@ async fn a_gateway_killed_mid_call_loses_no_committed_cdr_and_duplicates_none() 
     result?;
     let ids: BTreeSet<_> = cdrs.iter().map(|c| c.call).collect();
     assert_eq!(ids.len(), cdrs.len(), "no CDR stored twice");
-    assert!(cdrs.len() as u64 >= committed, "{} stored, {committed} committed", cdrs.len());
+    assert!(
+        cdrs.len() as u64 >= committed,
+        "{} stored, {committed} committed",
+        cdrs.len()
+    );
     Ok(())
 }

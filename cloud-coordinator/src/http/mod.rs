@@ -86,7 +86,6 @@ pub enum DeskError {
     Unavailable(String),
 }
 
-
 impl Coordinator {
     /// The call desk the HTTP API uses. Call control plugs in here.
     pub fn call_desk(&self) -> Arc<dyn CallDesk> {
