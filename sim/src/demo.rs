@@ -81,7 +81,8 @@ pub async fn run(options: DemoOptions) -> Result<()> {
     world_options.http = options.http;
     let world = Arc::new(World::start(world_options).await?);
     let running = world.running();
-    println!(
+    // With --json, stdout carries only the final summary.
+    let banner = format!(
         "coordinator on {} (QUIC){}; {} nodes online: {}",
         running.local_addr().context("no address")?,
         running
@@ -96,6 +97,11 @@ pub async fn run(options: DemoOptions) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if options.json {
+        eprintln!("{banner}");
+    } else {
+        println!("{banner}");
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let counters = Arc::new(PeopleCounters::default());
