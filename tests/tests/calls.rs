@@ -578,5 +578,30 @@ async fn a_branch_cut_off_keeps_its_calls_serves_new_ones_locally_and_uploads_ev
     if bj.gateway.outbox().len()? != 0 {
         bail!("outbox not drained");
     }
+    // The local router's queue events came up too, each once.
+    let node = bj.gateway.identity().node_id.clone();
+    let uploads = world.coordinator().store().uploads(&node)?;
+    let events: Vec<_> = uploads
+        .iter()
+        .filter(|(_, u)| u.kind == tandem_node::proto::RecordKind::QueueEvent)
+        .map(|(_, u)| tandem_node::routing::Event::from_record(&u.body))
+        .collect::<Result<_, _>>()?;
+    use tandem_node::routing::EventKind;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Queued { .. }))
+            .count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Answered { .. }))
+            .count(),
+        1,
+        "{events:?}"
+    );
     world.stop().await
 }

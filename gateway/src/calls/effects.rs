@@ -35,6 +35,8 @@ pub enum Effect {
         /// The `Ended` message to send once committed (calls the coordinator knew).
         ended: Option<CallUp>,
     },
+    /// Commit what the local router decided (WAN down), for upload.
+    QueueEvents(Vec<tandem_node::routing::Event>),
     /// Open a recording file, then hand its tap to the engine.
     StartRecording(RecordingRequest),
     /// The call ended (its tap is dropped): close the file.
@@ -101,6 +103,14 @@ fn run(
                 }
                 if let Some(msg) = ended {
                     send(&up, msg);
+                }
+            }
+            Effect::QueueEvents(events) => {
+                for e in events {
+                    let at_us = e.at.0.saturating_mul(1000);
+                    if let Err(err) = outbox.append(RecordKind::QueueEvent, at_us, e.to_record()) {
+                        tracing::error!(%err, "cannot write a local routing event");
+                    }
                 }
             }
             Effect::StartRecording(req) => start_recording(req, &engine),

@@ -17,6 +17,7 @@ use tandem_node::routing::{
     RejectReason, Router, Timestamp,
 };
 
+use super::effects::Effect;
 use super::engine::Engine;
 use super::prompts;
 
@@ -306,6 +307,9 @@ impl Engine {
         };
         let actions = r.drain_actions();
         let events = r.drain_events();
+        if !events.is_empty() {
+            self.effect(Effect::QueueEvents(events.clone()));
+        }
         let mut touched = BTreeSet::new();
         for a in actions {
             match a.kind {

@@ -180,6 +180,22 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+impl Event {
+    /// Version byte of an event in an outbox record body ([`crate::record`]).
+    pub const RECORD_VERSION: u8 = 1;
+
+    /// The body of a [`crate::proto::RecordKind::QueueEvent`] upload: what a
+    /// gateway's local router decided while the WAN was down.
+    pub fn to_record(&self) -> Vec<u8> {
+        crate::record::encode(Self::RECORD_VERSION, self)
+    }
+
+    /// Reads a [`crate::proto::RecordKind::QueueEvent`] record body.
+    pub fn from_record(body: &[u8]) -> Result<Event, crate::record::RecordError> {
+        crate::record::decode(Self::RECORD_VERSION, body)
+    }
+}
+
 /// The recorded facts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventKind {
