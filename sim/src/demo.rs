@@ -320,26 +320,10 @@ async fn callers(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        counters.callers.fetch_add(1, Ordering::Relaxed);
         let Ok(node) = world.node(BRANCHES[plan.site]) else {
             continue;
         };
-        let Some(fxo) = people::free_line(&node.exchange, &LINES) else {
-            counters.lines_busy.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        let (stop, counters) = (stop.clone(), counters.clone());
-        callers.push(tokio::spawn(async move {
-            people::caller(
-                fxo,
-                plan.number,
-                plan.digit,
-                plan.patience,
-                &stop,
-                &counters,
-            )
-            .await;
-        }));
+        callers.extend(people::ring(&node.exchange, &LINES, plan, &stop, &counters));
     }
     for c in callers {
         let _ = c.await;

@@ -91,21 +91,7 @@ pub async fn run(options: NodeOptions) -> Result<()> {
                 };
                 tokio::time::sleep_until(start + plan.at).await;
                 let ids: Vec<&str> = lines.iter().map(String::as_str).collect();
-                let Some(fxo) = people::free_line(&exchange, &ids) else {
-                    continue;
-                };
-                let (stop, counters) = (stop.clone(), counters.clone());
-                tokio::spawn(async move {
-                    people::caller(
-                        fxo,
-                        plan.number,
-                        plan.digit,
-                        plan.patience,
-                        &stop,
-                        &counters,
-                    )
-                    .await;
-                });
+                people::ring(&exchange, &ids, plan, &stop, &counters);
             }
         });
     }

@@ -4,6 +4,7 @@
 //! real gateway and coordinator code.
 
 use anyhow::Result;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tandem_gateway::Gateway;
@@ -16,7 +17,7 @@ use tandem_node::media::analysis::{goertzel_dbfs, tone};
 use tandem_node::routing::{AgentId, AgentState, QueueId};
 use tokio::sync::Mutex;
 
-use crate::traffic::{AgentPlan, Traffic};
+use crate::traffic::{AgentPlan, CallerPlan, Traffic};
 
 /// What simulated agents' voices sound like (a pure tone a caller can detect).
 pub const AGENT_VOICE_HZ: f64 = 650.0;
@@ -45,6 +46,34 @@ pub fn free_line(exchange: &SimExchange, lines: &[&str]) -> Option<FxoControl> {
         let fxo = exchange.fxo(l).ok()?;
         (fxo.state() == FxoState::Idle).then_some(fxo)
     })
+}
+
+/// A caller from `plan` rings the first idle line among `lines` (counted as busy
+/// when there is none) and lives in a task of their own.
+pub fn ring(
+    exchange: &SimExchange,
+    lines: &[&str],
+    plan: CallerPlan,
+    stop: &Arc<AtomicBool>,
+    counters: &Arc<PeopleCounters>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    counters.callers.fetch_add(1, Ordering::Relaxed);
+    let Some(fxo) = free_line(exchange, lines) else {
+        counters.lines_busy.fetch_add(1, Ordering::Relaxed);
+        return None;
+    };
+    let (stop, counters) = (stop.clone(), counters.clone());
+    Some(tokio::spawn(async move {
+        caller(
+            fxo,
+            plan.number,
+            plan.digit,
+            plan.patience,
+            &stop,
+            &counters,
+        )
+        .await;
+    }))
 }
 
 /// One caller: rings, chooses, waits for an agent within their patience, talks
