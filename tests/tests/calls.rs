@@ -605,3 +605,48 @@ async fn a_branch_cut_off_keeps_its_calls_serves_new_ones_locally_and_uploads_ev
     );
     world.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_dials_out_through_a_branch_line() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let world = world(&dir, &["bj-01", "home-li"], DEMO_CONFIG).await?;
+    world.login_ready(&[8]).await?;
+    world.agent(
+        8,
+        AgentCommand::Dial {
+            site: tandem_node::names::Site::new("bj-01")?,
+            number: "88001234".into(),
+        },
+    )?;
+    let exchange = world.node("bj-01")?.exchange.clone();
+    let line = {
+        let exchange = exchange.clone();
+        let mut found = None;
+        let start = std::time::Instant::now();
+        while found.is_none() && start.elapsed() < LONG {
+            found = ["fxo1", "fxo2", "fxo3", "fxo4"]
+                .into_iter()
+                .find(|l| exchange.fxo(l).is_ok_and(|f| f.dialed() == "88001234"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        found.context("no line dialled the number")?
+    };
+    let fxo = exchange.fxo(line)?;
+    fxo.answer()?;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (at_seat, at_line) = talk(&world, &fxo, 8, 1_000.0, 700.0).await?;
+    assert!(
+        at_seat > -30.0 && at_line > -30.0,
+        "outbound audio: {at_seat:.1} / {at_line:.1}"
+    );
+    world.agent(8, AgentCommand::Hangup)?;
+    world
+        .wait_agent(8, "ready again", LONG, |v| {
+            v.state == Some(AgentState::Ready) && v.call.is_none()
+        })
+        .await?;
+    let cdrs = cdrs(&world, 1).await?;
+    assert!(cdrs[0].outbound);
+    assert_eq!(cdrs[0].number.as_deref(), Some("88001234"));
+    world.stop().await
+}

@@ -132,7 +132,7 @@ impl CallControl {
             AgentCommand::Conference => self.conference(agent),
             AgentCommand::CancelConsult => self.cancel_consult(agent),
             AgentCommand::WrapUp { disposition, note } => self.wrap_up(agent, disposition, note),
-            AgentCommand::Dial { .. } => refused("outbound dialling is not supported yet"),
+            AgentCommand::Dial { site, number } => self.dial_out(agent, site, number),
             AgentCommand::Monitor { agent: target } => {
                 self.supervise(agent, target, super::supervision::Mode::Monitor)
             }

@@ -55,6 +55,9 @@ pub const TRANSFER_PRIORITY: u8 = 9;
 /// Not-ready reason the Router holds for an agent reserved by a direct (named)
 /// transfer, so it offers them nothing else meanwhile.
 pub const REASON_TRANSFER: &str = "transfer";
+/// Not-ready reason while an agent's own outbound call is up: no inbound call is
+/// offered meanwhile, and the agent is ready again when it ends.
+pub const REASON_OUTBOUND: &str = "outbound";
 
 /// Not-ready reason set when an agent's seat node goes offline.
 pub const REASON_SEAT_OFFLINE: &str = "seat-offline";
@@ -67,6 +70,8 @@ const FIRST_LEG: u32 = 1 << 30;
 
 /// Routing ids (the Router's call ids) start here, clear of anchors' call ids.
 const FIRST_ROUTING_ID: u64 = 1 << 62;
+/// Longest number an agent may dial.
+pub const MAX_DIAL_LEN: usize = 32;
 
 /// Why an input or a command was not carried out.
 #[derive(Debug, thiserror::Error)]
@@ -307,6 +312,8 @@ pub struct CallControl {
     refusals: BTreeMap<AgentId, String>,
     online: BTreeSet<Site>,
     next_routing: u64,
+    /// Low bits of the next outbound call id.
+    next_outbound: u16,
     next_leg: u32,
     out: Vec<Output>,
     stats: views::Stats,
@@ -332,6 +339,7 @@ impl CallControl {
             refusals: BTreeMap::new(),
             online: BTreeSet::new(),
             next_routing: FIRST_ROUTING_ID,
+            next_outbound: 0,
             next_leg: FIRST_LEG,
             out: Vec::new(),
             stats: views::Stats::default(),

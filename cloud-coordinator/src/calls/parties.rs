@@ -226,7 +226,10 @@ impl CallControl {
 
     /// An agent reserved for a direct transfer is ready again.
     pub(super) fn restore_after_direct(&mut self, agent: AgentId) {
-        if self.router.agent_state(agent) == Some(AgentState::NotReady(REASON_TRANSFER.into())) {
+        let held_out = [REASON_TRANSFER, super::REASON_OUTBOUND]
+            .iter()
+            .any(|r| self.router.agent_state(agent) == Some(AgentState::NotReady((*r).into())));
+        if held_out {
             self.route_logged(Input::AgentReady { agent });
         }
     }
@@ -271,8 +274,9 @@ impl CallControl {
             if matches!(self.desks.get(&agent), Some(Desk::Dialling { call: x }) if *x == call) {
                 self.desks.remove(&agent);
             }
-            if let Some(routing) = routing {
-                self.route_logged(Input::CallEnded { call: routing });
+            match routing {
+                Some(routing) => self.route_logged(Input::CallEnded { call: routing }),
+                None => self.restore_after_direct(agent),
             }
             self.last_call.insert(agent, call);
             self.dirty.insert(agent);
@@ -312,6 +316,73 @@ impl CallControl {
             self.tear_down(call);
             return refused("the callback has no number");
         };
+        self.tell_anchor(
+            call,
+            CallDown::Dial {
+                call,
+                line: None,
+                number,
+                agent,
+            },
+        );
+        self.dirty.insert(agent);
+        Ok(())
+    }
+
+    /// An agent places a call through a line of `site`. They are held out of
+    /// routing (not ready, "outbound") while it is up, and join it when the far
+    /// end answers; the anchor writes its CDR like any other call's.
+    pub(super) fn dial_out(
+        &mut self,
+        agent: AgentId,
+        site: Site,
+        number: String,
+    ) -> Result<(), CallError> {
+        let dialable = !number.is_empty()
+            && number.len() <= MAX_DIAL_LEN
+            && number
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || c == '*' || c == '#' || (c == '+' && i == 0));
+        if !dialable {
+            return refused(format!(
+                "{number:?} is not a number to dial (digits, * and #, an optional leading +, at most {MAX_DIAL_LEN})"
+            ));
+        }
+        if self.desks.contains_key(&agent) {
+            return refused("finish the current call first");
+        }
+        match self.router.agent_state(agent) {
+            Some(AgentState::Ready) => self.route(Input::AgentNotReady {
+                agent,
+                reason: super::REASON_OUTBOUND.into(),
+            })?,
+            Some(AgentState::NotReady(_)) => {}
+            _ => return refused("log in and finish any call or wrap-up first"),
+        }
+        if self.config.site(&site).is_none() {
+            return refused(format!("site {site} has no lines in the configuration"));
+        }
+        // Unique like the gateways' ids: time in the high bits, a counter below.
+        let call = CallId((self.now.0 << 16) | u64::from(self.next_outbound));
+        self.next_outbound = self.next_outbound.wrapping_add(1);
+        tracing::info!(call = %call, %site, "outbound call");
+        self.calls.insert(
+            call,
+            CallRec {
+                anchor: site,
+                caller: Some(number.clone()),
+                queue: QueueId(0),
+                next_party: 1,
+                parties: Default::default(),
+                held: false,
+                waiting: None,
+                consult: None,
+                callback: false,
+                dial: Some((agent, None)),
+            },
+        );
+        self.desks.insert(agent, Desk::Dialling { call });
         self.tell_anchor(
             call,
             CallDown::Dial {

@@ -926,3 +926,65 @@ fn a_callback_chosen_in_the_ivr_queues_without_a_release_and_rings_as_a_callback
         }
     )));
 }
+
+#[test]
+fn an_agent_dials_out_through_a_branch_line_and_is_ready_again_afterwards() {
+    let mut w = World::new();
+    w.ready(1);
+    // Not a number: refused, nothing happens.
+    assert!(
+        w.cmd(
+            1,
+            AgentCommand::Dial {
+                site: site("bj-01"),
+                number: "12a".into()
+            }
+        )
+        .is_err()
+    );
+    assert_eq!(w.state(1), Some(AgentState::Ready));
+
+    w.ok(
+        1,
+        AgentCommand::Dial {
+            site: site("bj-01"),
+            number: "+8610800".into(),
+        },
+    );
+    let dial = w
+        .sent()
+        .into_iter()
+        .find_map(|(s, c)| match c {
+            CallDown::Dial {
+                call,
+                number,
+                agent,
+                ..
+            } if s == "bj-01" => Some((call, number, agent)),
+            _ => None,
+        })
+        .expect("the anchor is told to dial");
+    let (call, number, agent) = dial;
+    assert_eq!((number.as_str(), agent), ("+8610800", AgentId(1)));
+    assert_eq!(
+        w.state(1),
+        Some(AgentState::NotReady(super::REASON_OUTBOUND.into())),
+        "no inbound call is offered while dialling"
+    );
+    assert_eq!(w.cc.view(AgentId(1)).call, Some(call));
+
+    w.cc.call_up(w.now, &site("bj-01"), CallUp::DialAnswered { call })
+        .unwrap();
+    let sent = w.sent();
+    assert!(sent.iter().any(|(s, c)| s == "bj-01"
+        && matches!(c, CallDown::Join { call: x, endpoint: Endpoint::Local(e), .. } if *x == call && e == "seat1")));
+
+    w.ok(1, AgentCommand::Hangup);
+    assert!(
+        w.sent()
+            .iter()
+            .any(|(s, c)| s == "bj-01"
+                && matches!(c, CallDown::Release { call: x, .. } if *x == call))
+    );
+    assert_eq!(w.state(1), Some(AgentState::Ready));
+}
