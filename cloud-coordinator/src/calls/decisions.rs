@@ -122,6 +122,12 @@ impl CallControl {
                             RejectReason::Blacklisted => ReleaseReason::Blacklisted,
                             RejectReason::QueueFull => ReleaseReason::QueueFull,
                         };
+                        // The Router has already forgotten the refused visit.
+                        if let Some(c) = self.calls.get_mut(&r.call)
+                            && c.waiting == Some(call)
+                        {
+                            c.waiting = None;
+                        }
                         self.release(r.call, reason);
                     }
                     Visit::Consult { from } => {
