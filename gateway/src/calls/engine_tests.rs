@@ -110,6 +110,7 @@ fn rig() -> Rig {
         site: Site::new("bj-01").unwrap(),
         node: "gw-test".into(),
         lines: sim.lines,
+        spans: Vec::new(),
         seats: board
             .seats
             .iter()

@@ -18,7 +18,7 @@ use tandem_node::ivr::Prompt;
 use tandem_node::names::Site;
 use tandem_node::routing::{AgentId, CallId, QueueId};
 
-use super::line::{FxoLine, LineOut, Sound};
+use super::line::{CallLine, LineOut, Sound};
 use super::record::{decode_cdr, encode_cdr};
 
 const DEMO: &str = include_str!("../../../center-configs/demo.toml");
@@ -28,7 +28,7 @@ const T0: u64 = 1_795_399_200_000;
 struct Rig {
     port: Box<dyn LinePort>,
     ctl: FxoControl,
-    line: FxoLine,
+    line: CallLine,
     now: u64,
     prompt_frames: Option<u32>,
     seen: Vec<LineOut>,
@@ -42,7 +42,7 @@ impl Rig {
         );
         let config = Arc::new(ValidCenterConfig::from_toml(&toml).unwrap());
         let (port, ctl) = fxo("fxo1", &CHINA, FRAME_20MS, Pace::Fast);
-        let mut line = FxoLine::new(
+        let mut line = CallLine::new(
             Site::new("bj-01").unwrap(),
             "fxo1",
             SupervisorConfig::for_plan(&CHINA),
