@@ -22,6 +22,8 @@
 //! - [`effects`]: the slow side (outbox, recordings, uplink queue).
 
 pub mod cas;
+#[cfg(test)]
+mod cas_tests;
 pub mod config_cache;
 pub mod effects;
 pub mod engine;

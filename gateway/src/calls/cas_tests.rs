@@ -1,0 +1,214 @@
+//! An E1 channel's call line driven over a simulated span with a fake clock:
+//! real G.704 framing and CAS multiframes, DTMF in the timeslot audio, alarms
+//! from the far end; no threads and no wall clock.
+
+use std::sync::Arc;
+
+use tandem_hal::dsp::FRAME_20MS;
+use tandem_hal::dsp::dtmf::DtmfTiming;
+use tandem_hal::dsp::g711::Law;
+use tandem_hal::e1::{Alarms, E1Span, SpanEvent, VOICE_CHANNELS};
+use tandem_hal::sim::e1::{FarEnd, SimSpan, span};
+use tandem_hal::sim::{Audio, Pace};
+use tandem_node::calls::{CallUp, Cdr, CdrEventKind, EndCause, Hangup, ValidCenterConfig};
+use tandem_node::names::Site;
+use tandem_node::routing::{CallId, QueueId};
+
+use super::cas::{ANSWER, CLEAR_BACK, IDLE, SEIZE, abcd};
+use super::line::{CallLine, LineOut};
+
+const DEMO: &str = include_str!("../../../center-configs/demo.toml");
+/// Monday 2026-11-23 10:00 in Beijing.
+const T0: u64 = 1_795_399_200_000;
+const CH: u8 = 5;
+
+struct Rig {
+    span: SimSpan,
+    far: FarEnd,
+    line: CallLine,
+    now: u64,
+    prompt_frames: Option<u32>,
+    seen: Vec<LineOut>,
+    rx: Vec<u8>,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let config = Arc::new(ValidCenterConfig::from_toml(DEMO).unwrap());
+        let (span, far) = span("e1a", FRAME_20MS, Pace::Fast);
+        let mut line = CallLine::e1(
+            Site::new("bj-01").unwrap(),
+            "e1a/5",
+            Box::new(|ms| CallId(ms << 16)),
+        );
+        line.set_config(config);
+        Rig {
+            span,
+            far,
+            line,
+            now: T0,
+            prompt_frames: None,
+            seen: Vec::new(),
+            rx: vec![0; usize::from(VOICE_CHANNELS) * FRAME_20MS],
+        }
+    }
+
+    /// Plays the engine's part: sends ABCD bits, "plays" prompts for 10
+    /// frames and reports them finished.
+    fn handle(&mut self, outs: Vec<LineOut>) {
+        for out in outs {
+            match &out {
+                LineOut::Abcd(bits) => self.span.set_abcd(CH, *bits).unwrap(),
+                LineOut::Play(_) => self.prompt_frames = Some(10),
+                LineOut::StopPrompt => self.prompt_frames = None,
+                _ => {}
+            }
+            self.seen.push(out);
+        }
+    }
+
+    fn step(&mut self) {
+        self.span.read_frame(&mut self.rx).unwrap();
+        let start = usize::from(CH - 1) * FRAME_20MS;
+        let mut frame = [0i16; FRAME_20MS];
+        Law::Alaw.decode(&self.rx[start..start + FRAME_20MS], &mut frame);
+        let mut outs = Vec::new();
+        while let Some(e) = self.span.poll_event() {
+            match e {
+                SpanEvent::Abcd { channel, bits } if channel == CH => {
+                    outs.extend(self.line.on_abcd(self.now, bits))
+                }
+                SpanEvent::Abcd { .. } => {}
+                SpanEvent::Status(s) => outs.extend(self.line.on_span_status(self.now, &s)),
+            }
+        }
+        outs.extend(self.line.on_audio(self.now, &frame));
+        self.handle(outs);
+        if let Some(n) = &mut self.prompt_frames {
+            if *n == 0 {
+                self.prompt_frames = None;
+                let outs = self.line.prompt_finished(self.now);
+                self.handle(outs);
+            } else {
+                *n -= 1;
+            }
+        }
+        self.now += 20;
+    }
+
+    /// Steps until `pred` holds for an output, at most `ms` of line time.
+    fn until(&mut self, ms: u64, pred: impl Fn(&LineOut) -> bool) -> LineOut {
+        let end = self.now + ms;
+        while self.now < end {
+            self.step();
+            if let Some(i) = self.seen.iter().position(&pred) {
+                return self.seen.remove(i);
+            }
+        }
+        panic!("not seen within {ms} ms; outputs: {:?}", self.seen);
+    }
+
+    fn cdr(&mut self, ms: u64) -> Cdr {
+        match self.until(ms, |o| matches!(o, LineOut::Ended(_))) {
+            LineOut::Ended(cdr) => *cdr,
+            _ => unreachable!(),
+        }
+    }
+
+    /// The far end seizes the channel; the gateway answers; digit 2 of the
+    /// branch menu routes the call.
+    fn seize_to_queue(&mut self) -> LineOut {
+        for _ in 0..3 {
+            self.step();
+        }
+        self.far.set_abcd(CH, abcd(SEIZE)).unwrap();
+        self.until(2_000, |o| matches!(o, LineOut::Answered { .. }));
+        assert_eq!(self.far.gateway_abcd(CH).unwrap(), abcd(ANSWER));
+        self.far.play(CH, Audio::Silence { ms: 400 }).unwrap();
+        self.far
+            .play(
+                CH,
+                Audio::Dtmf {
+                    digits: "2".into(),
+                    timing: DtmfTiming::default(),
+                },
+            )
+            .unwrap();
+        self.until(10_000, |o| matches!(o, LineOut::Up(CallUp::Arrived { .. })))
+    }
+}
+
+#[test]
+fn seizure_answers_runs_the_ivr_and_clear_forward_ends_the_call() {
+    let mut rig = Rig::new();
+    let LineOut::Up(CallUp::Arrived {
+        call,
+        line,
+        caller,
+        queue,
+        ..
+    }) = rig.seize_to_queue()
+    else {
+        unreachable!()
+    };
+    assert_eq!(line, "e1a/5");
+    assert_eq!(caller, None);
+    assert_eq!(queue, QueueId(2));
+    assert!(rig.line.routed());
+    rig.far.set_abcd(CH, abcd(IDLE)).unwrap();
+    let cdr = rig.cdr(2_000);
+    assert_eq!(cdr.call, call);
+    assert_eq!(cdr.line, "e1a/5");
+    assert_eq!(cdr.cause, EndCause::AbandonedInQueue);
+    assert_eq!(cdr.hangup, Hangup::Caller);
+    assert_eq!(cdr.events[0].kind, CdrEventKind::LineSeized);
+    assert_eq!(cdr.events[1].kind, CdrEventKind::LineAnswered);
+    // The far end cleared first: the channel goes straight back to idle.
+    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
+    assert!(rig.line.call().is_none());
+}
+
+#[test]
+fn gateway_release_sends_clear_back_until_the_far_end_clears() {
+    let mut rig = Rig::new();
+    rig.seize_to_queue();
+    let outs = rig.line.release(
+        rig.now,
+        &tandem_node::calls::ReleaseReason::ForceReleased(tandem_node::routing::AgentId(1)),
+    );
+    rig.handle(outs);
+    let cdr = rig.cdr(100);
+    assert_eq!(cdr.cause, EndCause::ForceReleased);
+    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(CLEAR_BACK));
+    rig.far.set_abcd(CH, abcd(IDLE)).unwrap();
+    for _ in 0..5 {
+        rig.step();
+    }
+    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
+    // The channel takes a new call.
+    rig.far.set_abcd(CH, abcd(SEIZE)).unwrap();
+    rig.until(2_000, |o| matches!(o, LineOut::Answered { .. }));
+}
+
+#[test]
+fn a_span_alarm_ends_the_call_with_a_line_fault() {
+    let mut rig = Rig::new();
+    rig.seize_to_queue();
+    rig.far.set_alarms(Alarms {
+        ais: true,
+        ..Alarms::default()
+    });
+    let cdr = rig.cdr(2_000);
+    assert!(
+        matches!(&cdr.cause, EndCause::LineFault(r) if r.contains("AIS")),
+        "{:?}",
+        cdr.cause
+    );
+    assert_eq!(cdr.hangup, Hangup::System);
+    assert!(rig.line.call().is_none());
+    // While in alarm, the channel takes no call.
+    for _ in 0..10 {
+        rig.step();
+    }
+    assert!(rig.line.call().is_none());
+}
