@@ -1,13 +1,14 @@
 //! The gateway's call engine against the real coordinator: a call on a branch
 //! line goes through the IVR, is routed by the coordinator to the agent whose
 //! seat is on the same box, joins locally (audio never leaves the box), and the
-//! CDR reaches the coordinator through the outbox.
+//! CDR reaches the coordinator through the outbox. Calls come in on analog FXO
+//! lines and on E1 timeslots alike.
 
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
 use tandem_gateway::Gateway;
-use tandem_gateway::calls::Devices;
+use tandem_gateway::calls::{Devices, cas};
 use tandem_gateway::uplink::UplinkState;
 use tandem_hal::dsp::FRAME_20MS;
 use tandem_hal::dsp::dtmf::DtmfTiming;
@@ -121,18 +122,48 @@ fn call_in(line: &tandem_hal::sim::line::FxoControl, number: &str, digit: &str) 
     Ok(())
 }
 
+/// The caller's end of a call: an analog exchange line or an E1 channel of
+/// the exchange's span.
+trait CallerEnd {
+    /// Queues audio towards the gateway.
+    fn say(&self, audio: Audio) -> Result<()>;
+    /// Drains what the gateway sent towards the caller.
+    fn heard(&self) -> Result<Vec<i16>>;
+}
+
+impl CallerEnd for tandem_hal::sim::line::FxoControl {
+    fn say(&self, audio: Audio) -> Result<()> {
+        Ok(self.play(audio)?)
+    }
+    fn heard(&self) -> Result<Vec<i16>> {
+        Ok(self.take_captured())
+    }
+}
+
+/// Voice channel `.1` of the span whose far end is `.0`.
+struct Timeslot(tandem_hal::sim::e1::FarEnd, u8);
+
+impl CallerEnd for Timeslot {
+    fn say(&self, audio: Audio) -> Result<()> {
+        Ok(self.0.play(self.1, audio)?)
+    }
+    fn heard(&self) -> Result<Vec<i16>> {
+        Ok(self.0.take_captured(self.1)?)
+    }
+}
+
 /// Caller and agent speak at once; each must hear the other.
 async fn talk(
-    line: &tandem_hal::sim::line::FxoControl,
+    line: &dyn CallerEnd,
     seat: &tandem_hal::sim::audio::SeatControl,
     seat_rate: u32,
 ) -> Result<()> {
-    line.take_captured();
+    line.heard()?;
     seat.take_heard();
     seat.say(Audio::Samples(tone(1000.0, -12.0, 8000, 0, 8000)))?;
-    line.play(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))?;
+    line.say(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))?;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let at_line = line.take_captured();
+    let at_line = line.heard()?;
     let at_seat = seat.take_heard();
     let tail = |x: &[i16], n: usize| x[x.len().saturating_sub(n)..].to_vec();
     ensure!(
@@ -306,6 +337,54 @@ async fn a_callback_chosen_in_the_ivr_is_dialled_out_when_an_agent_takes_it() ->
     .await?;
     line.answer()?;
     talk(&line, &exchange.seat("seat1")?, 16_000).await?;
+    gateway.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_e1_timeslot_call_is_routed_to_a_seat_on_the_same_box() -> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (_dir, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let agent = AgentId(1); // seat1 on bj-01
+    let mut view = ready(&gateway, agent).await?;
+    let far = exchange.far_end("e1a")?;
+    // Line signalling only (no MFC/R2 digits): the call has no caller number.
+    far.set_abcd(1, cas::abcd(cas::SEIZE))?;
+    let f = far.clone();
+    eventually(Duration::from_secs(5), "the gateway answers", move || {
+        let answered = f.gateway_abcd(1).ok() == Some(cas::abcd(cas::ANSWER));
+        async move { answered }
+    })
+    .await?;
+    far.play(1, Audio::Silence { ms: 500 })?;
+    far.play(
+        1,
+        Audio::Dtmf {
+            digits: "1".into(),
+            timing: DtmfTiming::default(),
+        },
+    )?;
+    take_offer(&gateway, agent, &mut view).await?;
+
+    talk(&Timeslot(far.clone(), 1), &exchange.seat("seat1")?, 16_000).await?;
+
+    far.set_abcd(1, cas::abcd(cas::IDLE))?;
+    let cdr = uploaded_cdr(&coord).await?;
+    ensure!(cdr.line == "e1a/1", "{cdr:?}");
+    ensure!(cdr.cause == EndCause::Completed, "{cdr:?}");
+    ensure!(cdr.agents == [agent], "{cdr:?}");
+    ensure!(
+        cdr.events.iter().any(|e| e.kind
+            == CdrEventKind::Queued {
+                queue: QueueId(1),
+                local: false
+            }),
+        "{cdr:?}"
+    );
+    // The far end cleared forward: the channel is idle again.
+    ensure!(far.gateway_abcd(1)? == cas::abcd(cas::IDLE));
     gateway.stop().await?;
     Ok(())
 }
