@@ -4,15 +4,22 @@
 //! [`super::line`]; this module only turns ABCD changes and span alarms into
 //! line signals and the line's answer/release into the bits to send.
 //!
-//! The gateway is the incoming (backward) side of the exchange's circuits:
+//! On an inbound call the gateway is the incoming (backward) side:
 //!
 //! ```text
 //! far end  idle 1001 ─▶ seize 0001 ──────────────────────▶ clear-forward 1001
 //! gateway  idle 1001 ─▶ seize-ack 1101 ─▶ answer 0101 ─▶ (clear-back 1101) ─▶ idle 1001
 //! ```
+//! and on an outbound call the outgoing (forward) side:
+//!
+//! ```text
+//! gateway  seize 0001 ─────────── (DTMF digits) ──────────────▶ clear-forward 1001
+//! far end  idle 1001 ─▶ seize-ack 1101 ─▶ answer 0101 ─▶ (clear-back 1101) ─▶ idle 1001
+//! ```
 //! Only the A and B bits carry meaning (C/D stay at the ITU 01, as the
-//! simulated far end sends them). Register signalling (MFC/R2 digits) is not
-//! spoken: a seizure is a call without a caller number.
+//! simulated far end sends them). Register signalling (MFC/R2) is not spoken:
+//! an inbound seizure is a call without a caller number, and an outbound call
+//! sends its digits as DTMF in the timeslot once the seizure is acknowledged.
 
 use tandem_hal::e1::{Abcd, SpanStatus};
 
@@ -41,6 +48,10 @@ pub enum CasSignal {
     Cleared,
     /// The span went into alarm: the channel's call cannot go on.
     Fault(String),
+    /// Outbound: the far end acknowledged our seizure; the digits may go.
+    SeizeAcked,
+    /// Outbound: the called party answered.
+    Answered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +66,24 @@ enum State {
     /// the call line has released.
     ClearedForward,
     /// The span is in alarm: seizures are ignored until it recovers.
+    Blocked,
+    /// Outbound: seize sent, waiting for the acknowledgement.
+    OutSeized,
+    /// Outbound: acknowledged, waiting for the answer.
+    OutAcked,
+    OutAnswered,
+    /// Outbound: clear-forward sent, waiting for the far end's idle.
+    ClearingForward,
+}
+
+/// Why an outbound seizure was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeizeError {
+    /// The channel carries a call or is clearing one.
+    #[error("the channel is busy")]
+    Busy,
+    /// The span is in alarm.
+    #[error("the span is in alarm")]
     Blocked,
 }
 
@@ -78,6 +107,12 @@ impl CasSignalling {
 
     /// The far end's bits changed; `send` gets the bits to answer with.
     pub fn on_abcd(&mut self, bits: Abcd, mut send: impl FnMut(Abcd)) -> Option<CasSignal> {
+        if matches!(
+            self.state,
+            State::OutSeized | State::OutAcked | State::OutAnswered | State::ClearingForward
+        ) {
+            return self.backward(bits);
+        }
         // Forward signals are told apart by A (and B = 0); B = 1 from the far
         // end is a blocking/fault condition that is ignored here.
         let seize = match bits.bits() & 0b1100 {
@@ -107,6 +142,45 @@ impl CasSignalling {
         }
     }
 
+    /// Backward signals on an outbound call: B=1 with A=1 is seize-ack before
+    /// the answer and clear-back after it, A=0 B=1 is answer, A=1 B=0 idle.
+    fn backward(&mut self, bits: Abcd) -> Option<CasSignal> {
+        match (self.state, bits.bits() & 0b1100) {
+            (State::OutSeized, 0b1100) => {
+                self.state = State::OutAcked;
+                Some(CasSignal::SeizeAcked)
+            }
+            (State::OutSeized | State::OutAcked, 0b0100) => {
+                self.state = State::OutAnswered;
+                Some(CasSignal::Answered)
+            }
+            (State::OutAnswered, 0b1100) => Some(CasSignal::Cleared),
+            (State::ClearingForward, 0b1000) => {
+                self.state = State::Idle;
+                None
+            }
+            (State::OutSeized | State::OutAcked | State::OutAnswered, 0b1000) => {
+                // The far end is idle already: our release goes straight to idle.
+                self.state = State::ClearedForward;
+                Some(CasSignal::Cleared)
+            }
+            _ => None,
+        }
+    }
+
+    /// Outbound: seizes the idle channel.
+    pub fn seize(&mut self, mut send: impl FnMut(Abcd)) -> Result<(), SeizeError> {
+        match self.state {
+            State::Idle => {
+                self.state = State::OutSeized;
+                send(abcd(SEIZE));
+                Ok(())
+            }
+            State::Blocked => Err(SeizeError::Blocked),
+            _ => Err(SeizeError::Busy),
+        }
+    }
+
     /// The span's status changed: an alarm ends the channel's call (the
     /// caller cannot be heard any more) and blocks new seizures until it clears.
     pub fn on_status(&mut self, status: &SpanStatus) -> Option<CasSignal> {
@@ -124,8 +198,15 @@ impl CasSignalling {
                     what.push(name);
                 }
             }
-            matches!(was, State::Seized | State::Answered)
-                .then(|| CasSignal::Fault(format!("E1 span alarm: {}", what.join("+"))))
+            matches!(
+                was,
+                State::Seized
+                    | State::Answered
+                    | State::OutSeized
+                    | State::OutAcked
+                    | State::OutAnswered
+            )
+            .then(|| CasSignal::Fault(format!("E1 span alarm: {}", what.join("+"))))
         } else {
             if self.state == State::Blocked {
                 self.state = State::Idle;
@@ -155,7 +236,12 @@ impl CasSignalling {
                 send(abcd(IDLE));
             }
             State::Blocked => send(abcd(IDLE)),
-            State::Idle | State::ClearedBack => {}
+            State::OutSeized | State::OutAcked | State::OutAnswered => {
+                // Clear-forward; the far end confirms with idle.
+                self.state = State::ClearingForward;
+                send(abcd(IDLE));
+            }
+            State::Idle | State::ClearedBack | State::ClearingForward => {}
         }
     }
 }

@@ -212,3 +212,72 @@ fn a_span_alarm_ends_the_call_with_a_line_fault() {
     }
     assert!(rig.line.call().is_none());
 }
+
+#[test]
+fn an_outbound_call_seizes_dials_after_the_ack_and_ends_on_clear_back() {
+    let mut rig = Rig::new();
+    for _ in 0..3 {
+        rig.step();
+    }
+    let call = CallId(42);
+    let outs = rig.line.dial(rig.now, call, "+86 138 0000 0001").unwrap();
+    rig.handle(outs);
+    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(SEIZE));
+    // Nothing is dialled before the far end acknowledges.
+    for _ in 0..10 {
+        rig.step();
+    }
+    assert!(!rig.seen.iter().any(|o| matches!(o, LineOut::Play(_))));
+    rig.far.set_abcd(CH, abcd(CLEAR_BACK)).unwrap(); // seize-ack: same bits
+    let played = rig.until(1_000, |o| matches!(o, LineOut::Play(_)));
+    assert_eq!(
+        played,
+        LineOut::Play(super::line::Sound::Digits("8613800000001".into()))
+    );
+    // Dialled, not answered yet: no DialAnswered until the answer signal.
+    for _ in 0..20 {
+        rig.step();
+    }
+    assert!(
+        !rig.seen
+            .iter()
+            .any(|o| matches!(o, LineOut::Up(CallUp::DialAnswered { .. })))
+    );
+    rig.far.set_abcd(CH, abcd(ANSWER)).unwrap();
+    rig.until(1_000, |o| *o == LineOut::Up(CallUp::DialAnswered { call }));
+    rig.far.set_abcd(CH, abcd(CLEAR_BACK)).unwrap();
+    let cdr = rig.cdr(1_000);
+    assert!(cdr.outbound);
+    assert_eq!(cdr.cause, EndCause::Completed);
+    assert_eq!(cdr.line, "e1a/5");
+    // Clear-forward, then the far end's idle frees the channel.
+    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
+    rig.far.set_abcd(CH, abcd(IDLE)).unwrap();
+    for _ in 0..5 {
+        rig.step();
+    }
+    rig.far.set_abcd(CH, abcd(SEIZE)).unwrap();
+    rig.until(2_000, |o| matches!(o, LineOut::Answered { .. }));
+}
+
+#[test]
+fn an_outbound_call_unanswered_when_the_far_end_gives_up_is_no_answer() {
+    let mut rig = Rig::new();
+    for _ in 0..3 {
+        rig.step();
+    }
+    let outs = rig.line.dial(rig.now, CallId(7), "10086").unwrap();
+    rig.handle(outs);
+    rig.far.set_abcd(CH, abcd(CLEAR_BACK)).unwrap();
+    rig.until(1_000, |o| matches!(o, LineOut::Play(_)));
+    for _ in 0..20 {
+        rig.step();
+    }
+    rig.far.set_abcd(CH, abcd(IDLE)).unwrap();
+    let cdr = rig.cdr(1_000);
+    assert_eq!(cdr.cause, EndCause::NoAnswer);
+    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
+    // A busy channel refuses a second seizure; the idle one takes it.
+    assert!(rig.line.dial(rig.now, CallId(8), "10086").is_ok());
+    assert!(rig.line.dial(rig.now, CallId(9), "10086").is_err());
+}

@@ -1390,7 +1390,8 @@ impl Engine {
         }
     }
 
-    /// Places an outbound call on `line` (or the first idle FXO line).
+    /// Places an outbound call on `line` (or the first idle FXO line, then E1
+    /// channel: analog ports come first in the port list).
     fn dial(&mut self, call: CallId, line: Option<&str>, number: &str) -> Result<(), String> {
         if self.calls.contains_key(&call) {
             return Err(format!("call {call} is already up on this gateway"));
@@ -1400,15 +1401,19 @@ impl Engine {
             .ports
             .iter()
             .position(|p| match p {
-                Port::Fxo(port, l) => line.is_none_or(|id| port.id() == id) && l.call().is_none(),
-                Port::Fxs(_) | Port::E1 { .. } => false,
+                Port::Fxo(_, l) | Port::E1 { line: l, .. } => {
+                    line.is_none_or(|id| l.id() == id) && l.call().is_none()
+                }
+                Port::Fxs(_) => false,
             })
             .ok_or_else(|| match line {
-                Some(id) => format!("line {id} is not an idle FXO line of this gateway"),
-                None => "no idle FXO line".to_owned(),
+                Some(id) => {
+                    format!("line {id} is not an idle FXO line or E1 channel of this gateway")
+                }
+                None => "no idle FXO line or E1 channel".to_owned(),
             })?;
-        let Port::Fxo(_, l) = &mut self.ports[i] else {
-            return Err("not an FXO line".to_owned());
+        let Some(l) = self.call_line_mut(i) else {
+            return Err("not a trunk line".to_owned());
         };
         let outs = l.dial(now, call, number)?;
         self.line_outs(i, outs);

@@ -87,6 +87,8 @@ enum Phase {
         digits: String,
         dial_at: u64,
     },
+    /// Outbound on E1: dialled, waiting for the answer signal.
+    Alerting,
     /// Outbound: dialled; the far end is taken as answered (FXO lines rarely
     /// signal an answer; a polarity reversal later is a hang-up).
     Outbound,
@@ -253,6 +255,22 @@ impl CallLine {
                 self.answer(now_ms, out);
             }
             CasSignal::Cleared => self.far_end_gone(now_ms, out),
+            CasSignal::SeizeAcked => {
+                if let Some(c) = &mut self.call
+                    && let Phase::Dialing { dial_at, .. } = &mut c.phase
+                {
+                    *dial_at = now_ms;
+                }
+            }
+            CasSignal::Answered => {
+                if let Some(c) = &mut self.call
+                    && std::mem::take(&mut c.prompt)
+                {
+                    // Answered before the last digit went out.
+                    out.push(LineOut::StopPrompt);
+                }
+                self.dial_answered(now_ms, out);
+            }
             CasSignal::Fault(reason) => {
                 if let Some(c) = &self.call {
                     tracing::warn!(call = %c.cdr.call(), line = %self.id, %reason, "line fault ends the call");
@@ -318,11 +336,10 @@ impl CallLine {
                 let (hangup, cause) = (hangup.clone(), cause.clone());
                 self.end(now_ms, hangup, cause, &mut out);
             }
-            Phase::Dialing { .. } => {
-                c.phase = Phase::Outbound;
-                c.cdr.event(now_ms * 1000, CdrEventKind::LineAnswered);
-                out.push(LineOut::Up(CallUp::DialAnswered { call: c.cdr.call() }));
+            Phase::Dialing { .. } if matches!(self.signalling, Signalling::Cas(_)) => {
+                c.phase = Phase::Alerting;
             }
+            Phase::Dialing { .. } => self.dial_answered(now_ms, &mut out),
             _ => {}
         }
         out
@@ -369,12 +386,17 @@ impl CallLine {
         if self.call.is_some() {
             return Err(format!("line {} is busy", self.id));
         }
-        if !matches!(self.signalling, Signalling::Fxo(_)) {
-            return Err(format!(
-                "line {} is an E1 channel: outbound E1 calls need register signalling, not spoken yet",
-                self.id
-            ));
-        }
+        let mut out = Vec::new();
+        // FXO: off hook, then dial after the dial tone. E1: seize, then dial
+        // once the far end acknowledges.
+        let dial_at = match &mut self.signalling {
+            Signalling::Fxo(_) => now_ms + DIAL_TONE_WAIT_MS,
+            Signalling::Cas(cas) => {
+                cas.seize(|b| out.push(LineOut::Abcd(b)))
+                    .map_err(|e| format!("line {}: {e}", self.id))?;
+                u64::MAX
+            }
+        };
         let digits: String = number
             .chars()
             .filter(|c| tandem_hal::dsp::dtmf::tones_of(*c).is_some())
@@ -389,15 +411,13 @@ impl CallLine {
         self.call = Some(Active {
             cdr,
             caller: Some(number.to_owned()),
-            phase: Phase::Dialing {
-                digits,
-                dial_at: now_ms + DIAL_TONE_WAIT_MS,
-            },
+            phase: Phase::Dialing { digits, dial_at },
             prompt: false,
             callback_offer: None,
         });
-        let mut out = Vec::new();
-        self.off_hook(&mut out);
+        if let Signalling::Fxo(_) = self.signalling {
+            self.off_hook(&mut out);
+        }
         out.push(LineOut::Answered { call });
         Ok(out)
     }
@@ -496,12 +516,26 @@ impl CallLine {
         let cause = match &c.phase {
             _ if c.cdr.answered() => EndCause::Completed,
             Phase::Routed => EndCause::AbandonedInQueue,
-            Phase::Dialing { .. } => EndCause::NoAnswer,
+            Phase::Dialing { .. } | Phase::Alerting => EndCause::NoAnswer,
             Phase::Outbound => EndCause::Completed,
             Phase::Releasing { cause, .. } => cause.clone(),
             _ => EndCause::AbandonedInIvr,
         };
         self.end(now_ms, Hangup::Caller, cause, out);
+    }
+
+    /// Outbound: the called party is taken as (FXO) or signalled (E1) answered.
+    fn dial_answered(&mut self, now_ms: u64, out: &mut Vec<LineOut>) {
+        let Some(c) = &mut self.call else {
+            return;
+        };
+        if !matches!(c.phase, Phase::Dialing { .. } | Phase::Alerting) {
+            return;
+        }
+        c.phase = Phase::Outbound;
+        c.cdr.event(now_ms * 1000, CdrEventKind::LineAnswered);
+        tracing::info!(call = %c.cdr.call(), line = %self.id, "outbound call answered");
+        out.push(LineOut::Up(CallUp::DialAnswered { call: c.cdr.call() }));
     }
 
     /// Takes the line: off hook (FXO) or answer bits (E1).
