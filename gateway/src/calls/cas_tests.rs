@@ -10,27 +10,27 @@ use tandem_hal::dsp::g711::Law;
 use tandem_hal::e1::{Alarms, E1Span, SpanEvent, VOICE_CHANNELS};
 use tandem_hal::sim::e1::{FarEnd, SimSpan, span};
 use tandem_hal::sim::{Audio, Pace};
-use tandem_node::calls::{CallUp, Cdr, CdrEventKind, EndCause, Hangup, ValidCenterConfig};
+use tandem_node::calls::{CallUp, CdrEventKind, EndCause, Hangup, ValidCenterConfig};
 use tandem_node::names::Site;
 use tandem_node::routing::{CallId, QueueId};
 
 use super::cas::{ANSWER, CLEAR_BACK, IDLE, SEIZE, abcd};
 use super::line::{CallLine, LineOut};
+use super::tests::{Fake, LineIo, LineRig};
 
 const DEMO: &str = include_str!("../../../center-configs/demo.toml");
 /// Monday 2026-11-23 10:00 in Beijing.
 const T0: u64 = 1_795_399_200_000;
 const CH: u8 = 5;
 
-struct Rig {
+/// The span of the E1 rig; the line is channel [`CH`].
+struct E1 {
     span: SimSpan,
     far: FarEnd,
-    line: CallLine,
-    now: u64,
-    prompt_frames: Option<u32>,
-    seen: Vec<LineOut>,
     rx: Vec<u8>,
 }
+
+type Rig = LineRig<E1>;
 
 impl Rig {
     fn new() -> Self {
@@ -42,76 +42,14 @@ impl Rig {
             Box::new(|ms| CallId(ms << 16)),
         );
         line.set_config(config);
-        Rig {
-            span,
-            far,
+        LineRig {
+            io: E1 {
+                span,
+                far,
+                rx: vec![0; usize::from(VOICE_CHANNELS) * FRAME_20MS],
+            },
             line,
-            now: T0,
-            prompt_frames: None,
-            seen: Vec::new(),
-            rx: vec![0; usize::from(VOICE_CHANNELS) * FRAME_20MS],
-        }
-    }
-
-    /// Plays the engine's part: sends ABCD bits, "plays" prompts for 10
-    /// frames and reports them finished.
-    fn handle(&mut self, outs: Vec<LineOut>) {
-        for out in outs {
-            match &out {
-                LineOut::Abcd(bits) => self.span.set_abcd(CH, *bits).unwrap(),
-                LineOut::Play(_) => self.prompt_frames = Some(10),
-                LineOut::StopPrompt => self.prompt_frames = None,
-                _ => {}
-            }
-            self.seen.push(out);
-        }
-    }
-
-    fn step(&mut self) {
-        self.span.read_frame(&mut self.rx).unwrap();
-        let start = usize::from(CH - 1) * FRAME_20MS;
-        let mut frame = [0i16; FRAME_20MS];
-        Law::Alaw.decode(&self.rx[start..start + FRAME_20MS], &mut frame);
-        let mut outs = Vec::new();
-        while let Some(e) = self.span.poll_event() {
-            match e {
-                SpanEvent::Abcd { channel, bits } if channel == CH => {
-                    outs.extend(self.line.on_abcd(self.now, bits))
-                }
-                SpanEvent::Abcd { .. } => {}
-                SpanEvent::Status(s) => outs.extend(self.line.on_span_status(self.now, &s)),
-            }
-        }
-        outs.extend(self.line.on_audio(self.now, &frame));
-        self.handle(outs);
-        if let Some(n) = &mut self.prompt_frames {
-            if *n == 0 {
-                self.prompt_frames = None;
-                let outs = self.line.prompt_finished(self.now);
-                self.handle(outs);
-            } else {
-                *n -= 1;
-            }
-        }
-        self.now += 20;
-    }
-
-    /// Steps until `pred` holds for an output, at most `ms` of line time.
-    fn until(&mut self, ms: u64, pred: impl Fn(&LineOut) -> bool) -> LineOut {
-        let end = self.now + ms;
-        while self.now < end {
-            self.step();
-            if let Some(i) = self.seen.iter().position(&pred) {
-                return self.seen.remove(i);
-            }
-        }
-        panic!("not seen within {ms} ms; outputs: {:?}", self.seen);
-    }
-
-    fn cdr(&mut self, ms: u64) -> Cdr {
-        match self.until(ms, |o| matches!(o, LineOut::Ended(_))) {
-            LineOut::Ended(cdr) => *cdr,
-            _ => unreachable!(),
+            fake: Fake::new(T0),
         }
     }
 
@@ -121,11 +59,12 @@ impl Rig {
         for _ in 0..3 {
             self.step();
         }
-        self.far.set_abcd(CH, abcd(SEIZE)).unwrap();
+        self.io.far.set_abcd(CH, abcd(SEIZE)).unwrap();
         self.until(2_000, |o| matches!(o, LineOut::Answered { .. }));
-        assert_eq!(self.far.gateway_abcd(CH).unwrap(), abcd(ANSWER));
-        self.far.play(CH, Audio::Silence { ms: 400 }).unwrap();
-        self.far
+        assert_eq!(self.io.far.gateway_abcd(CH).unwrap(), abcd(ANSWER));
+        self.io.far.play(CH, Audio::Silence { ms: 400 }).unwrap();
+        self.io
+            .far
             .play(
                 CH,
                 Audio::Dtmf {
@@ -135,6 +74,31 @@ impl Rig {
             )
             .unwrap();
         self.until(10_000, |o| matches!(o, LineOut::Up(CallUp::Arrived { .. })))
+    }
+}
+
+impl LineIo for E1 {
+    fn read(&mut self, line: &mut CallLine, now: u64) -> (Vec<LineOut>, [i16; FRAME_20MS]) {
+        self.span.read_frame(&mut self.rx).unwrap();
+        let start = usize::from(CH - 1) * FRAME_20MS;
+        let mut frame = [0i16; FRAME_20MS];
+        Law::Alaw.decode(&self.rx[start..start + FRAME_20MS], &mut frame);
+        let mut outs = Vec::new();
+        while let Some(e) = self.span.poll_event() {
+            match e {
+                SpanEvent::Abcd { channel, bits } if channel == CH => {
+                    outs.extend(line.on_abcd(now, bits))
+                }
+                SpanEvent::Abcd { .. } => {}
+                SpanEvent::Status(s) => outs.extend(line.on_span_status(now, &s)),
+            }
+        }
+        (outs, frame)
+    }
+    fn signal(&mut self, out: &LineOut) {
+        if let LineOut::Abcd(bits) = out {
+            self.span.set_abcd(CH, *bits).unwrap();
+        }
     }
 }
 
@@ -155,7 +119,7 @@ fn seizure_answers_runs_the_ivr_and_clear_forward_ends_the_call() {
     assert_eq!(caller, None);
     assert_eq!(queue, QueueId(2));
     assert!(rig.line.routed());
-    rig.far.set_abcd(CH, abcd(IDLE)).unwrap();
+    rig.io.far.set_abcd(CH, abcd(IDLE)).unwrap();
     let cdr = rig.cdr(2_000);
     assert_eq!(cdr.call, call);
     assert_eq!(cdr.line, "e1a/5");
@@ -164,7 +128,7 @@ fn seizure_answers_runs_the_ivr_and_clear_forward_ends_the_call() {
     assert_eq!(cdr.events[0].kind, CdrEventKind::LineSeized);
     assert_eq!(cdr.events[1].kind, CdrEventKind::LineAnswered);
     // The far end cleared first: the channel goes straight back to idle.
-    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
     assert!(rig.line.call().is_none());
 }
 
@@ -173,20 +137,20 @@ fn gateway_release_sends_clear_back_until_the_far_end_clears() {
     let mut rig = Rig::new();
     rig.seize_to_queue();
     let outs = rig.line.release(
-        rig.now,
+        rig.fake.now,
         &tandem_node::calls::ReleaseReason::ForceReleased(tandem_node::routing::AgentId(1)),
     );
     rig.handle(outs);
     let cdr = rig.cdr(100);
     assert_eq!(cdr.cause, EndCause::ForceReleased);
-    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(CLEAR_BACK));
-    rig.far.set_abcd(CH, abcd(IDLE)).unwrap();
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), abcd(CLEAR_BACK));
+    rig.io.far.set_abcd(CH, abcd(IDLE)).unwrap();
     for _ in 0..5 {
         rig.step();
     }
-    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
     // The channel takes a new call.
-    rig.far.set_abcd(CH, abcd(SEIZE)).unwrap();
+    rig.io.far.set_abcd(CH, abcd(SEIZE)).unwrap();
     rig.until(2_000, |o| matches!(o, LineOut::Answered { .. }));
 }
 
@@ -194,7 +158,7 @@ fn gateway_release_sends_clear_back_until_the_far_end_clears() {
 fn a_span_alarm_ends_the_call_with_a_line_fault() {
     let mut rig = Rig::new();
     rig.seize_to_queue();
-    rig.far.set_alarms(Alarms {
+    rig.io.far.set_alarms(Alarms {
         ais: true,
         ..Alarms::default()
     });
@@ -220,15 +184,18 @@ fn an_outbound_call_seizes_dials_after_the_ack_and_ends_on_clear_back() {
         rig.step();
     }
     let call = CallId(42);
-    let outs = rig.line.dial(rig.now, call, "+86 138 0000 0001").unwrap();
+    let outs = rig
+        .line
+        .dial(rig.fake.now, call, "+86 138 0000 0001")
+        .unwrap();
     rig.handle(outs);
-    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(SEIZE));
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), abcd(SEIZE));
     // Nothing is dialled before the far end acknowledges.
     for _ in 0..10 {
         rig.step();
     }
-    assert!(!rig.seen.iter().any(|o| matches!(o, LineOut::Play(_))));
-    rig.far.set_abcd(CH, abcd(CLEAR_BACK)).unwrap(); // seize-ack: same bits
+    assert!(!rig.fake.seen.iter().any(|o| matches!(o, LineOut::Play(_))));
+    rig.io.far.set_abcd(CH, abcd(CLEAR_BACK)).unwrap(); // seize-ack: same bits
     let played = rig.until(1_000, |o| matches!(o, LineOut::Play(_)));
     assert_eq!(
         played,
@@ -239,24 +206,25 @@ fn an_outbound_call_seizes_dials_after_the_ack_and_ends_on_clear_back() {
         rig.step();
     }
     assert!(
-        !rig.seen
+        !rig.fake
+            .seen
             .iter()
             .any(|o| matches!(o, LineOut::Up(CallUp::DialAnswered { .. })))
     );
-    rig.far.set_abcd(CH, abcd(ANSWER)).unwrap();
+    rig.io.far.set_abcd(CH, abcd(ANSWER)).unwrap();
     rig.until(1_000, |o| *o == LineOut::Up(CallUp::DialAnswered { call }));
-    rig.far.set_abcd(CH, abcd(CLEAR_BACK)).unwrap();
+    rig.io.far.set_abcd(CH, abcd(CLEAR_BACK)).unwrap();
     let cdr = rig.cdr(1_000);
     assert!(cdr.outbound);
     assert_eq!(cdr.cause, EndCause::Completed);
     assert_eq!(cdr.line, "e1a/5");
     // Clear-forward, then the far end's idle frees the channel.
-    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
-    rig.far.set_abcd(CH, abcd(IDLE)).unwrap();
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
+    rig.io.far.set_abcd(CH, abcd(IDLE)).unwrap();
     for _ in 0..5 {
         rig.step();
     }
-    rig.far.set_abcd(CH, abcd(SEIZE)).unwrap();
+    rig.io.far.set_abcd(CH, abcd(SEIZE)).unwrap();
     rig.until(2_000, |o| matches!(o, LineOut::Answered { .. }));
 }
 
@@ -266,18 +234,18 @@ fn an_outbound_call_unanswered_when_the_far_end_gives_up_is_no_answer() {
     for _ in 0..3 {
         rig.step();
     }
-    let outs = rig.line.dial(rig.now, CallId(7), "10086").unwrap();
+    let outs = rig.line.dial(rig.fake.now, CallId(7), "10086").unwrap();
     rig.handle(outs);
-    rig.far.set_abcd(CH, abcd(CLEAR_BACK)).unwrap();
+    rig.io.far.set_abcd(CH, abcd(CLEAR_BACK)).unwrap();
     rig.until(1_000, |o| matches!(o, LineOut::Play(_)));
     for _ in 0..20 {
         rig.step();
     }
-    rig.far.set_abcd(CH, abcd(IDLE)).unwrap();
+    rig.io.far.set_abcd(CH, abcd(IDLE)).unwrap();
     let cdr = rig.cdr(1_000);
     assert_eq!(cdr.cause, EndCause::NoAnswer);
-    assert_eq!(rig.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), abcd(IDLE));
     // A busy channel refuses a second seizure; the idle one takes it.
-    assert!(rig.line.dial(rig.now, CallId(8), "10086").is_ok());
-    assert!(rig.line.dial(rig.now, CallId(9), "10086").is_err());
+    assert!(rig.line.dial(rig.fake.now, CallId(8), "10086").is_ok());
+    assert!(rig.line.dial(rig.fake.now, CallId(9), "10086").is_err());
 }
