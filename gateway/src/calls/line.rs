@@ -14,7 +14,10 @@
 //!                                           far end gone (loop break, polarity, busy) ─▶ CDR
 //! ```
 //! Answering on caller ID (or the second ring when none comes) means the number
-//! is known before the IVR starts, without making the caller wait longer.
+//! is known before the IVR starts, without making the caller wait longer. An E1
+//! seizure carries no number (no register signalling), so it is answered at
+//! once; its clear-forward is the "far end gone", and a span alarm ends the call
+//! as a line fault.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -373,10 +376,12 @@ impl CallLine {
         out
     }
 
-    /// Places an outbound call (a callback, an agent's call): seize the line,
-    /// wait for dial tone, dial `number`'s digits; once dialled the call counts
-    /// as answered and [`CallUp::DialAnswered`] goes out. Refused while the
-    /// line has a call.
+    /// Places an outbound call (a callback, an agent's call). FXO: seize the
+    /// line, wait for dial tone, dial `number`'s digits; once dialled the call
+    /// counts as answered (FXO lines rarely signal it). E1: seize, dial DTMF
+    /// once the far end acknowledges, and wait for its answer signal. Then
+    /// [`CallUp::DialAnswered`] goes out. Refused while the line has a call
+    /// (or, on E1, while the span is in alarm).
     pub fn dial(
         &mut self,
         now_ms: u64,
