@@ -108,6 +108,7 @@ impl Gateway {
             site: identity.site.clone(),
             node: identity.node_id.to_string(),
             lines: devices.lines,
+            spans: devices.spans,
             seats,
             plan: &tandem_hal::dsp::tones::CHINA,
             prompt_dir: Some(data_dir.join("prompts")),

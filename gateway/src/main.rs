@@ -118,8 +118,12 @@ fn alsa_devices(board: &BoardConfig) -> Result<Devices> {
     if !board.ports.is_empty() {
         tracing::warn!("line ports on SPI chips are not driven yet; the lines stay idle");
     }
+    if !board.spans.is_empty() {
+        tracing::warn!("E1 framers are not driven yet; the spans stay idle");
+    }
     Ok(Devices {
         lines: Vec::new(),
+        spans: Vec::new(),
         seats,
     })
 }

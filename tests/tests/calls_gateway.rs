@@ -1,13 +1,14 @@
 //! The gateway's call engine against the real coordinator: a call on a branch
 //! line goes through the IVR, is routed by the coordinator to the agent whose
 //! seat is on the same box, joins locally (audio never leaves the box), and the
-//! CDR reaches the coordinator through the outbox.
+//! CDR reaches the coordinator through the outbox. Calls come in on analog FXO
+//! lines and on E1 timeslots alike.
 
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
 use tandem_gateway::Gateway;
-use tandem_gateway::calls::Devices;
+use tandem_gateway::calls::{Devices, cas};
 use tandem_gateway::uplink::UplinkState;
 use tandem_hal::dsp::FRAME_20MS;
 use tandem_hal::dsp::dtmf::DtmfTiming;
@@ -54,6 +55,20 @@ async fn sim_gateway(
     // The engine hears of the link within a frame.
     tokio::time::sleep(Duration::from_millis(200)).await;
     Ok((dir, gateway, exchange))
+}
+
+/// A coordinator with the demo configuration and branch bj-01 on the
+/// simulated board, online.
+async fn demo_branch() -> Result<(
+    TestCoordinator,
+    tempfile::TempDir,
+    Gateway,
+    tandem_hal::sim::SimExchange,
+)> {
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let (dir, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    Ok((coord, dir, gateway, exchange))
 }
 
 /// Logs `agent` in at their seat's gateway and makes them ready.
@@ -110,29 +125,75 @@ async fn uploaded_cdr(coord: &TestCoordinator) -> Result<tandem_node::calls::Cdr
     Ok(cdrs.remove(0))
 }
 
+/// The CDR shows the call queued in queue 1 by the coordinator.
+fn queued_at_the_coordinator(cdr: &tandem_node::calls::Cdr) -> Result<()> {
+    ensure!(
+        cdr.events.iter().any(|e| e.kind
+            == CdrEventKind::Queued {
+                queue: QueueId(1),
+                local: false
+            }),
+        "{cdr:?}"
+    );
+    Ok(())
+}
+
 /// Rings `line` from `number` and picks `digit` in the IVR menu.
 fn call_in(line: &tandem_hal::sim::line::FxoControl, number: &str, digit: &str) -> Result<()> {
     line.place_call(IncomingCall::from_number(number)?)?;
-    line.play(Audio::Silence { ms: 500 })?;
-    line.play(Audio::Dtmf {
-        digits: digit.into(),
-        timing: DtmfTiming::default(),
-    })?;
-    Ok(())
+    line.press(digit)
+}
+
+/// The caller's end of a call: an analog exchange line or an E1 channel of
+/// the exchange's span.
+trait CallerEnd {
+    /// Queues audio towards the gateway.
+    fn say(&self, audio: Audio) -> Result<()>;
+    /// Drains what the gateway sent towards the caller.
+    fn heard(&self) -> Result<Vec<i16>>;
+    /// Presses `digits` once the IVR's welcome has started.
+    fn press(&self, digits: &str) -> Result<()> {
+        self.say(Audio::Silence { ms: 500 })?;
+        self.say(Audio::Dtmf {
+            digits: digits.into(),
+            timing: DtmfTiming::default(),
+        })
+    }
+}
+
+impl CallerEnd for tandem_hal::sim::line::FxoControl {
+    fn say(&self, audio: Audio) -> Result<()> {
+        Ok(self.play(audio)?)
+    }
+    fn heard(&self) -> Result<Vec<i16>> {
+        Ok(self.take_captured())
+    }
+}
+
+/// Voice channel `.1` of the span whose far end is `.0`.
+struct Timeslot(tandem_hal::sim::e1::FarEnd, u8);
+
+impl CallerEnd for Timeslot {
+    fn say(&self, audio: Audio) -> Result<()> {
+        Ok(self.0.play(self.1, audio)?)
+    }
+    fn heard(&self) -> Result<Vec<i16>> {
+        Ok(self.0.take_captured(self.1)?)
+    }
 }
 
 /// Caller and agent speak at once; each must hear the other.
 async fn talk(
-    line: &tandem_hal::sim::line::FxoControl,
+    line: &dyn CallerEnd,
     seat: &tandem_hal::sim::audio::SeatControl,
     seat_rate: u32,
 ) -> Result<()> {
-    line.take_captured();
+    line.heard()?;
     seat.take_heard();
     seat.say(Audio::Samples(tone(1000.0, -12.0, 8000, 0, 8000)))?;
-    line.play(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))?;
+    line.say(Audio::Samples(tone(700.0, -12.0, 8000, 0, 8000)))?;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let at_line = line.take_captured();
+    let at_line = line.heard()?;
     let at_seat = seat.take_heard();
     let tail = |x: &[i16], n: usize| x[x.len().saturating_sub(n)..].to_vec();
     ensure!(
@@ -153,9 +214,7 @@ async fn talk(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() -> Result<()> {
     init_logs();
-    let coord = TestCoordinator::start().await?;
-    coord.coordinator().load_config(DEMO)?;
-    let (_dir, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let (coord, _dir, gateway, exchange) = demo_branch().await?;
     let agent = AgentId(1); // seat1 on bj-01
     let mut view = ready(&gateway, agent).await?;
     let line = exchange.fxo("fxo1")?;
@@ -169,14 +228,8 @@ async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() 
     let cdr = uploaded_cdr(&coord).await?;
     ensure!(cdr.cause == EndCause::Completed, "{cdr:?}");
     ensure!(cdr.agents == [agent], "{cdr:?}");
+    queued_at_the_coordinator(&cdr)?;
     let kinds: Vec<_> = cdr.events.iter().map(|e| &e.kind).collect();
-    ensure!(
-        kinds.contains(&&CdrEventKind::Queued {
-            queue: QueueId(1),
-            local: false
-        }),
-        "{kinds:?}"
-    );
     ensure!(
         kinds
             .iter()
@@ -190,9 +243,7 @@ async fn a_branch_call_is_routed_by_the_coordinator_to_a_seat_on_the_same_box() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_home_agent_talks_to_a_branch_caller_through_the_relay() -> Result<()> {
     init_logs();
-    let coord = TestCoordinator::start().await?;
-    coord.coordinator().load_config(DEMO)?;
-    let (_b, branch, bj) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let (coord, _b, branch, bj) = demo_branch().await?;
     let home_board = tandem_hal::board::BoardConfig::load(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/home-seat.toml"),
     )?;
@@ -221,9 +272,7 @@ async fn a_home_agent_talks_to_a_branch_caller_through_the_relay() -> Result<()>
 async fn when_the_coordinator_goes_away_the_branch_routes_its_calls_to_its_ready_agents()
 -> Result<()> {
     init_logs();
-    let coord = TestCoordinator::start().await?;
-    coord.coordinator().load_config(DEMO)?;
-    let (_d, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let (coord, _d, gateway, exchange) = demo_branch().await?;
     let agent = AgentId(2); // seat2 on bj-01, ready through the coordinator
     let mut view = ready(&gateway, agent).await?;
     coord.running.shutdown().await;
@@ -269,9 +318,7 @@ async fn when_the_coordinator_goes_away_the_branch_routes_its_calls_to_its_ready
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_chosen_in_the_ivr_is_dialled_out_when_an_agent_takes_it() -> Result<()> {
     init_logs();
-    let coord = TestCoordinator::start().await?;
-    coord.coordinator().load_config(DEMO)?;
-    let (_d, gateway, exchange) = sim_gateway(&coord, "bj-01", &sim_board()).await?;
+    let (_coord, _d, gateway, exchange) = demo_branch().await?;
     let line = exchange.fxo("fxo1")?;
     // 9 in the menu, then 1 to accept the callback; the IVR confirms and hangs up.
     line.place_call(IncomingCall::from_number("+8613800000014")?)?;
@@ -306,6 +353,39 @@ async fn a_callback_chosen_in_the_ivr_is_dialled_out_when_an_agent_takes_it() ->
     .await?;
     line.answer()?;
     talk(&line, &exchange.seat("seat1")?, 16_000).await?;
+    gateway.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_e1_timeslot_call_is_routed_to_a_seat_on_the_same_box() -> Result<()> {
+    init_logs();
+    let (coord, _dir, gateway, exchange) = demo_branch().await?;
+    let agent = AgentId(1); // seat1 on bj-01
+    let mut view = ready(&gateway, agent).await?;
+    let far = exchange.far_end("e1a")?;
+    // Line signalling only (no MFC/R2 digits): the call has no caller number.
+    far.set_abcd(1, cas::abcd(cas::SEIZE))?;
+    let f = far.clone();
+    eventually(Duration::from_secs(5), "the gateway answers", move || {
+        let answered = f.gateway_abcd(1).ok() == Some(cas::abcd(cas::ANSWER));
+        async move { answered }
+    })
+    .await?;
+    let timeslot = Timeslot(far.clone(), 1);
+    timeslot.press("1")?;
+    take_offer(&gateway, agent, &mut view).await?;
+
+    talk(&timeslot, &exchange.seat("seat1")?, 16_000).await?;
+
+    far.set_abcd(1, cas::abcd(cas::IDLE))?;
+    let cdr = uploaded_cdr(&coord).await?;
+    ensure!(cdr.line == "e1a/1", "{cdr:?}");
+    ensure!(cdr.cause == EndCause::Completed, "{cdr:?}");
+    ensure!(cdr.agents == [agent], "{cdr:?}");
+    queued_at_the_coordinator(&cdr)?;
+    // The far end cleared forward: the channel is idle again.
+    ensure!(far.gateway_abcd(1)? == cas::abcd(cas::IDLE));
     gateway.stop().await?;
     Ok(())
 }

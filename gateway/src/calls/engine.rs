@@ -1,5 +1,5 @@
-//! The audio thread: reads every line port and seat once per 20 ms frame, runs
-//! the line machines, mixes each call, writes the frames back, and carries out
+//! The audio thread: reads every line port, E1 span and seat once per 20 ms
+//! frame, runs the line machines (one per FXO port and per E1 voice channel), mixes each call, writes the frames back, and carries out
 //! call-control commands between frames. It never blocks on anything but the
 //! devices' own frame pacing; commands come in over a bounded channel and
 //! effects leave over [`super::effects`].
@@ -13,9 +13,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tandem_hal::audio::AudioDevice;
 use tandem_hal::dsp::callerid::{CallerId, CidStandard};
+use tandem_hal::dsp::g711::Law;
 use tandem_hal::dsp::resample::Resampler;
 use tandem_hal::dsp::tones::TonePlan;
 use tandem_hal::dsp::{FRAME_20MS, LINE_RATE};
+use tandem_hal::e1::{E1Span, SpanEvent, SpanStatus, VOICE_CHANNELS};
 use tandem_hal::fxo::SupervisorConfig;
 use tandem_hal::line::{Hook, LineCommand, LineEvent, LinePort, PortKind};
 use tandem_node::calls::{
@@ -31,7 +33,7 @@ use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
 use tokio::sync::broadcast;
 
 use super::effects::{Effect, RecordingRequest};
-use super::line::{FxoLine, LineOut, Sound};
+use super::line::{CallLine, LineOut, Sound};
 use super::local::LocalRouting;
 use super::prompts::{self, PromptStore};
 use super::{AgentViews, CallsError, Cmd, Stats};
@@ -85,6 +87,8 @@ pub(crate) struct EngineSetup {
     pub site: Site,
     pub node: String,
     pub lines: Vec<Box<dyn LinePort>>,
+    /// E1 spans: each voice channel becomes a line "<span>/<channel>".
+    pub spans: Vec<Box<dyn E1Span>>,
     /// Seat devices with their board ids.
     pub seats: Vec<(String, Box<dyn AudioDevice>)>,
     pub plan: &'static TonePlan,
@@ -132,8 +136,33 @@ struct FxsSlot {
 }
 
 enum Port {
-    Fxo(Box<dyn LinePort>, Box<FxoLine>),
+    Fxo(Box<dyn LinePort>, Box<CallLine>),
     Fxs(Box<FxsSlot>),
+    /// Voice channel `channel` (1-based) of span `span` (index into `spans`).
+    E1 {
+        span: usize,
+        channel: u8,
+        line: Box<CallLine>,
+    },
+}
+
+/// An E1 span: the device, one frame of every voice channel each way (A-law,
+/// channel-major, as the span trait moves them) and the port of channel 1
+/// (its channels' ports follow in order).
+struct SpanSlot {
+    span: Box<dyn E1Span>,
+    rx: Vec<u8>,
+    tx: Vec<u8>,
+    first_port: usize,
+}
+
+impl SpanSlot {
+    /// Port index of `channel`, when it is a voice channel.
+    fn port_of(&self, channel: u8) -> Option<usize> {
+        (1..=VOICE_CHANNELS)
+            .contains(&channel)
+            .then(|| self.first_port + usize::from(channel - 1))
+    }
 }
 
 /// A seat on a remote leg (this box hosts the seat, the call is elsewhere).
@@ -209,6 +238,7 @@ pub(crate) struct CallState {
 pub(crate) struct Engine {
     pub site: Site,
     ports: Vec<Port>,
+    spans: Vec<SpanSlot>,
     frames: Vec<Vec<i16>>,
     seats: Vec<SeatSlot>,
     pub calls: HashMap<CallId, CallState>,
@@ -246,7 +276,7 @@ impl Engine {
         for port in s.lines {
             match port.kind() {
                 PortKind::Fxo => {
-                    let mut line = FxoLine::new(
+                    let mut line = CallLine::new(
                         s.site.clone(),
                         port.id(),
                         supervisor,
@@ -264,6 +294,39 @@ impl Engine {
                     remote: None,
                 }))),
             }
+        }
+        let mut spans = Vec::new();
+        for span in s.spans {
+            let id = span.id().to_owned();
+            if span.frame_len() != FRAME_20MS {
+                // The mixer runs on 20 ms frames; a span paced otherwise would
+                // need its own buffering, which no board needs today.
+                tracing::error!(span = %id, frame_len = span.frame_len(), "E1 span frames are not 20 ms; span not used");
+                continue;
+            }
+            let first_port = ports.len();
+            for channel in 1..=VOICE_CHANNELS {
+                let mut line = CallLine::e1(
+                    s.site.clone(),
+                    &format!("{id}/{channel}"),
+                    Box::new(super::ids::new_call_id),
+                );
+                if let Some(c) = &s.config {
+                    line.set_config(c.clone());
+                }
+                ports.push(Port::E1 {
+                    span: spans.len(),
+                    channel,
+                    line: Box::new(line),
+                });
+            }
+            let len = usize::from(VOICE_CHANNELS) * FRAME_20MS;
+            spans.push(SpanSlot {
+                span,
+                rx: vec![Law::Alaw.silence(); len],
+                tx: vec![Law::Alaw.silence(); len],
+                first_port,
+            });
         }
         let frames = ports.iter().map(|_| vec![0; FRAME_20MS]).collect();
         let seats = s
@@ -300,6 +363,7 @@ impl Engine {
         Engine {
             site: s.site,
             ports,
+            spans,
             frames,
             seats,
             calls: HashMap::new(),
@@ -364,8 +428,8 @@ impl Engine {
         match cmd {
             Cmd::Config(c) => {
                 tracing::info!("configuration applied to new calls");
-                for p in &mut self.ports {
-                    if let Port::Fxo(_, line) = p {
+                for i in 0..self.ports.len() {
+                    if let Some(line) = self.call_line_mut(i) {
                         line.set_config(c.clone());
                     }
                 }
@@ -392,6 +456,25 @@ impl Engine {
     fn frame(&mut self) {
         let now = now_ms();
         let now_us = now * 1000;
+        // Spans in: every channel's audio, then signalling and alarms.
+        let mut span_events = Vec::new();
+        for (s, slot) in self.spans.iter_mut().enumerate() {
+            if let Err(err) = slot.span.read_frame(&mut slot.rx) {
+                tracing::warn!(span = slot.span.id(), %err, "span read failed");
+                slot.rx.fill(Law::Alaw.silence());
+            }
+            for (ch, codes) in slot.rx.chunks_exact(FRAME_20MS).enumerate() {
+                if let Some(frame) = self.frames.get_mut(slot.first_port + ch) {
+                    Law::Alaw.decode(codes, frame);
+                }
+            }
+            while let Some(e) = slot.span.poll_event() {
+                span_events.push((s, e));
+            }
+        }
+        for (s, e) in span_events {
+            self.span_event(now, s, e);
+        }
         // Lines in.
         for i in 0..self.ports.len() {
             let mut outs = Vec::new();
@@ -416,6 +499,7 @@ impl Engine {
                         fxs_events.push(e);
                     }
                 }
+                Port::E1 { line, .. } => outs.extend(line.on_audio(now, &self.frames[i])),
             }
             self.line_outs(i, outs);
             for e in fxs_events {
@@ -453,7 +537,7 @@ impl Engine {
             }
         }
         for (i, call) in finished {
-            if let Port::Fxo(_, line) = &mut self.ports[i]
+            if let Some(line) = self.call_line_mut(i)
                 && line.call() == Some(call)
             {
                 let outs = line.prompt_finished(now);
@@ -474,22 +558,24 @@ impl Engine {
                 continue;
             }
             self.out_frame.fill(0);
-            let port = match &mut self.ports[i] {
-                Port::Fxo(p, _) => p,
-                Port::Fxs(slot) => {
-                    if let Some(leg) = &mut slot.remote {
-                        Self::seat_leg(
-                            &self.media,
-                            leg,
-                            &self.frames[i],
-                            &mut self.out_frame,
-                            now_us,
-                        );
-                    }
-                    &mut slot.port
-                }
-            };
-            let _ = port.write_frame(&self.out_frame);
+            if let Port::Fxs(slot) = &mut self.ports[i]
+                && let Some(leg) = &mut slot.remote
+            {
+                Self::seat_leg(
+                    &self.media,
+                    leg,
+                    &self.frames[i],
+                    &mut self.out_frame,
+                    now_us,
+                );
+            }
+            write_line(&mut self.ports, &mut self.spans, i, &self.out_frame);
+        }
+        // Spans out: every channel's frame at once.
+        for slot in &mut self.spans {
+            if let Err(err) = slot.span.write_frame(&slot.tx) {
+                tracing::warn!(span = slot.span.id(), %err, "span write failed");
+            }
         }
         // Seats out.
         for s in &mut self.seats {
@@ -577,10 +663,8 @@ impl Engine {
         }) {
             tracing::warn!(call = %id, %err, "mixing failed this frame");
         }
-        if let Ok(out) = c.media.local_output(LINE_PARTICIPANT)
-            && let Port::Fxo(port, _) = &mut self.ports[line]
-        {
-            let _ = port.write_frame(out);
+        if let Ok(out) = c.media.local_output(LINE_PARTICIPANT) {
+            write_line(&mut self.ports, &mut self.spans, line, out);
         }
         for (party, at) in &c.parties {
             let pid = ParticipantId(party.0);
@@ -603,20 +687,72 @@ impl Engine {
                 PartyAt::Leg(..) => {}
             }
         }
-        let playing = match &self.ports[line] {
-            Port::Fxo(_, l) => l.prompt_playing(),
-            Port::Fxs(_) => false,
-        };
+        let playing = call_line(&self.ports, line).is_some_and(|l| l.prompt_playing());
         (playing && !c.media.prompt_active(LINE_PARTICIPANT).unwrap_or(false)).then_some((line, id))
     }
 
     // ----------------------------------------------------------------- lines
 
-    fn line_mut(&mut self, call: CallId) -> Option<(usize, &mut FxoLine)> {
+    fn line_mut(&mut self, call: CallId) -> Option<(usize, &mut CallLine)> {
         let i = self.calls.get(&call)?.line;
-        match &mut self.ports[i] {
-            Port::Fxo(_, line) => Some((i, line)),
+        Some((i, self.call_line_mut(i)?))
+    }
+
+    /// The call line of port `i` (FXO port or E1 channel).
+    fn call_line_mut(&mut self, i: usize) -> Option<&mut CallLine> {
+        match self.ports.get_mut(i)? {
+            Port::Fxo(_, line) | Port::E1 { line, .. } => Some(line),
             Port::Fxs(_) => None,
+        }
+    }
+
+    /// A span's status or signalling changed.
+    fn span_event(&mut self, now: u64, s: usize, event: SpanEvent) {
+        let Some(slot) = self.spans.get(s) else {
+            return;
+        };
+        match event {
+            SpanEvent::Status(status) => {
+                self.span_status(now, s, &status);
+            }
+            SpanEvent::Abcd { channel, bits } => {
+                let Some(i) = slot.port_of(channel) else {
+                    tracing::warn!(
+                        span = slot.span.id(),
+                        channel,
+                        "ABCD change on a channel that does not exist"
+                    );
+                    return;
+                };
+                if let Some(line) = self.call_line_mut(i) {
+                    let outs = line.on_abcd(now, bits);
+                    self.line_outs(i, outs);
+                }
+            }
+        }
+    }
+
+    /// Logs a span's alarms and tells its channels (an alarm ends their calls).
+    fn span_status(&mut self, now: u64, s: usize, status: &SpanStatus) {
+        let Some(slot) = self.spans.get(s) else {
+            return;
+        };
+        if status.alarms.any() {
+            tracing::warn!(span = slot.span.id(), alarms = ?status.alarms, "E1 span in alarm");
+        } else {
+            tracing::info!(
+                span = slot.span.id(),
+                frame_sync = status.frame_sync,
+                cas_sync = status.cas_sync,
+                "E1 span status"
+            );
+        }
+        let first = slot.first_port;
+        for i in first..first + usize::from(VOICE_CHANNELS) {
+            if let Some(line) = self.call_line_mut(i) {
+                let outs = line.on_span_status(now, status);
+                self.line_outs(i, outs);
+            }
         }
     }
 
@@ -695,11 +831,16 @@ impl Engine {
                     tracing::error!(line = port.id(), %err, "hook command failed");
                 }
             }
+            LineOut::Abcd(bits) => {
+                if let Port::E1 { span, channel, .. } = &self.ports[i]
+                    && let Some(slot) = self.spans.get_mut(*span)
+                    && let Err(err) = slot.span.set_abcd(*channel, bits)
+                {
+                    tracing::error!(span = slot.span.id(), channel, %err, "ABCD command failed");
+                }
+            }
             LineOut::Answered { call } => {
-                let caller = match &self.ports[i] {
-                    Port::Fxo(_, l) => l.caller().map(str::to_owned),
-                    Port::Fxs(_) => None,
-                };
+                let caller = call_line(&self.ports, i).and_then(|l| l.caller().map(str::to_owned));
                 let mut media = CallMedia::new(
                     SampleRate::Narrowband,
                     JitterConfig::for_frame(FrameDuration::Ms20),
@@ -725,21 +866,18 @@ impl Engine {
                 self.stats.total.fetch_add(1, Ordering::Relaxed);
             }
             LineOut::Play(sound) => {
-                let (call, src) = match (&self.ports[i], sound) {
-                    (Port::Fxo(_, l), Sound::Ivr(p)) => (l.call(), self.prompts.source(&p)),
-                    (Port::Fxo(_, l), Sound::ReleaseMessage) => {
-                        (l.call(), prompts::release_message())
-                    }
-                    (Port::Fxo(_, l), Sound::Digits(d)) => (l.call(), prompts::digits(&d)),
-                    _ => (None, prompts::beep()),
+                let call = call_line(&self.ports, i).and_then(|l| l.call());
+                let src = match sound {
+                    Sound::Ivr(p) => self.prompts.source(&p),
+                    Sound::ReleaseMessage => prompts::release_message(),
+                    Sound::Digits(d) => prompts::digits(&d),
                 };
                 if let Some(call) = call {
                     self.play_to_caller(call, src);
                 }
             }
             LineOut::StopPrompt => {
-                if let Port::Fxo(_, l) = &self.ports[i]
-                    && let Some(call) = l.call()
+                if let Some(call) = call_line(&self.ports, i).and_then(|l| l.call())
                     && let Some(c) = self.calls.get_mut(&call)
                 {
                     let _ = c.media.stop_prompts(LINE_PARTICIPANT);
@@ -1252,7 +1390,8 @@ impl Engine {
         }
     }
 
-    /// Places an outbound call on `line` (or the first idle FXO line).
+    /// Places an outbound call on `line` (or the first idle FXO line, then E1
+    /// channel: analog ports come first in the port list).
     fn dial(&mut self, call: CallId, line: Option<&str>, number: &str) -> Result<(), String> {
         if self.calls.contains_key(&call) {
             return Err(format!("call {call} is already up on this gateway"));
@@ -1262,15 +1401,19 @@ impl Engine {
             .ports
             .iter()
             .position(|p| match p {
-                Port::Fxo(port, l) => line.is_none_or(|id| port.id() == id) && l.call().is_none(),
+                Port::Fxo(_, l) | Port::E1 { line: l, .. } => {
+                    line.is_none_or(|id| l.id() == id) && l.call().is_none()
+                }
                 Port::Fxs(_) => false,
             })
             .ok_or_else(|| match line {
-                Some(id) => format!("line {id} is not an idle FXO line of this gateway"),
-                None => "no idle FXO line".to_owned(),
+                Some(id) => {
+                    format!("line {id} is not an idle FXO line or E1 channel of this gateway")
+                }
+                None => "no idle FXO line or E1 channel".to_owned(),
             })?;
-        let Port::Fxo(_, l) = &mut self.ports[i] else {
-            return Err("not an FXO line".to_owned());
+        let Some(l) = self.call_line_mut(i) else {
+            return Err("not a trunk line".to_owned());
         };
         let outs = l.dial(now, call, number)?;
         self.line_outs(i, outs);
@@ -1280,9 +1423,37 @@ impl Engine {
     /// Whether the call is routed (waiting) and whether an agent answered.
     pub(crate) fn line_of(&self, call: CallId) -> Option<(bool, bool)> {
         let i = self.calls.get(&call)?.line;
-        match &self.ports[i] {
-            Port::Fxo(_, line) => Some((line.routed(), line.answered())),
-            Port::Fxs(_) => None,
+        call_line(&self.ports, i).map(|line| (line.routed(), line.answered()))
+    }
+}
+
+/// The call line of port `i` (FXO port or E1 channel).
+fn call_line(ports: &[Port], i: usize) -> Option<&CallLine> {
+    match ports.get(i)? {
+        Port::Fxo(_, line) | Port::E1 { line, .. } => Some(line),
+        Port::Fxs(_) => None,
+    }
+}
+
+/// Sends one frame to port `i`: straight to an analog port, or into its
+/// span's outgoing frame (A-law) for an E1 channel, sent once all are mixed.
+fn write_line(ports: &mut [Port], spans: &mut [SpanSlot], i: usize, frame: &[i16]) {
+    match ports.get_mut(i) {
+        Some(Port::Fxo(port, _)) => {
+            let _ = port.write_frame(frame);
         }
+        Some(Port::Fxs(slot)) => {
+            let _ = slot.port.write_frame(frame);
+        }
+        Some(Port::E1 { span, channel, .. }) => {
+            let start = usize::from(*channel - 1) * FRAME_20MS;
+            if let Some(slot) = spans.get_mut(*span)
+                && let Some(codes) = slot.tx.get_mut(start..start + FRAME_20MS)
+                && frame.len() == FRAME_20MS
+            {
+                Law::Alaw.encode(frame, codes);
+            }
+        }
+        None => {}
     }
 }

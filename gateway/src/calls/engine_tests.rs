@@ -1,8 +1,8 @@
 //! The engine on a simulated board, driven through its command channel as the
 //! uplink drives it: a call handed to the coordinator, the WAN dropping while
 //! it waits (taken back by the local router, answered at a local seat), the
-//! WAN returning (local agents announced again), and the CDR committed before
-//! `Ended` is sent.
+//! WAN returning (local agents announced again), the CDR committed before
+//! `Ended` is sent, and calls on E1 timeslots (in, out, span alarms).
 
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
@@ -24,6 +24,7 @@ use tandem_node::names::Site;
 use tandem_node::proto::LegOpen;
 use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
 
+use super::cas::{ANSWER, CLEAR_BACK, IDLE, SEIZE, SEIZE_ACK, abcd};
 use super::effects::Effect;
 use super::engine::{EngineSetup, spawn};
 use super::{AgentViews, Cmd, Stats};
@@ -110,6 +111,11 @@ fn rig() -> Rig {
         site: Site::new("bj-01").unwrap(),
         node: "gw-test".into(),
         lines: sim.lines,
+        spans: sim
+            .spans
+            .into_iter()
+            .map(|s| Box::new(s) as Box<dyn tandem_hal::e1::E1Span>)
+            .collect(),
         seats: board
             .seats
             .iter()
@@ -520,4 +526,106 @@ fn a_dial_command_seizes_a_line_dials_and_reports_the_answer() {
     next_effect(&mut rx, "Failed", |e| {
         matches!(e, Effect::Up(CallUp::Failed { .. }))
     });
+}
+
+/// Waits until the gateway sends `bits` on `channel` of the span.
+fn gateway_sends(far: &tandem_hal::sim::e1::FarEnd, channel: u8, bits: u8) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while far.gateway_abcd(channel).unwrap() != abcd(bits) {
+        assert!(
+            Instant::now() < deadline,
+            "gateway sends {:?}, not {bits:#06b}",
+            far.gateway_abcd(channel)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_dial_command_on_an_e1_channel_seizes_dials_dtmf_and_waits_for_the_answer() {
+    let (engine, exchange, _views, mut rx, _) = rig();
+    engine.send(Cmd::Online(true)).unwrap();
+    let far = exchange.far_end("e1a").unwrap();
+    let call = CallId(9 << 40);
+    engine
+        .send(Cmd::Down(CallDown::Dial {
+            call,
+            line: Some("e1a/3".into()),
+            number: "+8613800000015".into(),
+            agent: AgentId(1),
+        }))
+        .unwrap();
+    gateway_sends(&far, 3, SEIZE);
+    far.take_captured(3).unwrap();
+    far.set_abcd(3, abcd(SEIZE_ACK)).unwrap();
+    // The digits go out as DTMF in the timeslot.
+    let mut heard = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tandem_hal::dsp::dtmf::DtmfDetector::decode(&heard) != "8613800000015" {
+        assert!(
+            Instant::now() < deadline,
+            "dialled {:?}",
+            tandem_hal::dsp::dtmf::DtmfDetector::decode(&heard)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        heard.extend(far.take_captured(3).unwrap());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !std::iter::from_fn(|| rx.try_recv().ok())
+            .any(|e| matches!(e, Effect::Up(CallUp::DialAnswered { .. }))),
+        "answered before the far end answered"
+    );
+    far.set_abcd(3, abcd(ANSWER)).unwrap();
+    next_effect(
+        &mut rx,
+        "DialAnswered",
+        |e| matches!(e, Effect::Up(CallUp::DialAnswered { call: c }) if *c == call),
+    );
+    far.set_abcd(3, abcd(CLEAR_BACK)).unwrap();
+    let (cdr, ended) = next_cdr(&mut rx);
+    assert!(cdr.outbound);
+    assert_eq!(cdr.line, "e1a/3");
+    assert_eq!(ended, Some(completed(call)));
+    // Clear-forward.
+    gateway_sends(&far, 3, IDLE);
+}
+
+#[test]
+fn an_e1_span_alarm_ends_its_calls_as_line_faults() {
+    let (engine, exchange, _views, mut rx, _) = rig();
+    engine.send(Cmd::Online(true)).unwrap();
+    let far = exchange.far_end("e1a").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    far.set_abcd(2, abcd(SEIZE)).unwrap();
+    gateway_sends(&far, 2, ANSWER);
+    far.play(2, Audio::Silence { ms: 500 }).unwrap();
+    far.play(
+        2,
+        Audio::Dtmf {
+            digits: "1".into(),
+            timing: DtmfTiming::default(),
+        },
+    )
+    .unwrap();
+    let (call, line, caller, _) = next_arrival(&mut rx);
+    assert_eq!((line.as_str(), caller), ("e1a/2", None));
+    far.set_alarms(tandem_hal::e1::Alarms {
+        los: true,
+        ..Default::default()
+    });
+    let (cdr, ended) = next_cdr(&mut rx);
+    assert_eq!(cdr.call, call);
+    assert!(
+        matches!(&cdr.cause, EndCause::LineFault(r) if r.contains("LOS")),
+        "{:?}",
+        cdr.cause
+    );
+    assert!(matches!(
+        ended,
+        Some(CallUp::Ended {
+            cause: EndCause::LineFault(_),
+            ..
+        })
+    ));
 }

@@ -1,6 +1,11 @@
-//! One FXO line's call, sans I/O: line signals and line audio in, hook commands,
-//! prompts, routing requests and the finished CDR out. The engine's audio thread
-//! drives one [`FxoLine`] per port; tests drive it with a fake clock.
+//! One line's call, sans I/O: line signals and line audio in, hook commands
+//! (or E1 line-signalling bits), prompts, routing requests and the finished CDR
+//! out. The engine's audio thread drives one [`CallLine`] per FXO port and per
+//! E1 voice channel; tests drive it with a fake clock.
+//!
+//! The call's life (IVR, queue hand-off, CDR, release) is shared; only the
+//! signalling front end differs: an FXO [`Supervisor`] (ring, caller ID, loop
+//! current, busy tone) or an E1 channel's Q.421 CAS ([`super::cas`]).
 //!
 //! ```text
 //! idle ─ring─▶ ringing ─caller ID or 2nd ring─▶ answer ─▶ IVR ─queue─▶ routed
@@ -9,12 +14,16 @@
 //!                                           far end gone (loop break, polarity, busy) ─▶ CDR
 //! ```
 //! Answering on caller ID (or the second ring when none comes) means the number
-//! is known before the IVR starts, without making the caller wait longer.
+//! is known before the IVR starts, without making the caller wait longer. An E1
+//! seizure carries no number (no register signalling), so it is answered at
+//! once; its clear-forward is the "far end gone", and a span alarm ends the call
+//! as a line fault.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tandem_hal::dsp::dtmf::DtmfDetector;
+use tandem_hal::e1::{Abcd, SpanStatus};
 use tandem_hal::fxo::{Disconnect, Signal, Supervisor, SupervisorConfig};
 use tandem_hal::line::{Hook, LineEvent};
 use tandem_node::calls::{
@@ -24,6 +33,7 @@ use tandem_node::ivr::{IvrAction, IvrEventKind, IvrInput, IvrSession, Prompt};
 use tandem_node::names::Site;
 use tandem_node::routing::{CallId, QueueId};
 
+use super::cas::{CasSignal, CasSignalling};
 use super::record::CdrBuilder;
 
 /// Something the line's audio should carry next.
@@ -43,15 +53,17 @@ const DIAL_TONE_WAIT_MS: u64 = 1000;
 /// What the engine must do for the line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LineOut {
-    /// Go off hook (answer) or on hook (release).
+    /// Go off hook (answer) or on hook (release) (FXO).
     Hook(Hook),
+    /// Send these ABCD bits on the channel (E1).
+    Abcd(Abcd),
     /// The line was answered: the call's media starts.
     Answered {
         /// The call.
         call: CallId,
     },
     /// Play into the caller's ear; the engine reports the end with
-    /// [`FxoLine::prompt_finished`].
+    /// [`CallLine::prompt_finished`].
     Play(Sound),
     /// Stop the prompt playing (the caller barged in).
     StopPrompt,
@@ -78,6 +90,8 @@ enum Phase {
         digits: String,
         dial_at: u64,
     },
+    /// Outbound on E1: dialled, waiting for the answer signal.
+    Alerting,
     /// Outbound: dialled; the far end is taken as answered (FXO lines rarely
     /// signal an answer; a polarity reversal later is a hang-up).
     Outbound,
@@ -96,18 +110,24 @@ struct Active {
     callback_offer: Option<QueueId>,
 }
 
-/// One FXO port's call logic.
-pub struct FxoLine {
+/// How the line signals: the front end in front of the shared call life.
+enum Signalling {
+    Fxo(Box<Supervisor>),
+    Cas(CasSignalling),
+}
+
+/// One line's call logic (an FXO port or an E1 voice channel).
+pub struct CallLine {
     site: Site,
     id: String,
-    supervisor: Supervisor,
+    signalling: Signalling,
     dtmf: DtmfDetector,
     config: Option<Arc<ValidCenterConfig>>,
     call: Option<Active>,
     next_call: Box<dyn FnMut(u64) -> CallId + Send>,
 }
 
-impl FxoLine {
+impl CallLine {
     /// A line `id` of `site`, supervised with `supervisor`; `next_call` chooses
     /// the id of each new call from the current Unix ms.
     pub fn new(
@@ -116,10 +136,30 @@ impl FxoLine {
         supervisor: SupervisorConfig,
         next_call: Box<dyn FnMut(u64) -> CallId + Send>,
     ) -> Self {
-        FxoLine {
+        Self::with(
+            site,
+            id,
+            Signalling::Fxo(Box::new(Supervisor::new(supervisor))),
+            next_call,
+        )
+    }
+
+    /// E1 voice channel `id` ("<span>/<channel>") of `site`, signalling with
+    /// CAS; `next_call` as for [`CallLine::new`].
+    pub fn e1(site: Site, id: &str, next_call: Box<dyn FnMut(u64) -> CallId + Send>) -> Self {
+        Self::with(site, id, Signalling::Cas(CasSignalling::new()), next_call)
+    }
+
+    fn with(
+        site: Site,
+        id: &str,
+        signalling: Signalling,
+        next_call: Box<dyn FnMut(u64) -> CallId + Send>,
+    ) -> Self {
+        CallLine {
             site,
             id: id.to_owned(),
-            supervisor: Supervisor::new(supervisor),
+            signalling,
             dtmf: DtmfDetector::new(),
             config: None,
             call: None,
@@ -171,10 +211,12 @@ impl FxoLine {
         }
     }
 
-    /// A line event from the port.
+    /// A line event from the port (FXO; ignored on an E1 channel).
     pub fn on_event(&mut self, now_ms: u64, event: &LineEvent) -> Vec<LineOut> {
         let mut signals = Vec::new();
-        self.supervisor.on_event(event, |s| signals.push(s));
+        if let Signalling::Fxo(sup) = &mut self.signalling {
+            sup.on_event(event, |s| signals.push(s));
+        }
         let mut out = Vec::new();
         for s in signals {
             self.signal(now_ms, s, &mut out);
@@ -182,11 +224,72 @@ impl FxoLine {
         out
     }
 
-    /// One frame of line audio (which also advances the supervisor's clock),
-    /// then due IVR deadlines.
+    /// The far end's ABCD bits on this E1 channel changed (ignored on FXO).
+    pub fn on_abcd(&mut self, now_ms: u64, bits: Abcd) -> Vec<LineOut> {
+        let mut out = Vec::new();
+        let Signalling::Cas(cas) = &mut self.signalling else {
+            return out;
+        };
+        let signal = cas.on_abcd(bits, |b| out.push(LineOut::Abcd(b)));
+        if let Some(signal) = signal {
+            self.cas_signal(now_ms, signal, &mut out);
+        }
+        out
+    }
+
+    /// The E1 span's status changed: an alarm ends this channel's call with
+    /// [`EndCause::LineFault`] (ignored on FXO).
+    pub fn on_span_status(&mut self, now_ms: u64, status: &SpanStatus) -> Vec<LineOut> {
+        let mut out = Vec::new();
+        let Signalling::Cas(cas) = &mut self.signalling else {
+            return out;
+        };
+        if let Some(signal) = cas.on_status(status) {
+            self.cas_signal(now_ms, signal, &mut out);
+        }
+        out
+    }
+
+    fn cas_signal(&mut self, now_ms: u64, signal: CasSignal, out: &mut Vec<LineOut>) {
+        match signal {
+            CasSignal::Seized => {
+                self.incoming(now_ms);
+                // No caller number comes with line signalling: answer at once.
+                self.answer(now_ms, out);
+            }
+            CasSignal::Cleared => self.far_end_gone(now_ms, out),
+            CasSignal::SeizeAcked => {
+                if let Some(c) = &mut self.call
+                    && let Phase::Dialing { dial_at, .. } = &mut c.phase
+                {
+                    *dial_at = now_ms;
+                }
+            }
+            CasSignal::Answered => {
+                if let Some(c) = &mut self.call
+                    && std::mem::take(&mut c.prompt)
+                {
+                    // Answered before the last digit went out.
+                    out.push(LineOut::StopPrompt);
+                }
+                self.dial_answered(now_ms, out);
+            }
+            CasSignal::Fault(reason) => {
+                if let Some(c) = &self.call {
+                    tracing::warn!(call = %c.cdr.call(), line = %self.id, %reason, "line fault ends the call");
+                }
+                self.end(now_ms, Hangup::System, EndCause::LineFault(reason), out);
+            }
+        }
+    }
+
+    /// One frame of line audio (which also advances the FXO supervisor's
+    /// clock), then due IVR deadlines.
     pub fn on_audio(&mut self, now_ms: u64, frame: &[i16]) -> Vec<LineOut> {
         let mut signals = Vec::new();
-        self.supervisor.on_audio(frame, |s| signals.push(s));
+        if let Signalling::Fxo(sup) = &mut self.signalling {
+            sup.on_audio(frame, |s| signals.push(s));
+        }
         let mut out = Vec::new();
         for s in signals {
             self.signal(now_ms, s, &mut out);
@@ -236,11 +339,10 @@ impl FxoLine {
                 let (hangup, cause) = (hangup.clone(), cause.clone());
                 self.end(now_ms, hangup, cause, &mut out);
             }
-            Phase::Dialing { .. } => {
-                c.phase = Phase::Outbound;
-                c.cdr.event(now_ms * 1000, CdrEventKind::LineAnswered);
-                out.push(LineOut::Up(CallUp::DialAnswered { call: c.cdr.call() }));
+            Phase::Dialing { .. } if matches!(self.signalling, Signalling::Cas(_)) => {
+                c.phase = Phase::Alerting;
             }
+            Phase::Dialing { .. } => self.dial_answered(now_ms, &mut out),
             _ => {}
         }
         out
@@ -274,10 +376,12 @@ impl FxoLine {
         out
     }
 
-    /// Places an outbound call (a callback, an agent's call): seize the line,
-    /// wait for dial tone, dial `number`'s digits; once dialled the call counts
-    /// as answered and [`CallUp::DialAnswered`] goes out. Refused while the
-    /// line has a call.
+    /// Places an outbound call (a callback, an agent's call). FXO: seize the
+    /// line, wait for dial tone, dial `number`'s digits; once dialled the call
+    /// counts as answered (FXO lines rarely signal it). E1: seize, dial DTMF
+    /// once the far end acknowledges, and wait for its answer signal. Then
+    /// [`CallUp::DialAnswered`] goes out. Refused while the line has a call
+    /// (or, on E1, while the span is in alarm).
     pub fn dial(
         &mut self,
         now_ms: u64,
@@ -287,6 +391,17 @@ impl FxoLine {
         if self.call.is_some() {
             return Err(format!("line {} is busy", self.id));
         }
+        let mut out = Vec::new();
+        // FXO: off hook, then dial after the dial tone. E1: seize, then dial
+        // once the far end acknowledges.
+        let dial_at = match &mut self.signalling {
+            Signalling::Fxo(_) => now_ms + DIAL_TONE_WAIT_MS,
+            Signalling::Cas(cas) => {
+                cas.seize(|b| out.push(LineOut::Abcd(b)))
+                    .map_err(|e| format!("line {}: {e}", self.id))?;
+                u64::MAX
+            }
+        };
         let digits: String = number
             .chars()
             .filter(|c| tandem_hal::dsp::dtmf::tones_of(*c).is_some())
@@ -301,15 +416,15 @@ impl FxoLine {
         self.call = Some(Active {
             cdr,
             caller: Some(number.to_owned()),
-            phase: Phase::Dialing {
-                digits,
-                dial_at: now_ms + DIAL_TONE_WAIT_MS,
-            },
+            phase: Phase::Dialing { digits, dial_at },
             prompt: false,
             callback_offer: None,
         });
-        self.supervisor.answered();
-        Ok(vec![LineOut::Hook(Hook::Off), LineOut::Answered { call }])
+        if let Signalling::Fxo(_) = self.signalling {
+            self.off_hook(&mut out);
+        }
+        out.push(LineOut::Answered { call });
+        Ok(out)
     }
 
     /// The routing side proposes a callback to the waiting caller: a prompt,
@@ -334,19 +449,7 @@ impl FxoLine {
         match signal {
             Signal::Incoming => {
                 if self.call.is_none() {
-                    let call = (self.next_call)(now_ms);
-                    let mut cdr =
-                        CdrBuilder::inbound(call, self.site.clone(), &self.id, now_ms * 1000);
-                    cdr.event(now_ms * 1000, CdrEventKind::LineSeized);
-                    let span = tracing::info_span!("call", call = %call, line = %self.id);
-                    tracing::info!(parent: &span, "incoming call");
-                    self.call = Some(Active {
-                        cdr,
-                        caller: None,
-                        phase: Phase::Ringing { rings: 1 },
-                        prompt: false,
-                        callback_offer: None,
-                    });
+                    self.incoming(now_ms);
                 } else if let Some(Active {
                     phase: Phase::Ringing { rings },
                     ..
@@ -373,20 +476,11 @@ impl FxoLine {
                 }
             }
             Signal::FarEndGone(how) => {
-                let Some(c) = &self.call else {
-                    return;
-                };
-                tracing::info!(call = %c.cdr.call(), how = ?how, "far end hung up");
-                let cause = match &c.phase {
-                    _ if c.cdr.answered() => EndCause::Completed,
-                    Phase::Routed => EndCause::AbandonedInQueue,
-                    Phase::Dialing { .. } => EndCause::NoAnswer,
-                    Phase::Outbound => EndCause::Completed,
-                    Phase::Releasing { cause, .. } => cause.clone(),
-                    _ => EndCause::AbandonedInIvr,
-                };
                 let _: Disconnect = how;
-                self.end(now_ms, Hangup::Caller, cause, out);
+                if let Some(c) = &self.call {
+                    tracing::info!(call = %c.cdr.call(), how = ?how, "far end hung up");
+                }
+                self.far_end_gone(now_ms, out);
             }
         }
         // Without caller ID, answer on the second ring.
@@ -397,6 +491,79 @@ impl FxoLine {
             && *rings >= 2
         {
             self.answer(now_ms, out);
+        }
+    }
+
+    /// A new incoming call on the idle line (FXO ring or E1 seizure).
+    fn incoming(&mut self, now_ms: u64) {
+        if self.call.is_some() {
+            return;
+        }
+        let call = (self.next_call)(now_ms);
+        let mut cdr = CdrBuilder::inbound(call, self.site.clone(), &self.id, now_ms * 1000);
+        cdr.event(now_ms * 1000, CdrEventKind::LineSeized);
+        let span = tracing::info_span!("call", call = %call, line = %self.id);
+        tracing::info!(parent: &span, "incoming call");
+        self.call = Some(Active {
+            cdr,
+            caller: None,
+            phase: Phase::Ringing { rings: 1 },
+            prompt: false,
+            callback_offer: None,
+        });
+    }
+
+    /// The caller hung up (FXO disconnect signal, E1 clear-forward).
+    fn far_end_gone(&mut self, now_ms: u64, out: &mut Vec<LineOut>) {
+        let Some(c) = &self.call else {
+            return;
+        };
+        let cause = match &c.phase {
+            _ if c.cdr.answered() => EndCause::Completed,
+            Phase::Routed => EndCause::AbandonedInQueue,
+            Phase::Dialing { .. } | Phase::Alerting => EndCause::NoAnswer,
+            Phase::Outbound => EndCause::Completed,
+            Phase::Releasing { cause, .. } => cause.clone(),
+            _ => EndCause::AbandonedInIvr,
+        };
+        self.end(now_ms, Hangup::Caller, cause, out);
+    }
+
+    /// Outbound: the called party is taken as (FXO) or signalled (E1) answered.
+    fn dial_answered(&mut self, now_ms: u64, out: &mut Vec<LineOut>) {
+        let Some(c) = &mut self.call else {
+            return;
+        };
+        if !matches!(c.phase, Phase::Dialing { .. } | Phase::Alerting) {
+            return;
+        }
+        c.phase = Phase::Outbound;
+        c.cdr.event(now_ms * 1000, CdrEventKind::LineAnswered);
+        tracing::info!(call = %c.cdr.call(), line = %self.id, "outbound call answered");
+        out.push(LineOut::Up(CallUp::DialAnswered { call: c.cdr.call() }));
+    }
+
+    /// Takes the line: off hook (FXO) or answer bits (E1).
+    fn off_hook(&mut self, out: &mut Vec<LineOut>) {
+        match &mut self.signalling {
+            Signalling::Fxo(sup) => {
+                sup.answered();
+                out.push(LineOut::Hook(Hook::Off));
+            }
+            Signalling::Cas(cas) => cas.answered(|b| out.push(LineOut::Abcd(b))),
+        }
+    }
+
+    /// Gives the line back: on hook if it was taken (FXO), clear-back or idle (E1).
+    fn on_hook(&mut self, was_off_hook: bool, out: &mut Vec<LineOut>) {
+        match &mut self.signalling {
+            Signalling::Fxo(sup) => {
+                sup.released();
+                if was_off_hook {
+                    out.push(LineOut::Hook(Hook::On));
+                }
+            }
+            Signalling::Cas(cas) => cas.released(|b| out.push(LineOut::Abcd(b))),
         }
     }
 
@@ -430,9 +597,8 @@ impl FxoLine {
             closed: false,
             seen: 0,
         };
-        self.supervisor.answered();
         self.dtmf.reset();
-        out.push(LineOut::Hook(Hook::Off));
+        self.off_hook(out);
         out.push(LineOut::Answered { call });
         self.ivr_actions(now_ms, actions, out);
     }
@@ -574,11 +740,8 @@ impl FxoLine {
             session.handle(now_ms, IvrInput::CallerHungUp);
         }
         let was_off_hook = !matches!(c.phase, Phase::Ringing { .. });
-        self.supervisor.released();
         self.dtmf.reset();
-        if was_off_hook {
-            out.push(LineOut::Hook(Hook::On));
-        }
+        self.on_hook(was_off_hook, out);
         tracing::info!(call = %c.cdr.call(), ?cause, ?hangup, "call ended");
         out.push(LineOut::Ended(Box::new(c.cdr.finish(
             now_ms * 1000,

@@ -11,8 +11,9 @@
 //! to the outbox *before* it queues `CallUp::Ended` for the uplink.
 //!
 //! # Modules
-//! - [`line`](mod@line): the sans-I/O FXO line machine (ring, caller ID, answer, IVR,
-//!   release, CDR), testable with a fake clock;
+//! - [`line`](mod@line): the sans-I/O call line (ring or seizure, caller ID, answer,
+//!   IVR, release, CDR), testable with a fake clock;
+//! - [`cas`]: the E1 channels' line-signalling front end (Q.421 ABCD bits);
 //! - [`record`]: the CDR as it grows;
 //! - [`prompts`]: tones, WAV prompts, music on hold, ring tone;
 //! - [`engine`]: the audio thread that drives lines, seats and calls;
@@ -20,6 +21,9 @@
 //! - [`config_cache`]: the last configuration, kept in the gateway database;
 //! - [`effects`]: the slow side (outbox, recordings, uplink queue).
 
+pub mod cas;
+#[cfg(test)]
+mod cas_tests;
 pub mod config_cache;
 pub mod effects;
 pub mod engine;
@@ -38,6 +42,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tandem_hal::audio::AudioDevice;
+use tandem_hal::e1::E1Span;
 use tandem_hal::line::LinePort;
 use tandem_node::calls::{AgentCommand, AgentView, CallDown, ValidCenterConfig};
 use tandem_node::routing::AgentId;
@@ -45,11 +50,14 @@ use tokio::sync::watch;
 
 pub use engine::EngineHandle;
 
-/// The hardware the gateway drives: line ports (FXO and FXS, board order) and
-/// headset seats (board order, matched to the board file's seat ids).
+/// The hardware the gateway drives: line ports (FXO and FXS, board order), E1
+/// spans (each voice channel is a line "<span>/<channel>") and headset seats
+/// (board order, matched to the board file's seat ids).
 pub struct Devices {
     /// FXO and FXS ports.
     pub lines: Vec<Box<dyn LinePort>>,
+    /// E1 spans with CAS.
+    pub spans: Vec<Box<dyn E1Span>>,
     /// Seat audio devices.
     pub seats: Vec<Box<dyn AudioDevice>>,
 }
@@ -59,6 +67,7 @@ impl Devices {
     pub fn none() -> Self {
         Devices {
             lines: Vec::new(),
+            spans: Vec::new(),
             seats: Vec::new(),
         }
     }
@@ -68,6 +77,11 @@ impl Devices {
     pub fn from_sim(sim: tandem_hal::sim::SimBoard) -> (Self, tandem_hal::sim::SimExchange) {
         let devices = Devices {
             lines: sim.lines,
+            spans: sim
+                .spans
+                .into_iter()
+                .map(|s| Box::new(s) as Box<dyn E1Span>)
+                .collect(),
             seats: sim
                 .seats
                 .into_iter()
