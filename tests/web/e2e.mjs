@@ -79,7 +79,7 @@ try {
 
   // The administrator drives the expert through the REST API.
   const admin = await (await browser.newContext({ baseURL: url })).request;
-  const login = await admin.post("/api/v1/auth/login", { data: accounts.admin });
+  const login = await admin.post("/api/v1/auth/login", { data: { username: accounts.admin.username, password: accounts.admin.password } });
   if (!login.ok()) throw new Error(`admin login: ${login.status()}`);
   const expert = (cmd) => admin.post("/api/v1/agents/6/commands", { data: JSON.stringify(cmd), headers: { "content-type": "application/json" } });
   const expertView = async () => (await (await admin.get("/api/v1/agents/6")).json());

@@ -270,7 +270,7 @@ pub fn stored_cdrs(coordinator: &crate::Coordinator) -> Result<Vec<Cdr>, StoreEr
             if upload.kind != RecordKind::Cdr {
                 continue;
             }
-            match postcard::from_bytes::<Cdr>(&upload.body) {
+            match Cdr::from_record(&upload.body) {
                 Ok(cdr) => cdrs.push(cdr),
                 Err(err) => tracing::warn!(node = %node.node_id, seq, %err, "undecodable CDR"),
             }

@@ -789,12 +789,12 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
         upload(
             1,
             RecordKind::Cdr,
-            postcard::to_stdvec(&cdr(2, &[4])).unwrap(),
+            cdr(2, &[4]).to_record(),
         ),
         upload(
             2,
             RecordKind::Cdr,
-            postcard::to_stdvec(&cdr(1, &[1])).unwrap(),
+            cdr(1, &[1]).to_record(),
         ),
         upload(3, RecordKind::Cdr, vec![0xff]),
     ];
