@@ -127,14 +127,14 @@ try {
     const out = {};
     for (const tr of t.querySelectorAll("tbody tr")) {
       const row = Object.fromEntries([...tr.children].map((td, i) => [heads[i], td.textContent]));
-      out[row.queue] = row;
+      out[row.Queue] = row;
     }
     return out;
   });
-  const figure = async (queue, field) => Number((await queues())[queue]?.[field] ?? NaN);
-  await waitFor("wallboard queues", async () => !Number.isNaN(await figure(1, "offered")));
-  const before = { offered1: await figure(1, "offered"), answered1: await figure(1, "answered"),
-    offered3: await figure(3, "offered"), answered3: await figure(3, "answered") };
+  const figure = async (queue, field) => Number((await queues())[queue]?.[field] ?? NaN); // English labels
+  await waitFor("wallboard queues", async () => !Number.isNaN(await figure(1, "Offered")));
+  const before = { offered1: await figure(1, "Offered"), answered1: await figure(1, "Answered"),
+    offered3: await figure(3, "Offered"), answered3: await figure(3, "Answered") };
   await board.screenshot({ path: `${artifacts}/02-wallboard-before.png`, fullPage: true });
 
   // ------------------------------------------------------------ first call
@@ -190,15 +190,16 @@ try {
 
   // ------------------------------------------------------------ the wallboard
   await waitFor("wallboard counts change", async () =>
-    (await figure(1, "offered")) >= before.offered1 + 2 &&
-    (await figure(1, "answered")) >= before.answered1 + 2 &&
-    (await figure(3, "offered")) >= before.offered3 + 1 &&
-    (await figure(3, "answered")) >= before.answered3 + 1);
+    (await figure(1, "Offered")) >= before.offered1 + 2 &&
+    (await figure(1, "Answered")) >= before.answered1 + 2 &&
+    (await figure(1, "Transferred")) >= 1 &&
+    (await figure(3, "Offered")) >= before.offered3 + 1 &&
+    (await figure(3, "Answered")) >= before.answered3 + 1);
   await waitFor("the expert on the call on the wallboard", async () =>
     (await board.textContent("#agents")).includes("OnCall"));
   await board.screenshot({ path: `${artifacts}/05-wallboard-after.png`, fullPage: true });
   const after = await queues();
-  step(`wallboard: queue 1 offered ${after[1].offered} answered ${after[1].answered}; queue 3 offered ${after[3].offered} answered ${after[3].answered}`);
+  step(`wallboard: queue 1 offered ${after[1].Offered} answered ${after[1].Answered} transferred ${after[1].Transferred}; queue 3 offered ${after[3].Offered} answered ${after[3].Answered}`);
 
   await fixtureCommand("hangup");
   if (failed) throw new Error("a page threw an error");
