@@ -39,7 +39,8 @@ token="$(curl -sf -H 'content-type: application/json' -d "$login" "$url/api/v1/a
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 echo "fixture at $url"
 
-schemathesis run "$url/api/v1/openapi.json" \
+SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="tests/web${PYTHONPATH:+:$PYTHONPATH}" \
+  schemathesis run "$url/api/v1/openapi.json" \
   --url "$url" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error \
