@@ -100,7 +100,12 @@ pub async fn run(options: FixtureOptions) -> Result<()> {
             reply.unwrap_or_else(|e| serde_json::json!({ "ok": false, "error": format!("{e:#}") }));
         println!("{reply}");
     }
-    world.stop().await
+    // A test may have revoked nodes (schemathesis does): their gateways stop
+    // with an error, which is no failure of the fixture.
+    if let Err(err) = world.stop().await {
+        tracing::warn!(%err, "stopping the world");
+    }
+    Ok(())
 }
 
 /// A caller rings the first idle line of the branch and presses `digit`.
