@@ -786,16 +786,8 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
         body,
     };
     let records = [
-        upload(
-            1,
-            RecordKind::Cdr,
-            cdr(2, &[4]).to_record(),
-        ),
-        upload(
-            2,
-            RecordKind::Cdr,
-            cdr(1, &[1]).to_record(),
-        ),
+        upload(1, RecordKind::Cdr, cdr(2, &[4]).to_record()),
+        upload(2, RecordKind::Cdr, cdr(1, &[1]).to_record()),
         upload(3, RecordKind::Cdr, vec![0xff]),
     ];
     h.coordinator
