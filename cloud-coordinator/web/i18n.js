@@ -52,4 +52,6 @@ export function applyLabels(root = document) {
 export function toggleLang() {
   localStorage.setItem("tandem.lang", lang() === "zh" ? "en" : "zh");
   applyLabels();
+  // Pages redraw what they built with t() (tables).
+  window.dispatchEvent(new Event("tandem-lang"));
 }

@@ -201,6 +201,13 @@ try {
   const after = await queues();
   step(`wallboard: queue 1 offered ${after[1].Offered} answered ${after[1].Answered} transferred ${after[1].Transferred}; queue 3 offered ${after[3].Offered} answered ${after[3].Answered}`);
 
+  // Chinese labels: the language switch relabels the page and the tables.
+  await board.click("#lang");
+  await waitFor("Chinese labels", async () => (await board.textContent("header h1")) === "监控大屏");
+  await waitFor("Chinese table headings", async () => (await board.textContent("#queues")).includes("接通"), 3_000);
+  await board.screenshot({ path: `${artifacts}/06-wallboard-zh.png`, fullPage: true });
+  step("wallboard in Chinese");
+
   await fixtureCommand("hangup");
   if (failed) throw new Error("a page threw an error");
   step("passed");
