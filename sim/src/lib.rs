@@ -11,4 +11,5 @@ pub mod node;
 pub mod people;
 pub mod traffic;
 pub mod wan;
+pub mod web_fixture;
 pub mod world;

@@ -101,6 +101,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A small center for browser tests: bj-01 and gz-01 with the HTTP API and
+    /// operator accounts; prints the URL and credentials as one JSON line, then
+    /// takes commands on stdin (`call NUMBER DIGIT`, `hangup`, `quit`).
+    WebFixture {
+        /// HTTP address of the coordinator (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        http: SocketAddr,
+        /// State directory; a fresh temporary one by default.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -396,6 +407,10 @@ async fn main() -> Result<()> {
                 println!("{report}");
             }
             Ok(())
+        }
+        Command::WebFixture { http, data } => {
+            tandem_sim::web_fixture::run(tandem_sim::web_fixture::FixtureOptions { http, data })
+                .await
         }
         Command::Dsp { tool } => run_dsp(tool),
         Command::CoordinatorChild { data } => link::coordinator_child(&data).await,

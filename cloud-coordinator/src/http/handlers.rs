@@ -253,10 +253,23 @@ pub async fn summary(State(api): State<Api>) -> Result<Json<serde_json::Value>, 
     }
     let mut summary = api.desk().summary_json();
     if let Some(object) = summary.as_object_mut() {
-        let rows = sites.into_iter().map(|(site, (nodes, online))| {
-            serde_json::json!({ "site": site, "nodes": nodes, "nodes_online": online })
-        });
-        object.insert("sites".into(), rows.collect());
+        // Calls up per site, from call control's own site rows.
+        let calls_up = |site: &Site| {
+            object
+                .get("sites")
+                .and_then(|v| v.as_array())
+                .and_then(|rows| rows.iter().find(|r| r["site"] == site.as_str()))
+                .and_then(|r| r["calls_up"].as_u64())
+                .unwrap_or(0)
+        };
+        let rows: Vec<_> = sites
+            .into_iter()
+            .map(|(site, (nodes, online))| {
+                let up = calls_up(&site);
+                serde_json::json!({ "site": site, "nodes": nodes, "nodes_online": online, "calls_up": up })
+            })
+            .collect();
+        object.insert("sites".into(), rows.into());
     }
     Ok(Json(summary))
 }
@@ -270,7 +283,7 @@ pub fn stored_cdrs(coordinator: &crate::Coordinator) -> Result<Vec<Cdr>, StoreEr
             if upload.kind != RecordKind::Cdr {
                 continue;
             }
-            match postcard::from_bytes::<Cdr>(&upload.body) {
+            match Cdr::from_record(&upload.body) {
                 Ok(cdr) => cdrs.push(cdr),
                 Err(err) => tracing::warn!(node = %node.node_id, seq, %err, "undecodable CDR"),
             }

@@ -786,16 +786,8 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
         body,
     };
     let records = [
-        upload(
-            1,
-            RecordKind::Cdr,
-            postcard::to_stdvec(&cdr(2, &[4])).unwrap(),
-        ),
-        upload(
-            2,
-            RecordKind::Cdr,
-            postcard::to_stdvec(&cdr(1, &[1])).unwrap(),
-        ),
+        upload(1, RecordKind::Cdr, cdr(2, &[4]).to_record()),
+        upload(2, RecordKind::Cdr, cdr(1, &[1]).to_record()),
         upload(3, RecordKind::Cdr, vec![0xff]),
     ];
     h.coordinator
@@ -865,7 +857,7 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
     assert_eq!(r.json()["queues"][0]["waiting"], 2, "from the call desk");
     assert_eq!(
         r.json()["sites"],
-        serde_json::json!([{ "site": "bj-01", "nodes": 1, "nodes_online": 0 }])
+        serde_json::json!([{ "site": "bj-01", "nodes": 1, "nodes_online": 0, "calls_up": 0 }])
     );
     // Ann's day: call 1 (answered 2 s) is hers; call 2 is agent 4's.
     let r = h

@@ -1,0 +1,229 @@
+// Browser end-to-end test of the coordinator's web pages in headless Chromium
+// (Debian's chromium driven by playwright-core).
+//
+// It spawns `tandem-sim web-fixture` (a coordinator with bj-01 and gz-01 on
+// simulated boards, the HTTP API and operator accounts), then: an agent logs in
+// on /login and goes ready on /desk; a simulated caller rings bj-01 and presses
+// 1; the agent answers, hangs up and wraps up ("resolved"). The same caller rings
+// again: the screen pop shows the number and the earlier call with its
+// disposition; the agent answers and transfers to the expert pool (queue 3),
+// where the expert (agent 6 at gz-01, driven through the API as admin) answers.
+// A duty manager's wallboard in a second browser context shows the counts change.
+//
+// Environment: TANDEM_SIM (fixture binary; default target/debug/tandem-sim),
+// CHROMIUM (default /usr/bin/chromium), ARTIFACTS (default target/web-e2e).
+// Screenshots and the fixture's log go to ARTIFACTS.
+
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { mkdirSync, createWriteStream } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const sim = process.env.TANDEM_SIM || `${root}/target/debug/tandem-sim`;
+const artifacts = resolve(process.env.ARTIFACTS || `${root}/target/web-e2e`);
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const NUMBER = "+8613800000001";
+const LONG = 30_000;
+mkdirSync(artifacts, { recursive: true });
+
+const started = Date.now();
+const step = (what) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
+
+// ---------------------------------------------------------------- the fixture
+const fixture = spawn(sim, ["web-fixture", "--http", "127.0.0.1:0"], {
+  stdio: ["pipe", "pipe", "pipe"],
+  env: { RUST_LOG: "info", ...process.env },
+});
+fixture.stderr.pipe(createWriteStream(`${artifacts}/fixture.log`));
+const replies = [];
+let waiting = null;
+createInterface({ input: fixture.stdout }).on("line", (line) => {
+  const value = JSON.parse(line);
+  if (waiting) { const w = waiting; waiting = null; w(value); } else replies.push(value);
+});
+fixture.on("exit", (code) => { if (code) console.error(`fixture exited with ${code}`); });
+function reply(limit = LONG) {
+  if (replies.length) return Promise.resolve(replies.shift());
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error("the fixture did not answer")), limit);
+    waiting = (v) => { clearTimeout(timer); ok(v); };
+  });
+}
+async function fixtureCommand(line) {
+  fixture.stdin.write(`${line}\n`);
+  const r = await reply();
+  if (!r.ok) throw new Error(`fixture: ${line}: ${r.error}`);
+  return r;
+}
+
+async function waitFor(what, probe, limit = LONG) {
+  const end = Date.now() + limit;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+let browser;
+let failed = false;
+try {
+  const info = await reply(120_000);
+  const { url, accounts } = info;
+  step(`fixture up at ${url}`);
+  browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+
+  // The administrator drives the expert through the REST API.
+  const admin = await (await browser.newContext({ baseURL: url })).request;
+  const login = await admin.post("/api/v1/auth/login", { data: { username: accounts.admin.username, password: accounts.admin.password } });
+  if (!login.ok()) throw new Error(`admin login: ${login.status()}`);
+  const expert = (cmd) => admin.post("/api/v1/agents/6/commands", { data: JSON.stringify(cmd), headers: { "content-type": "application/json" } });
+  const expertView = async () => (await (await admin.get("/api/v1/agents/6")).json());
+  // An account for the expert, through the account API.
+  const created = await admin.post("/api/v1/accounts", {
+    data: { username: "zhao", password: "expert-pass-1", role: "agent", agent: 6 },
+  });
+  if (created.status() !== 201) throw new Error(`account create: ${created.status()} ${await created.text()}`);
+
+  // ------------------------------------------------------------ the pages
+  const agentContext = await browser.newContext({ baseURL: url, viewport: { width: 1280, height: 900 }, locale: "en-US" });
+  const desk = await agentContext.newPage();
+  const managerContext = await browser.newContext({ baseURL: url, viewport: { width: 1280, height: 900 }, locale: "en-US" });
+  const board = await managerContext.newPage();
+  for (const [name, page] of [["desk", desk], ["wallboard", board]]) {
+    page.on("pageerror", (e) => { console.error(`${name}: page error: ${e.message}`); failed = true; });
+  }
+
+  async function logIn(page, account, landing) {
+    await page.goto("/login");
+    await page.fill("input[name=username]", account.username);
+    await page.fill("input[name=password]", account.password);
+    await page.click("button.primary");
+    await page.waitForURL(`**${landing}`);
+  }
+
+  await logIn(desk, accounts.agent, "/desk");
+  await desk.screenshot({ path: `${artifacts}/01-desk-logged-in.png` });
+  await logIn(board, accounts.duty_manager, "/wallboard");
+  step("agent on /desk, duty manager on /wallboard");
+
+  const state = () => desk.textContent("#state");
+  const stateIs = (s) => waitFor(`desk state ${s}`, async () => (await state()) === s);
+  await desk.click("button[data-cmd=Login]");
+  await waitFor("logged in", async () => !["—", "LoggedOut"].includes(await state()));
+  await desk.click("button[data-cmd=Ready]");
+  await stateIs("Ready");
+  step("agent ready");
+
+  // Wallboard figures: the queues table as objects.
+  const queues = () => board.evaluate(() => {
+    const t = document.querySelector("#queues table");
+    if (!t) return {};
+    const heads = [...t.querySelectorAll("thead th")].map((th) => th.textContent);
+    const out = {};
+    for (const tr of t.querySelectorAll("tbody tr")) {
+      const row = Object.fromEntries([...tr.children].map((td, i) => [heads[i], td.textContent]));
+      out[row.Queue] = row;
+    }
+    return out;
+  });
+  const figure = async (queue, field) => Number((await queues())[queue]?.[field] ?? NaN); // English labels
+  await waitFor("wallboard queues", async () => !Number.isNaN(await figure(1, "Offered")));
+  const before = { offered1: await figure(1, "Offered"), answered1: await figure(1, "Answered"),
+    offered3: await figure(3, "Offered"), answered3: await figure(3, "Answered") };
+  await board.screenshot({ path: `${artifacts}/02-wallboard-before.png`, fullPage: true });
+
+  // ------------------------------------------------------------ first call
+  await fixtureCommand(`call ${NUMBER} 1`);
+  await desk.waitForSelector("#incoming:not(.hidden)", { timeout: LONG });
+  await waitFor("caller shown", async () => (await desk.textContent("#caller")) === NUMBER);
+  await desk.click("button[data-cmd=Answer]");
+  await stateIs("OnCall");
+  step("first call answered");
+  await desk.click("button[data-cmd=Hangup]");
+  await waitFor("wrap-up or ready", async () => ["WrapUp", "Ready"].includes(await state()));
+  await desk.selectOption("#disposition", "resolved");
+  await desk.fill("#note", "asked about opening hours");
+  await desk.click("#wrapup");
+  await stateIs("Ready");
+  step("first call wrapped up");
+  // Its CDR reaches the coordinator.
+  await waitFor("the first call's CDR with its disposition", async () => {
+    const r = await admin.get(`/api/v1/history?number=${encodeURIComponent(NUMBER)}`);
+    const rows = r.ok() ? await r.json() : [];
+    return rows.length >= 1 && rows[0].disposition === "resolved";
+  });
+
+  // ------------------------------------------------------------ second call
+  await fixtureCommand(`call ${NUMBER} 1`);
+  await desk.waitForSelector("#incoming:not(.hidden)", { timeout: LONG });
+  await waitFor("caller shown", async () => (await desk.textContent("#caller")) === NUMBER);
+  await waitFor("history in the screen pop", async () => (await desk.textContent("#history")).includes("resolved"));
+  await desk.screenshot({ path: `${artifacts}/03-screen-pop.png`, fullPage: true });
+  step("screen pop shows the caller and the earlier call");
+  await desk.click("button[data-cmd=Answer]");
+  await stateIs("OnCall");
+
+  // The expert gets ready (through the API, as admin).
+  for (const cmd of ["Login", "Ready"]) {
+    const r = await expert(cmd);
+    if (!r.ok()) throw new Error(`expert ${cmd}: ${r.status()} ${await r.text()}`);
+  }
+  await waitFor("expert ready", async () => (await expertView()).state === "Ready");
+
+  // Transfer to the expert pool.
+  await desk.selectOption("#kind", "Queue");
+  await desk.fill("#target", "3");
+  await desk.click("#transfer");
+  await waitFor("the agent is off the call", async () => ["WrapUp", "Ready"].includes(await state()));
+  await desk.screenshot({ path: `${artifacts}/04-desk-transferred.png`, fullPage: true });
+  step("transferred to the expert pool");
+  await waitFor("the expert is offered the call", async () => (await expertView()).state === "Reserved");
+  const answered = await expert("Answer");
+  if (!answered.ok()) throw new Error(`expert answer: ${answered.status()} ${await answered.text()}`);
+  await waitFor("the expert is on the call", async () => (await expertView()).state === "OnCall");
+  step("expert answered");
+
+  // ------------------------------------------------------------ the wallboard
+  await waitFor("wallboard counts change", async () =>
+    (await figure(1, "Offered")) >= before.offered1 + 2 &&
+    (await figure(1, "Answered")) >= before.answered1 + 2 &&
+    (await figure(1, "Transferred")) >= 1 &&
+    (await figure(3, "Offered")) >= before.offered3 + 1 &&
+    (await figure(3, "Answered")) >= before.answered3 + 1);
+  await waitFor("the expert on the call on the wallboard", async () =>
+    (await board.textContent("#agents")).includes("OnCall"));
+  await board.screenshot({ path: `${artifacts}/05-wallboard-after.png`, fullPage: true });
+  const after = await queues();
+  step(`wallboard: queue 1 offered ${after[1].Offered} answered ${after[1].Answered} transferred ${after[1].Transferred}; queue 3 offered ${after[3].Offered} answered ${after[3].Answered}`);
+
+  // Chinese labels: the language switch relabels the page and the tables.
+  await board.click("#lang");
+  await waitFor("Chinese labels", async () => (await board.textContent("header h1")) === "监控大屏");
+  await waitFor("Chinese table headings", async () => (await board.textContent("#queues")).includes("接通"), 3_000);
+  await board.screenshot({ path: `${artifacts}/06-wallboard-zh.png`, fullPage: true });
+  step("wallboard in Chinese");
+
+  await fixtureCommand("hangup");
+  if (failed) throw new Error("a page threw an error");
+  step("passed");
+} catch (err) {
+  failed = true;
+  console.error(`FAILED: ${err.stack || err}`);
+  if (browser) {
+    for (const [i, context] of browser.contexts().entries()) {
+      for (const [j, page] of context.pages().entries()) {
+        await page.screenshot({ path: `${artifacts}/failure-${i}-${j}.png`, fullPage: true }).catch(() => {});
+      }
+    }
+  }
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  fixture.stdin.end("quit\n");
+  await new Promise((r) => { const t = setTimeout(() => { fixture.kill(); r(); }, 10_000); fixture.on("exit", () => { clearTimeout(t); r(); }); });
+}
+process.exit(failed ? 1 : 0);
