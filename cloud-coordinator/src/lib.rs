@@ -14,6 +14,7 @@ pub mod http;
 pub mod media;
 pub mod registry;
 pub mod relay;
+pub mod reports;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -35,6 +35,19 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// Lines that carry PSTN calls: FXO ports plus E1 voice timeslots (FXS
+    /// ports face phones, not the network); the denominator of trunk occupancy.
+    pub fn trunk_lines(&self) -> u32 {
+        self.lines
+            .iter()
+            .map(|l| match l.kind {
+                LineKind::Fxo => 1,
+                LineKind::Fxs => 0,
+                LineKind::E1 { timeslots } => u32::from(timeslots),
+            })
+            .sum()
+    }
+
     /// The inventory of the board the gateway runs on.
     pub fn from_board(board: &BoardConfig) -> Self {
         let ports = board.ports.iter().map(|p| LineInfo {

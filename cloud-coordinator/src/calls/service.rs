@@ -253,6 +253,13 @@ impl Coordinator {
         Ok(version)
     }
 
+    /// The routing part of the configuration in force (queue names, service-level
+    /// thresholds, agents), for reports.
+    pub fn routing_config(&self) -> Option<tandem_node::routing::RoutingConfig> {
+        let core = lock(&self.calls().core);
+        Some(core.as_ref()?.config().config().routing.clone())
+    }
+
     /// The version of the configuration in force.
     pub fn config_version(&self) -> Option<u64> {
         lock(&self.calls().push).as_ref().map(|p| p.version)

@@ -45,6 +45,8 @@ pub enum Action {
     Events,
     ListAccounts,
     WriteAccounts,
+    /// Reports per day, week or month.
+    Reports,
 }
 
 use Scope::{All, None as No, Own, Team};
@@ -67,6 +69,7 @@ pub const RULES: &[(Action, [Scope; 4])] = &[
     (Action::Events, [Own, Team, All, All]),
     (Action::ListAccounts, [No, No, No, All]),
     (Action::WriteAccounts, [No, No, No, All]),
+    (Action::Reports, [No, No, All, All]),
 ];
 
 /// The scope `role` has for `action`.

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use tandem_node::calls::{AgentCommand, Cdr, CenterConfigError, ValidCenterConfig};
 use tandem_node::names::{NodeId, Site};
-use tandem_node::proto::RecordKind;
 use tandem_node::routing::AgentId;
 
 const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
@@ -277,20 +276,65 @@ pub async fn summary(State(api): State<Api>) -> Result<Json<serde_json::Value>, 
 /// Every CDR uploaded by any gateway, oldest first. Records that do not decode
 /// are skipped (and logged).
 pub fn stored_cdrs(coordinator: &crate::Coordinator) -> Result<Vec<Cdr>, StoreError> {
-    let mut cdrs = Vec::new();
-    for node in coordinator.store().nodes()? {
-        for (seq, upload) in coordinator.store().uploads(&node.node_id)? {
-            if upload.kind != RecordKind::Cdr {
-                continue;
-            }
-            match Cdr::from_record(&upload.body) {
-                Ok(cdr) => cdrs.push(cdr),
-                Err(err) => tracing::warn!(node = %node.node_id, seq, %err, "undecodable CDR"),
-            }
-        }
+    let (mut cdrs, undecodable) = coordinator.store().cdrs()?;
+    if undecodable > 0 {
+        tracing::warn!(undecodable, "some stored CDRs could not be decoded");
     }
     cdrs.sort_by_key(|c| (c.started_us, c.call));
     Ok(cdrs)
+}
+
+/// Reports per day, week or month: `from` and `to` are local dates
+/// (YYYY-MM-DD, both included), `period` is day (default), week or month.
+pub async fn reports(
+    State(api): State<Api>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    use crate::reports::{Period, ReportFailure, ReportRange};
+    use tandem_node::ivr::CivilDate;
+    let date = |name: &'static str| -> Result<CivilDate, ApiError> {
+        let text = query
+            .get(name)
+            .ok_or_else(|| ApiError::field(UNPROCESSABLE, name, "is required (YYYY-MM-DD)"))?;
+        CivilDate::try_from(text.clone())
+            .map_err(|_| ApiError::field(UNPROCESSABLE, name, "must be a date YYYY-MM-DD"))
+    };
+    let period = match query.get("period").map_or("day", String::as_str) {
+        "day" => Period::Day,
+        "week" => Period::Week,
+        "month" => Period::Month,
+        _ => {
+            return Err(ApiError::field(
+                UNPROCESSABLE,
+                "period",
+                "must be day, week or month",
+            ));
+        }
+    };
+    let range = ReportRange {
+        from: date("from")?,
+        to: date("to")?,
+        period,
+    };
+    let report = api
+        .blocking(move |c| {
+            c.report(range).map_err(|e| match e {
+                ReportFailure::Range(r) => {
+                    let field = if matches!(r, crate::reports::ReportError::EmptyRange) {
+                        "to"
+                    } else {
+                        "period"
+                    };
+                    ApiError::field(UNPROCESSABLE, field, r.to_string())
+                }
+                ReportFailure::NotConfigured => {
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+                }
+                ReportFailure::Store(s) => s.into(),
+            })
+        })
+        .await?;
+    Ok(Json(report).into_response())
 }
 
 fn csv_field(out: &mut String, value: &str) {

@@ -427,6 +427,7 @@ pub fn routes(api: Api) -> Routes {
         .guarded(put, "/api/v1/config", A::WriteConfig, h::config_put)
         .guarded(get, "/api/v1/summary", A::Wallboard, h::summary)
         .guarded(get, "/api/v1/cdrs", A::ExportCdrs, h::cdrs)
+        .guarded(get, "/api/v1/reports", A::Reports, h::reports)
         .guarded(get, "/api/v1/history", A::CallerHistory, h::history)
         .guarded(get, "/api/v1/events", A::Events, stream::events)
         .guarded(get, "/api/v1/accounts", A::ListAccounts, h::accounts)

@@ -120,6 +120,8 @@ impl Harness {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let coordinator = Coordinator::open(dir.path()).unwrap();
+        // Reports read the coordinator's own configuration (queue names, agents).
+        coordinator.load_config(DEMO).unwrap();
         for (user, role, agent, groups) in PEOPLE {
             coordinator
                 .store()
@@ -265,6 +267,7 @@ fn role_table() -> Vec<(&'static str, &'static str, [bool; 4])> {
         ("PUT", "/api/v1/config", ADMIN),
         ("GET", "/api/v1/summary", [false, true, true, true]),
         ("GET", "/api/v1/cdrs", [false, true, true, true]),
+        ("GET", "/api/v1/reports", [false, false, true, true]),
         ("GET", "/api/v1/history", ALL),
         ("GET", "/api/v1/events", ALL),
         ("GET", "/api/v1/accounts", ADMIN),
@@ -381,10 +384,12 @@ async fn every_role_gets_exactly_the_endpoints_the_table_allows() {
                         "victim-del"
                     },
                 );
-            let path = if template == "/api/v1/history" {
-                format!("{path}?number={}", caller_of(agent.parse().unwrap()))
-            } else {
-                path
+            let path = match template {
+                "/api/v1/history" => {
+                    format!("{path}?number={}", caller_of(agent.parse().unwrap()))
+                }
+                "/api/v1/reports" => format!("{path}?from=2026-11-01&to=2026-11-30&period=week"),
+                _ => path,
             };
             let body = match (method, template) {
                 ("POST", "/api/v1/auth/login") => {
@@ -1202,4 +1207,52 @@ async fn odd_bodies_never_cause_a_server_error() {
             r.body
         );
     }
+}
+
+#[tokio::test]
+async fn reports_name_the_wrong_parameter_and_cover_the_range() {
+    let h = Harness::new();
+    let admin = h.token(Role::Admin);
+    for (query, field) in [
+        ("to=2026-11-30", "from"),
+        ("from=2026-11-01", "to"),
+        ("from=2026-13-01&to=2026-11-30", "from"),
+        ("from=2026-11-01&to=2026-11-30&period=year", "period"),
+        ("from=2026-11-30&to=2026-11-01", "to"),
+        ("from=2000-01-01&to=2026-11-30&period=day", "period"),
+    ] {
+        let r = h
+            .call("GET", &format!("/api/v1/reports?{query}"), Some(&admin), "")
+            .await;
+        assert_eq!(r.status, 422, "{query}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{query}");
+    }
+    let r = h
+        .call(
+            "GET",
+            "/api/v1/reports?from=2026-11-01&to=2026-11-30&period=week",
+            Some(&admin),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let weeks = r.json();
+    let labels: Vec<&str> = weeks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["label"].as_str().unwrap())
+        .collect();
+    // 2026-11-01 is a Sunday (ISO week 44) and 2026-11-30 a Monday (week 49).
+    assert_eq!(
+        labels,
+        [
+            "2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48", "2026-W49"
+        ]
+    );
+    assert!(
+        weeks[0]["queues"].is_array()
+            && weeks[0]["agents"].is_array()
+            && weeks[0]["sites"].is_array()
+    );
 }

@@ -54,6 +54,22 @@ impl CivilDate {
     pub fn epoch_day(self) -> i64 {
         self.epoch_day
     }
+
+    /// The date `epoch_day` days after 1970-01-01.
+    pub fn from_epoch_day(epoch_day: i64) -> CivilDate {
+        CivilDate { epoch_day }
+    }
+
+    /// Year, month (1–12) and day (1–31).
+    pub fn ymd(self) -> (i64, u32, u32) {
+        let (y, m, d) = civil_from_days(self.epoch_day);
+        (y, m as u32, d as u32)
+    }
+
+    /// Day of the week, Monday = 0 … Sunday = 6 (1970-01-01 was a Thursday).
+    pub fn weekday(self) -> u32 {
+        (self.epoch_day + 3).rem_euclid(7) as u32
+    }
 }
 
 impl TryFrom<String> for CivilDate {
