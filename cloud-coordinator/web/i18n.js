@@ -16,6 +16,8 @@ const LABELS = {
     accounts: "Accounts", role: "Role", agent: "Agent", groups: "Groups", delete: "Delete", edit: "Edit", supervise: "Supervision", monitor: "Monitor", whisper: "Whisper", barge: "Barge in", force_release: "Force release", stop_supervising: "Stop",
     history: "Earlier calls", sites: "Sites", today: "My day", calls: "Calls", talk: "Talk time (s)", average: "Average talk (s)", online: "online", offline: "offline", revoked: "revoked", saved: "Saved", error: "Error",
     name: "Name", waiting: "Waiting", offered: "Offered", answered: "Answered", abandoned: "Abandoned", transferred: "Transferred", service_level: "Service level", asa: "ASA (s)", calls_up: "Calls up", nodes_online: "Online",
+    reports: "Reports", from: "From", to: "To", period: "Period", day: "Day", week: "Week", month: "Month", show: "Show",
+    aht: "AHT (s)", answer_rate: "Answer rate", occupancy: "Occupancy", trunk_occupancy: "Trunk occupancy", lines: "Lines", ivr_visits: "IVR node visits",
   },
   zh: {
     title_login: "Tandem — 登录", username: "用户名", password: "密码", login: "登录",
@@ -32,6 +34,8 @@ const LABELS = {
     accounts: "账号", role: "角色", agent: "坐席", groups: "组", delete: "删除", edit: "编辑", supervise: "班长操作", monitor: "监听", whisper: "耳语", barge: "强插", force_release: "强拆", stop_supervising: "停止",
     history: "历史来电", sites: "站点", today: "今日统计", calls: "通话数", talk: "通话时长（秒）", average: "平均通话（秒）", online: "在线", offline: "离线", revoked: "已吊销", saved: "已保存", error: "错误",
     name: "名称", waiting: "排队中", offered: "呼入", answered: "接通", abandoned: "放弃", transferred: "转出", service_level: "服务水平", asa: "平均应答（秒）", calls_up: "通话中", nodes_online: "在线节点",
+    reports: "统计报表", from: "开始日期", to: "结束日期", period: "周期", day: "日", week: "周", month: "月", show: "查询",
+    aht: "平均处理时长（秒）", answer_rate: "应答率", occupancy: "占用率", trunk_occupancy: "中继占用率", lines: "线路数", ivr_visits: "IVR 节点访问",
   },
 };
 
