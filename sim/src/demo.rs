@@ -24,7 +24,7 @@ use tokio::sync::Mutex;
 
 use crate::people::{self, Desk, PeopleCounters};
 use crate::traffic::{Traffic, TrafficConfig};
-use crate::world::{World, WorldOptions};
+use crate::world::{DEMO_ACCOUNTS, World, WorldOptions};
 
 /// Branches whose FXO lines callers ring.
 const BRANCHES: [&str; 3] = ["bj-01", "sh-01", "gz-01"];
@@ -96,6 +96,16 @@ pub async fn run(options: DemoOptions) -> Result<()> {
             .map(|n| n.site.as_str())
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    world.put_accounts(&DEMO_ACCOUNTS).await?;
+    let accounts: Vec<String> = DEMO_ACCOUNTS
+        .iter()
+        .map(|(user, _, role, _)| format!("{user} ({role})"))
+        .collect();
+    let banner = format!(
+        "{banner}\nweb accounts (password {:?}): {}",
+        DEMO_ACCOUNTS[0].1,
+        accounts.join(", ")
     );
     if options.json {
         eprintln!("{banner}");

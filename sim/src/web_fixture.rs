@@ -16,17 +16,16 @@ use anyhow::{Context, Result, bail};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tandem_coordinator::accounts::{AccountSpec, Role};
+use tandem_coordinator::accounts::Role;
 use tandem_hal::dsp::dtmf::DtmfTiming;
 use tandem_hal::sim::Audio;
 use tandem_hal::sim::line::{FxoState, HangUp, IncomingCall};
-use tandem_node::routing::AgentId;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::world::{World, WorldOptions};
+use crate::world::{DemoAccount, World, WorldOptions};
 
 /// The fixture's accounts: username, password, role, agent.
-pub const ACCOUNTS: [(&str, &str, Role, Option<u32>); 3] = [
+pub const ACCOUNTS: [DemoAccount; 3] = [
     ("ada", "admin-pass-1", Role::Admin, None),
     ("sun", "manager-pass-1", Role::DutyManager, Some(10)),
     ("zhang", "agent-pass-1", Role::Agent, Some(1)),
@@ -56,29 +55,15 @@ pub async fn run(options: FixtureOptions) -> Result<()> {
         .http_addr()
         .context("the coordinator serves no HTTP")?;
 
-    let coordinator = world.coordinator().clone();
-    let accounts = tokio::task::spawn_blocking(move || -> Result<serde_json::Value> {
-        let now = tandem_coordinator::now_secs();
-        let mut out = serde_json::Map::new();
-        for (user, password, role, agent) in ACCOUNTS {
-            let spec = AccountSpec {
-                username: user.to_owned(),
-                password: Some(password.to_owned()),
-                role,
-                agent: agent.map(AgentId),
-                groups: Vec::new(),
-            };
-            // Reused data directories keep their accounts: replace them.
-            let exists = coordinator.store().account(user)?.is_some();
-            coordinator.store().put_account(&spec, !exists, now)?;
-            out.insert(
-                format!("{role}"),
-                serde_json::json!({ "username": user, "password": password, "agent": agent }),
-            );
-        }
-        Ok(serde_json::Value::Object(out))
-    })
-    .await??;
+    world.put_accounts(&ACCOUNTS).await?;
+    let mut accounts = serde_json::Map::new();
+    for (user, password, role, agent) in ACCOUNTS {
+        accounts.insert(
+            format!("{role}"),
+            serde_json::json!({ "username": user, "password": password, "agent": agent }),
+        );
+    }
+    let accounts = serde_json::Value::Object(accounts);
     println!(
         "{}",
         serde_json::json!({ "url": format!("http://{http}"), "accounts": accounts })

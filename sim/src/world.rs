@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tandem_coordinator::Coordinator;
+use tandem_coordinator::accounts::{AccountSpec, Role};
 use tandem_coordinator::server::{Running, ServeOptions};
 use tandem_gateway::Gateway;
 use tandem_gateway::calls::Devices;
@@ -29,6 +30,18 @@ pub const SIM_BOARD: &str = include_str!("../../board-configs/sim.toml");
 pub const HOME_SEAT_BOARD: &str = include_str!("../../board-configs/home-seat.toml");
 /// The demo deployment: three branches, two home agents, an expert pool.
 pub const DEMO_CONFIG: &str = include_str!("../../center-configs/demo.toml");
+
+/// A web account of a simulated world: username, password, role, agent.
+pub type DemoAccount = (&'static str, &'static str, Role, Option<u32>);
+
+/// The demo's web accounts (printed when the demo starts).
+pub const DEMO_ACCOUNTS: [DemoAccount; 5] = [
+    ("admin", "tandem-demo", Role::Admin, None),
+    ("sun", "tandem-demo", Role::DutyManager, Some(10)),
+    ("yang", "tandem-demo", Role::TeamLead, Some(5)),
+    ("zhang", "tandem-demo", Role::Agent, Some(1)),
+    ("li", "tandem-demo", Role::Agent, Some(8)),
+];
 
 /// The demo's nodes: site name and board.
 pub const DEMO_SITES: [(&str, &str); 5] = [
@@ -282,6 +295,37 @@ impl World {
             .await?;
         }
         Ok(())
+    }
+
+    /// Creates (or replaces, in a reused data directory) web accounts.
+    pub async fn put_accounts(&self, accounts: &'static [DemoAccount]) -> Result<()> {
+        let coordinator = self.coordinator().clone();
+        let config = self.config.clone();
+        // argon2 hashing and redb writes: off the async workers.
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let now = tandem_coordinator::now_secs();
+            let store = coordinator.store();
+            for (user, password, role, agent) in accounts {
+                let spec = AccountSpec {
+                    username: (*user).to_owned(),
+                    password: Some((*password).to_owned()),
+                    role: *role,
+                    agent: agent.map(AgentId),
+                    // Team leads lead the groups the configuration gives them.
+                    groups: match (role, agent) {
+                        (Role::TeamLead, Some(a)) => config
+                            .supervisor(AgentId(*a))
+                            .map(|s| s.groups.clone())
+                            .unwrap_or_default(),
+                        _ => Vec::new(),
+                    },
+                };
+                let exists = store.account(user)?.is_some();
+                store.put_account(&spec, !exists, now)?;
+            }
+            Ok(())
+        })
+        .await?
     }
 
     /// Stops every gateway, then the coordinator.
