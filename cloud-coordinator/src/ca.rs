@@ -152,11 +152,29 @@ impl Ca {
 
     /// A fresh server certificate for this run of the coordinator.
     pub fn issue_server_identity(&self) -> Result<ServerIdentity, CaError> {
+        self.issue_server_identity_for(&[COORDINATOR_SERVER_NAME.to_owned()])
+    }
+
+    /// A fresh server certificate for `names` (host names or IP addresses), e.g.
+    /// for the HTTPS pages, which browsers reach by the coordinator's real name.
+    pub fn issue_server_identity_for(&self, names: &[String]) -> Result<ServerIdentity, CaError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.subject_alt_names = vec![SanType::DnsName(COORDINATOR_SERVER_NAME.try_into()?)];
+        let mut sans = Vec::new();
+        for name in names {
+            sans.push(match name.parse::<std::net::IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName(name.as_str().try_into()?),
+            });
+        }
+        params.subject_alt_names = sans;
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, COORDINATOR_SERVER_NAME);
+        dn.push(
+            DnType::CommonName,
+            names
+                .first()
+                .map_or(COORDINATOR_SERVER_NAME, String::as_str),
+        );
         params.distinguished_name = dn;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];

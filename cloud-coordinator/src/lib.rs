@@ -49,6 +49,8 @@ pub enum CoordinatorError {
     Ca(#[from] ca::CaError),
     #[error(transparent)]
     Tls(#[from] tls::ServerTlsError),
+    #[error("HTTPS: {0}")]
+    HttpTls(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use tandem_coordinator::Coordinator;
 use tandem_coordinator::admin::{self, AdminRequest, AdminResponse};
+use tandem_coordinator::http::tls::HttpTls;
 use tandem_coordinator::server::ServeOptions;
 use tandem_node::names::{NodeId, Site};
 
@@ -36,6 +37,17 @@ enum Command {
         /// Sessions end after 12 idle hours (TANDEM_SESSION_IDLE, e.g. 8h).
         #[arg(long)]
         http: Option<SocketAddr>,
+        /// Serve --http over TLS with a certificate from the coordinator's own CA
+        /// for this host name or IP address (repeat for several); browsers must
+        /// trust DATA/ca.der.
+        #[arg(long = "http-tls-name", conflicts_with_all = ["http_tls_cert", "http_tls_key"])]
+        http_tls_names: Vec<String>,
+        /// Serve --http over TLS with this certificate chain (PEM)...
+        #[arg(long, requires = "http_tls_key")]
+        http_tls_cert: Option<PathBuf>,
+        /// ...and this private key (PEM).
+        #[arg(long, requires = "http_tls_cert")]
+        http_tls_key: Option<PathBuf>,
     },
     /// Enrollment tokens for new gateways.
     Token {
@@ -178,7 +190,34 @@ enum NodeCommand {
 async fn main() -> Result<()> {
     tandem_node::logging::init();
     match Cli::parse().command {
-        Command::Serve { data, listen, http } => serve(data, listen, http).await,
+        Command::Serve {
+            data,
+            listen,
+            http,
+            http_tls_names,
+            http_tls_cert,
+            http_tls_key,
+        } => {
+            let http_tls = match (http_tls_cert, http_tls_key) {
+                (Some(cert), Some(key)) => Some(HttpTls::Files { cert, key }),
+                _ if !http_tls_names.is_empty() => Some(HttpTls::OwnCa {
+                    names: http_tls_names,
+                }),
+                _ => None,
+            };
+            if http_tls.is_some() && http.is_none() {
+                bail!("--http-tls-* needs --http ADDR");
+            }
+            serve(
+                data,
+                ServeOptions {
+                    listen,
+                    http,
+                    http_tls,
+                },
+            )
+            .await
+        }
         Command::Token {
             command: TokenCommand::Create { data, site, ttl },
         } => {
@@ -337,10 +376,10 @@ async fn account(command: AccountCommand) -> Result<()> {
     }
 }
 
-async fn serve(data: PathBuf, listen: SocketAddr, http: Option<SocketAddr>) -> Result<()> {
+async fn serve(data: PathBuf, options: ServeOptions) -> Result<()> {
     let coordinator = Coordinator::open(&data)
         .with_context(|| format!("opening data directory {}", data.display()))?;
-    let running = coordinator.serve(ServeOptions { listen, http }).await?;
+    let running = coordinator.serve(options).await?;
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");
     running.shutdown().await;

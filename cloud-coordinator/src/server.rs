@@ -17,6 +17,8 @@ use tokio::task::JoinSet;
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub http: Option<SocketAddr>,
+    /// Serve `http` over TLS.
+    pub http_tls: Option<crate::http::tls::HttpTls>,
 }
 
 /// A presence change to persist.
@@ -146,7 +148,16 @@ impl Coordinator {
                         source,
                     })?;
                 let bound = listener.local_addr().ok();
-                tasks.spawn(http::serve(self.clone(), listener, stop_rx));
+                match &options.http_tls {
+                    Some(tls) => {
+                        let config = http::tls::server_config(self, tls)
+                            .map_err(|e| CoordinatorError::HttpTls(e.to_string()))?;
+                        tasks.spawn(http::tls::serve(self.clone(), listener, config, stop_rx));
+                    }
+                    None => {
+                        tasks.spawn(http::serve(self.clone(), listener, stop_rx));
+                    }
+                }
                 bound
             }
             None => None,

@@ -139,6 +139,7 @@ impl World {
             .serve(ServeOptions {
                 listen: options.listen,
                 http: options.http,
+                http_tls: None,
             })
             .await?;
         let addr = running.local_addr().context("coordinator has no address")?;

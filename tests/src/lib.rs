@@ -121,6 +121,7 @@ pub async fn serve(dir: &Path) -> Result<Running> {
         .serve(ServeOptions {
             listen: "127.0.0.1:0".parse()?,
             http: None,
+            http_tls: None,
         })
         .await?)
 }

@@ -60,6 +60,7 @@ async fn records_arrive_once_online_and_after_an_outage() -> Result<()> {
     let options = ServeOptions {
         listen: addr,
         http: None,
+        http_tls: None,
     };
     let running = Coordinator::open(dir.path())?
         .serve(options.clone())

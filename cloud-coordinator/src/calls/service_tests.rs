@@ -116,6 +116,7 @@ mod wire {
             .serve(crate::server::ServeOptions {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 http: None,
+                http_tls: None,
             })
             .await
             .unwrap();

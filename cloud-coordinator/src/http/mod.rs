@@ -16,6 +16,7 @@ mod pages;
 mod stream;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use crate::Coordinator;
 use axum::Json;

@@ -1115,16 +1115,81 @@ async fn admins_manage_accounts_and_changes_end_sessions() {
 
 /// One request over a real socket, HTTP/1.1 with `Connection: close`.
 async fn raw_http(addr: SocketAddr, method: &str, path: &str, body: &str) -> String {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    exchange(stream, method, path, body).await
+}
+
+async fn exchange(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).await.unwrap();
-    out
+    let mut out = Vec::new();
+    // A TLS peer may close without close_notify once the response is complete.
+    let _ = stream.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn https_with_a_certificate_from_the_coordinators_own_ca() {
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let dir = tempfile::tempdir().unwrap();
+    let coordinator = Coordinator::open(dir.path()).unwrap();
+    let running = coordinator
+        .serve(crate::server::ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            http: Some("127.0.0.1:0".parse().unwrap()),
+            http_tls: Some(super::tls::HttpTls::OwnCa {
+                names: vec!["tandem.example.com".into(), "127.0.0.1".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let addr = running.http_addr().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(coordinator.ca().cert_der().to_vec()))
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    for name in ["tandem.example.com", "127.0.0.1"] {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let server = ServerName::try_from(name.to_owned()).unwrap();
+        let tls = connector.connect(server, tcp).await.unwrap();
+        let health = exchange(tls, "GET", "/healthz", "").await;
+        assert!(health.starts_with("HTTP/1.1 200"), "{name}: {health}");
+    }
+    // A name the certificate does not carry is refused by the client.
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let wrong = ServerName::try_from("other.example.com".to_owned()).unwrap();
+    assert!(connector.connect(wrong, tcp).await.is_err());
+    // Plain HTTP to the TLS port gets nothing useful, and the server keeps serving.
+    let plain = raw_http(addr, "GET", "/healthz", "").await;
+    assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let server = ServerName::try_from("127.0.0.1".to_owned()).unwrap();
+    let tls = connector.connect(server, tcp).await.unwrap();
+    let login = exchange(
+        tls,
+        "POST",
+        "/api/v1/auth/login",
+        r#"{"username":"nobody","password":"nothing"}"#,
+    )
+    .await;
+    assert!(login.starts_with("HTTP/1.1 401"), "{login}");
+    running.shutdown().await;
 }
 
 #[tokio::test]
@@ -1135,6 +1200,7 @@ async fn the_served_api_knows_the_client_address() {
         .serve(crate::server::ServeOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
             http: Some("127.0.0.1:0".parse().unwrap()),
+            http_tls: None,
         })
         .await
         .unwrap();

@@ -250,6 +250,7 @@ pub async fn coordinator_child(data: &Path) -> Result<()> {
         .serve(tandem_coordinator::server::ServeOptions {
             listen: "127.0.0.1:0".parse()?,
             http: None,
+            http_tls: None,
         })
         .await?;
     let addr = running.local_addr().context("no local address")?;

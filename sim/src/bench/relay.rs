@@ -85,6 +85,7 @@ fn start_coordinator(dir: std::path::PathBuf) -> Result<CoordinatorThread> {
                 let running = rt.block_on(coordinator.serve(ServeOptions {
                     listen: "127.0.0.1:0".parse()?,
                     http: None,
+                    http_tls: None,
                 }))?;
                 let addr = running.local_addr().context("no address")?;
                 Ok((rt, coordinator, running, addr, current_tid()?))
