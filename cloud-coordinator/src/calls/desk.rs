@@ -114,6 +114,7 @@ impl CallDesk for CoordinatorDesk {
                 .iter()
                 .map(|q| (q.queue, q.waiting_now))
                 .collect(),
+            routing_latency: self.0.calls().latency.snapshot(),
         }
     }
 

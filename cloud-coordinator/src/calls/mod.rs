@@ -25,6 +25,7 @@ mod control;
 mod decisions;
 pub mod desk;
 mod dispatch;
+pub mod latency;
 mod parties;
 pub mod service;
 mod supervision;

@@ -38,6 +38,8 @@ type Records = (Vec<QueueEvent>, Vec<Disposition>);
 #[derive(Default)]
 pub struct CallService {
     pub(super) core: Mutex<Option<CallControl>>,
+    /// Time of each decision step, for `/metrics`.
+    pub(super) latency: super::latency::LatencyHistogram,
     /// The configuration as pushed to nodes.
     push: Mutex<Option<ConfigPush>>,
     /// Serializes sending outputs (see the module documentation).
@@ -104,7 +106,9 @@ impl Coordinator {
         let Some(cc) = core.as_mut() else {
             return Err(CallError::NotConfigured);
         };
+        let started = std::time::Instant::now();
         let result = f(cc);
+        service.latency.record(started.elapsed());
         self.carry_out(core);
         result
     }

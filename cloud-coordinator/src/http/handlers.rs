@@ -606,5 +606,21 @@ pub async fn metrics(State(api): State<Api>) -> Response {
         "Seconds since the HTTP API started.",
         &one(api.now().saturating_sub(api.0.started_at)),
     );
+    let latency = &desk.routing_latency;
+    let name = "tandem_routing_decision_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time call control takes per decision (a report, a command or a timer).\n# TYPE {name} histogram"
+    );
+    for (bound_us, n) in &latency.buckets {
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"{}\"}} {n}",
+            *bound_us as f64 / 1e6
+        );
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", latency.count);
+    let _ = writeln!(out, "{name}_sum {}", latency.sum_us as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {}", latency.count);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -71,6 +71,8 @@ pub struct DeskMetrics {
     pub calls_active: u64,
     /// Calls waiting, per queue.
     pub queue_depth: Vec<(QueueId, u64)>,
+    /// How long routing decisions take.
+    pub routing_latency: crate::calls::latency::LatencySnapshot,
 }
 
 /// Why call control did not do what was asked.

@@ -71,6 +71,11 @@ impl CallDesk for Desk {
         DeskMetrics {
             calls_active: 0,
             queue_depth: vec![(QueueId(1), 2)],
+            routing_latency: crate::calls::latency::LatencySnapshot {
+                buckets: vec![(10, 1), (50, 3)],
+                count: 4,
+                sum_us: 120,
+            },
         }
     }
 }
@@ -971,6 +976,12 @@ async fn metrics_pages_and_openapi_are_served() {
         "tandem_relay_bytes_forwarded_total 0",
         "tandem_relay_datagrams_refused_total{reason=\"malformed\"} 0",
         "# TYPE tandem_uptime_seconds gauge",
+        "# TYPE tandem_routing_decision_seconds histogram",
+        "tandem_routing_decision_seconds_bucket{le=\"0.00001\"} 1",
+        "tandem_routing_decision_seconds_bucket{le=\"0.00005\"} 3",
+        "tandem_routing_decision_seconds_bucket{le=\"+Inf\"} 4",
+        "tandem_routing_decision_seconds_sum 0.00012",
+        "tandem_routing_decision_seconds_count 4",
     ] {
         assert!(m.body.lines().any(|l| l == line), "{line} in\n{}", m.body);
     }

@@ -168,13 +168,17 @@ mod tests {
             cert: dir.path().join("nope.pem"),
             key: key_path,
         };
-        let e = server_config(&coordinator, &missing).unwrap_err().to_string();
+        let e = server_config(&coordinator, &missing)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nope.pem"), "{e}");
         let swapped = HttpTls::Files {
             cert: cert_path.clone(),
             key: cert_path,
         };
-        let e = server_config(&coordinator, &swapped).unwrap_err().to_string();
+        let e = server_config(&coordinator, &swapped)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cert.pem"), "{e}");
         let no_names = HttpTls::OwnCa { names: vec![] };
         assert!(matches!(
