@@ -316,6 +316,13 @@ impl CallControl {
             self.tear_down(call);
             return refused("the callback has no number");
         };
+        self.dial(agent, call, number);
+        Ok(())
+    }
+
+    /// Asks the anchor to dial `number` for `agent`, whose desk shows the call.
+    fn dial(&mut self, agent: AgentId, call: CallId, number: String) {
+        self.desks.insert(agent, Desk::Dialling { call });
         self.tell_anchor(
             call,
             CallDown::Dial {
@@ -326,7 +333,6 @@ impl CallControl {
             },
         );
         self.dirty.insert(agent);
-        Ok(())
     }
 
     /// An agent places a call through a line of `site`. They are held out of
@@ -382,17 +388,7 @@ impl CallControl {
                 dial: Some((agent, None)),
             },
         );
-        self.desks.insert(agent, Desk::Dialling { call });
-        self.tell_anchor(
-            call,
-            CallDown::Dial {
-                call,
-                line: None,
-                number,
-                agent,
-            },
-        );
-        self.dirty.insert(agent);
+        self.dial(agent, call, number);
         Ok(())
     }
 
