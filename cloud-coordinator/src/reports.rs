@@ -594,25 +594,17 @@ impl crate::Coordinator {
         let config = self.routing_config().ok_or(ReportFailure::NotConfigured)?;
         let store = self.store();
         let mut events: Vec<Event> = store.queue_events()?.into_iter().map(|q| q.event).collect();
-        let mut lines: BTreeMap<Site, u32> = BTreeMap::new();
-        for node in store.nodes()? {
-            if node.revoked_at.is_none() {
-                *lines.entry(node.site.clone()).or_default() += node.inventory.trunk_lines();
-            }
-            for (seq, upload) in store.uploads(&node.node_id)? {
-                if upload.kind != tandem_node::proto::RecordKind::QueueEvent {
-                    continue;
-                }
-                match Event::from_record(&upload.body) {
-                    Ok(e) => events.push(e),
-                    Err(err) => {
-                        tracing::warn!(node = %node.node_id, seq, %err, "undecodable queue event")
-                    }
-                }
-            }
+        let (local, bad) = store.local_queue_events()?;
+        if bad > 0 {
+            tracing::warn!(bad, "some uploaded queue events could not be decoded");
         }
+        events.extend(local);
         events.sort_by_key(|e| e.at);
-        let cdrs = self.cdrs();
+        let mut lines: BTreeMap<Site, u32> = BTreeMap::new();
+        for node in store.nodes()?.iter().filter(|n| n.revoked_at.is_none()) {
+            *lines.entry(node.site.clone()).or_default() += node.inventory.trunk_lines();
+        }
+        let cdrs = self.try_cdrs()?;
         let input = ReportInput {
             events: &events,
             cdrs: &cdrs,

@@ -15,6 +15,7 @@ use tandem_node::link::EnrollToken;
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{EnrollRefusal, RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
+use tandem_node::routing::Event;
 use tandem_node::storage::{DbError, read_table};
 
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
@@ -389,15 +390,31 @@ impl Store {
     /// Every uploaded CDR, decoded with [`Cdr::from_record`], and how many CDR
     /// uploads could not be decoded (a gateway writing another version).
     pub fn cdrs(&self) -> Result<(Vec<Cdr>, usize), StoreError> {
+        self.decoded_uploads(RecordKind::Cdr, Cdr::from_record)
+    }
+
+    /// Every routing event a gateway's local router recorded while the WAN was
+    /// down (uploads of [`RecordKind::QueueEvent`]), and how many could not be
+    /// decoded.
+    pub fn local_queue_events(&self) -> Result<(Vec<Event>, usize), StoreError> {
+        self.decoded_uploads(RecordKind::QueueEvent, Event::from_record)
+    }
+
+    /// The uploads of `kind` from every node, decoded; undecodable ones counted.
+    fn decoded_uploads<T>(
+        &self,
+        kind: RecordKind,
+        decode: impl Fn(&[u8]) -> Result<T, RecordError>,
+    ) -> Result<(Vec<T>, usize), StoreError> {
         let uploads: Vec<StoredUpload> = self.all(UPLOADS, UPLOAD_RECORD_VERSION)?;
-        let (mut cdrs, mut bad) = (Vec::new(), 0);
-        for upload in uploads.iter().filter(|u| u.kind == RecordKind::Cdr) {
-            match Cdr::from_record(&upload.body) {
-                Ok(cdr) => cdrs.push(cdr),
+        let (mut out, mut bad) = (Vec::new(), 0);
+        for upload in uploads.iter().filter(|u| u.kind == kind) {
+            match decode(&upload.body) {
+                Ok(v) => out.push(v),
                 Err(_) => bad += 1,
             }
         }
-        Ok((cdrs, bad))
+        Ok((out, bad))
     }
 
     /// Every record of `table`, in key order, decoded at `version`.

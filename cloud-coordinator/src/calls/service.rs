@@ -333,19 +333,23 @@ impl Coordinator {
         summary
     }
 
-    /// Every CDR uploaded by the gateways (undecodable ones are logged and left out).
-    pub fn cdrs(&self) -> Vec<Cdr> {
-        match self.store().cdrs() {
-            Ok((cdrs, 0)) => cdrs,
-            Ok((cdrs, bad)) => {
-                tracing::warn!(bad, "some uploaded CDRs could not be decoded");
-                cdrs
-            }
-            Err(err) => {
-                tracing::error!(%err, "cannot read CDRs");
-                Vec::new()
-            }
+    /// Every CDR uploaded by the gateways, oldest call first (undecodable ones
+    /// are logged and left out).
+    pub fn try_cdrs(&self) -> Result<Vec<Cdr>, crate::store::StoreError> {
+        let (mut cdrs, bad) = self.store().cdrs()?;
+        if bad > 0 {
+            tracing::warn!(bad, "some uploaded CDRs could not be decoded");
         }
+        cdrs.sort_by_key(|c| (c.started_us, c.call));
+        Ok(cdrs)
+    }
+
+    /// [`Coordinator::try_cdrs`], empty (and logged) when the store fails.
+    pub fn cdrs(&self) -> Vec<Cdr> {
+        self.try_cdrs().unwrap_or_else(|err| {
+            tracing::error!(%err, "cannot read CDRs");
+            Vec::new()
+        })
     }
 
     /// A node's session started: it gets the configuration, its agents may work.

@@ -122,7 +122,7 @@ pub async fn agent_stats(
             .map_err(|_| ApiError::field(UNPROCESSABLE, "since", "must be Unix seconds"))?,
         None => api.now() / 86_400 * 86_400,
     };
-    let mut cdrs = api.blocking(|c| Ok(stored_cdrs(c)?)).await?;
+    let mut cdrs = api.blocking(|c| Ok(c.try_cdrs()?)).await?;
     cdrs.retain(|c| c.agents.contains(&id) && c.started_us / 1_000_000 >= since);
     let talk_us: u64 = cdrs
         .iter()
@@ -275,15 +275,6 @@ pub async fn summary(State(api): State<Api>) -> Result<Json<serde_json::Value>, 
 
 /// Every CDR uploaded by any gateway, oldest first. Records that do not decode
 /// are skipped (and logged).
-pub fn stored_cdrs(coordinator: &crate::Coordinator) -> Result<Vec<Cdr>, StoreError> {
-    let (mut cdrs, undecodable) = coordinator.store().cdrs()?;
-    if undecodable > 0 {
-        tracing::warn!(undecodable, "some stored CDRs could not be decoded");
-    }
-    cdrs.sort_by_key(|c| (c.started_us, c.call));
-    Ok(cdrs)
-}
-
 /// Reports per day, week or month: `from` and `to` are local dates
 /// (YYYY-MM-DD, both included), `period` is day (default), week or month.
 pub async fn reports(
@@ -405,7 +396,7 @@ pub async fn cdrs(
             "must be json or csv",
         ));
     }
-    let mut cdrs = api.blocking(|c| Ok(stored_cdrs(c)?)).await?;
+    let mut cdrs = api.blocking(|c| Ok(c.try_cdrs()?)).await?;
     if granted.scope != Scope::All {
         cdrs.retain(|c| c.agents.iter().any(|a| granted.covers(&api, *a)));
     }
@@ -446,7 +437,7 @@ pub async fn history(
             ));
         }
     }
-    let mut calls = api.blocking(|c| Ok(stored_cdrs(c)?)).await?;
+    let mut calls = api.blocking(|c| Ok(c.try_cdrs()?)).await?;
     calls.retain(|c| c.number.as_ref() == Some(&number));
     calls.reverse();
     calls.truncate(HISTORY_LIMIT);
