@@ -22,21 +22,8 @@ impl CallControl {
             return Ok(());
         }
         tracing::info!(%queue, "call arrived");
-        self.calls.insert(
-            call,
-            CallRec {
-                anchor: site.clone(),
-                caller: caller.clone(),
-                queue,
-                next_party: 1,
-                parties: Default::default(),
-                held: false,
-                waiting: None,
-                consult: None,
-                callback: false,
-                dial: None,
-            },
-        );
+        self.calls
+            .insert(call, CallRec::new(site.clone(), caller.clone(), queue));
         // An out-of-range priority is the anchor's mistake, not the caller's.
         let priority = priority.min(tandem_node::routing::MAX_CALLER_PRIORITY);
         if let Err(e) = self.enqueue(call, queue, priority, Visit::Queue) {

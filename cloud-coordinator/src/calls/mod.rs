@@ -237,6 +237,22 @@ struct CallRec {
 }
 
 impl CallRec {
+    /// A call anchored at `anchor`, with no party but the line yet.
+    fn new(anchor: Site, caller: Option<String>, queue: QueueId) -> CallRec {
+        CallRec {
+            anchor,
+            caller,
+            queue,
+            next_party: 1,
+            parties: BTreeMap::new(),
+            held: false,
+            waiting: None,
+            consult: None,
+            callback: false,
+            dial: None,
+        }
+    }
+
     /// Agent (non-supervisor) parties.
     fn agents(&self) -> impl Iterator<Item = (PartyId, &Party)> {
         self.parties

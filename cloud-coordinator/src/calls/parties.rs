@@ -358,6 +358,9 @@ impl CallControl {
         if self.desks.contains_key(&agent) {
             return refused("finish the current call first");
         }
+        if self.config.site(&site).is_none() {
+            return refused(format!("site {site} has no lines in the configuration"));
+        }
         match self.router.agent_state(agent) {
             Some(AgentState::Ready) => self.route(Input::AgentNotReady {
                 agent,
@@ -366,28 +369,13 @@ impl CallControl {
             Some(AgentState::NotReady(_)) => {}
             _ => return refused("log in and finish any call or wrap-up first"),
         }
-        if self.config.site(&site).is_none() {
-            return refused(format!("site {site} has no lines in the configuration"));
-        }
         // Unique like the gateways' ids: time in the high bits, a counter below.
         let call = CallId((self.now.0 << 16) | u64::from(self.next_outbound));
         self.next_outbound = self.next_outbound.wrapping_add(1);
         tracing::info!(call = %call, %site, "outbound call");
-        self.calls.insert(
-            call,
-            CallRec {
-                anchor: site,
-                caller: Some(number.clone()),
-                queue: QueueId(0),
-                next_party: 1,
-                parties: Default::default(),
-                held: false,
-                waiting: None,
-                consult: None,
-                callback: false,
-                dial: Some((agent, None)),
-            },
-        );
+        let mut rec = CallRec::new(site, Some(number.clone()), QueueId(0));
+        rec.dial = Some((agent, None));
+        self.calls.insert(call, rec);
         self.dial(agent, call, number);
         Ok(())
     }

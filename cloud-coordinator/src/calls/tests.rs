@@ -943,6 +943,18 @@ fn an_agent_dials_out_through_a_branch_line_and_is_ready_again_afterwards() {
         .is_err()
     );
     assert_eq!(w.state(1), Some(AgentState::Ready));
+    // A site without lines: refused, and the agent stays ready.
+    assert!(
+        w.cmd(
+            1,
+            AgentCommand::Dial {
+                site: site("home-li"),
+                number: "8001".into()
+            }
+        )
+        .is_err()
+    );
+    assert_eq!(w.state(1), Some(AgentState::Ready));
 
     w.ok(
         1,
