@@ -171,14 +171,31 @@ impl Desk<'_> {
     }
 
     async fn wait(&self, what: &str, pred: impl Fn(&AgentView) -> bool) -> Result<()> {
-        let mut rx = self.gateway.agent_view(self.agent);
-        let limit = Duration::from_secs(5);
-        tokio::time::timeout(limit, rx.wait_for(|v| pred(v)))
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!("agent {}: {what} not reached within {limit:?}", self.agent)
-            })??;
+        wait_view(self.gateway, self.agent, what, Duration::from_secs(5), pred).await?;
         Ok(())
+    }
+}
+
+/// Waits until `agent`'s seat on `gateway` shows a view matching `pred`; the
+/// error names what was awaited and shows the last view.
+pub async fn wait_view(
+    gateway: &Gateway,
+    agent: AgentId,
+    what: &str,
+    limit: Duration,
+    pred: impl Fn(&AgentView) -> bool,
+) -> Result<AgentView> {
+    let mut rx = gateway.agent_view(agent);
+    let waited = tokio::time::timeout(limit, rx.wait_for(|v| pred(v)))
+        .await
+        .map(|r| r.map(|view| view.clone()));
+    match waited {
+        Ok(Ok(view)) => Ok(view),
+        Ok(Err(_)) => anyhow::bail!("agent {agent}: the gateway stopped while waiting for {what}"),
+        Err(_) => anyhow::bail!(
+            "agent {agent}: {what} not reached within {limit:?}; view {:?}",
+            *rx.borrow()
+        ),
     }
 }
 

@@ -4,10 +4,10 @@
 //! configuration loaded. The demo and the end-to-end tests build on it, so both
 //! run exactly the code a production site runs.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tandem_coordinator::Coordinator;
 use tandem_coordinator::accounts::{AccountSpec, Role};
 use tandem_coordinator::server::{Running, ServeOptions};
@@ -259,24 +259,8 @@ impl World {
         limit: Duration,
         pred: impl Fn(&AgentView) -> bool,
     ) -> Result<AgentView> {
-        let mut rx = self.seat_node(agent)?.gateway.agent_view(AgentId(agent));
-        let start = Instant::now();
-        loop {
-            {
-                let v = rx.borrow_and_update();
-                if pred(&v) {
-                    return Ok(v.clone());
-                }
-            }
-            let left = limit.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                bail!(
-                    "agent {agent}: {what} not reached within {limit:?}; view {:?}",
-                    rx.borrow()
-                );
-            }
-            let _ = tokio::time::timeout(left, rx.changed()).await;
-        }
+        let gateway = &self.seat_node(agent)?.gateway;
+        crate::people::wait_view(gateway, AgentId(agent), what, limit, pred).await
     }
 
     /// Logs `agents` in and makes them ready, waiting for each to show ready.
