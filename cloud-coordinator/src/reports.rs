@@ -99,6 +99,20 @@ pub struct SiteRow {
     pub trunk_occupancy_percent: Option<f64>,
 }
 
+impl SiteRow {
+    fn empty(site: Site, lines: u32) -> SiteRow {
+        SiteRow {
+            site,
+            calls: 0,
+            inbound: 0,
+            outbound: 0,
+            answered: 0,
+            lines,
+            trunk_occupancy_percent: None,
+        }
+    }
+}
+
 /// One period of a report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PeriodReport {
@@ -292,20 +306,7 @@ fn period(input: &ReportInput<'_>, label: String, start: i64, end: i64) -> Perio
     let mut sites: BTreeMap<Site, SiteRow> = input
         .lines
         .iter()
-        .map(|(site, lines)| {
-            (
-                site.clone(),
-                SiteRow {
-                    site: site.clone(),
-                    calls: 0,
-                    inbound: 0,
-                    outbound: 0,
-                    answered: 0,
-                    lines: *lines,
-                    trunk_occupancy_percent: None,
-                },
-            )
-        })
+        .map(|(site, lines)| (site.clone(), SiteRow::empty(site.clone(), *lines)))
         .collect();
     let mut busy_ms: BTreeMap<Site, u64> = BTreeMap::new();
     for c in input.cdrs {
@@ -315,15 +316,10 @@ fn period(input: &ReportInput<'_>, label: String, start: i64, end: i64) -> Perio
         *busy_ms.entry(c.site.clone()).or_default() += overlap;
     }
     for c in &in_period {
-        let row = sites.entry(c.site.clone()).or_insert_with(|| SiteRow {
-            site: c.site.clone(),
-            calls: 0,
-            inbound: 0,
-            outbound: 0,
-            answered: 0,
-            lines: 0,
-            trunk_occupancy_percent: None,
-        });
+        // A site no gateway reports lines for (revoked since) still shows its calls.
+        let row = sites
+            .entry(c.site.clone())
+            .or_insert_with(|| SiteRow::empty(c.site.clone(), 0));
         row.calls += 1;
         if c.outbound {
             row.outbound += 1;
