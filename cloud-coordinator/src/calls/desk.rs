@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use tandem_node::calls::{AgentCommand, AgentView};
+use tandem_node::calls::{AgentCommand, AgentView, CenterConfig};
 use tandem_node::routing::{AgentId, CallId, GroupId};
 
 use super::CallError;
 use super::service::lock;
 use crate::Coordinator;
-use crate::http::{CallDesk, DeskError, DeskMetrics};
+use crate::http::{ApiError, CallDesk, ConfigEdit, DeskError, DeskMetrics};
 
 /// The coordinator's call control behind the HTTP API.
 pub struct CoordinatorDesk(pub Coordinator);
@@ -23,15 +23,21 @@ impl From<CallError> for DeskError {
                 field: "agent".into(),
                 problem: e.to_string(),
             },
-            CallError::Config(_) => DeskError::Invalid {
-                field: "config".into(),
-                problem: e.to_string(),
+            CallError::Config(inner) => DeskError::Invalid {
+                field: inner.field(),
+                problem: inner.to_string(),
             },
             CallError::Store(_) => DeskError::Unavailable(e.to_string()),
             CallError::UnknownCall(_) | CallError::Refused(_) | CallError::Route(_) => {
                 DeskError::Refused(e.to_string())
             }
         }
+    }
+}
+
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> Self {
+        DeskError::from(e).into()
     }
 }
 
@@ -76,17 +82,12 @@ impl CallDesk for CoordinatorDesk {
         })
     }
 
-    fn config_text(&self) -> Option<String> {
-        let core = lock(&self.0.calls().core);
-        let config = core.as_ref()?.config().config().clone();
-        drop(core);
-        toml::to_string_pretty(&config)
-            .map_err(|e| tracing::warn!(%e, "configuration cannot be shown as TOML"))
-            .ok()
+    fn config(&self) -> Option<(u64, CenterConfig)> {
+        self.0.center_config()
     }
 
-    fn put_config(&self, text: &str) -> Result<u64, DeskError> {
-        Ok(self.0.load_config(text)?)
+    fn update_config(&self, expected: Option<u64>, edit: ConfigEdit<'_>) -> Result<u64, ApiError> {
+        self.0.update_config(expected, edit)
     }
 
     fn agent_groups(&self, agent: AgentId) -> Vec<GroupId> {

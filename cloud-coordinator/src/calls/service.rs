@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tandem_node::calls::{
-    AgentCommand, AgentView, CallDown, CallUp, Cdr, ConfigPush, ValidCenterConfig,
+    AgentCommand, AgentView, CallDown, CallUp, Cdr, CenterConfig, ConfigPush, ValidCenterConfig,
 };
 use tandem_node::link::now_us;
 use tandem_node::media::LegId;
@@ -218,10 +218,47 @@ impl Coordinator {
     /// Validates, applies live and stores a center configuration (TOML), then
     /// pushes it to every online node. Returns its version. Blocking.
     pub fn load_config(&self, text: &str) -> Result<u64, CallError> {
-        let valid = ValidCenterConfig::from_toml(text)?;
-        let body = valid.to_postcard()?;
+        self.update_config(None, |_| Ok(ValidCenterConfig::from_toml(text)?))
+    }
+
+    /// The configuration in force and its version.
+    pub fn center_config(&self) -> Option<(u64, CenterConfig)> {
+        let core = lock(&self.calls().core);
+        let cc = core.as_ref()?;
+        Some((cc.version(), cc.config().config().clone()))
+    }
+
+    /// Replaces the configuration with what `edit` makes of the one in force
+    /// (`None` before the first), then applies, stores and pushes it like
+    /// [`Coordinator::load_config`]. Edits are serialized, so two administrators
+    /// changing different things both land; `expected` is the version the editor
+    /// started from, and a change made since refuses this one instead of
+    /// silently undoing it. Blocking.
+    pub fn update_config<E: From<CallError>>(
+        &self,
+        expected: Option<u64>,
+        edit: impl FnOnce(Option<&CenterConfig>) -> Result<ValidCenterConfig, E>,
+    ) -> Result<u64, E> {
         let service = self.calls();
         let _loading = lock(&service.loading);
+        let current = self.center_config();
+        if let Some(expected) = expected {
+            let now_in_force = current.as_ref().map_or(0, |(v, _)| *v);
+            if now_in_force != expected {
+                return Err(CallError::Refused(format!(
+                    "the configuration changed (version {now_in_force} now, {expected} was edited); reload and try again"
+                ))
+                .into());
+            }
+        }
+        let valid = edit(current.as_ref().map(|(_, c)| c))?;
+        Ok(self.install_config(valid)?)
+    }
+
+    /// Applies, stores and pushes `valid`; the caller holds `loading`.
+    fn install_config(&self, valid: ValidCenterConfig) -> Result<u64, CallError> {
+        let body = valid.to_postcard()?;
+        let service = self.calls();
         let version = self.store().next_config_version()?;
         let at = now();
         {

@@ -204,25 +204,17 @@ pub async fn agent_command(
 }
 
 pub async fn config_get(State(api): State<Api>) -> Result<Response, ApiError> {
-    let text = api
+    let (_, config) = api
         .desk()
-        .config_text()
+        .config()
         .ok_or_else(|| ApiError::not_found("no configuration loaded"))?;
+    let text = toml::to_string_pretty(&config).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/toml")], text).into_response())
 }
 
-/// The field a configuration error names.
-fn config_field(e: &CenterConfigError) -> String {
-    match e {
-        CenterConfigError::Field { field, .. } => field.clone(),
-        CenterConfigError::Routing(inner) => {
-            let text = inner.to_string();
-            let head = text.split([':', ' ']).next().unwrap_or_default();
-            format!("routing.{head}")
-        }
-        CenterConfigError::Ivr(_) => "ivr".to_owned(),
-        CenterConfigError::Toml(_) | CenterConfigError::Postcard(_) => "body".to_owned(),
-    }
+/// A configuration error as a 422 naming its field.
+pub fn config_error(e: &CenterConfigError) -> ApiError {
+    ApiError::field(UNPROCESSABLE, e.field(), e.to_string())
 }
 
 pub async fn config_put(
@@ -231,10 +223,12 @@ pub async fn config_put(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::field(StatusCode::BAD_REQUEST, "body", "not UTF-8"))?;
-    ValidCenterConfig::from_toml(text)
-        .map_err(|e| ApiError::field(UNPROCESSABLE, config_field(&e), e.to_string()))?;
-    let version = api.desk().put_config(text)?;
+        .map_err(|_| ApiError::field(StatusCode::BAD_REQUEST, "body", "not UTF-8"))?
+        .to_owned();
+    let valid = ValidCenterConfig::from_toml(&text).map_err(|e| config_error(&e))?;
+    let version = api
+        .desk_blocking(move |desk| desk.update_config(None, Box::new(|_| Ok(valid))))
+        .await?;
     tracing::info!(user = %granted.account.username, version, "center configuration replaced");
     Ok(Json(serde_json::json!({ "version": version })).into_response())
 }

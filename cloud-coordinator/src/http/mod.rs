@@ -11,6 +11,7 @@
 
 mod auth;
 pub mod authz;
+mod config_sections;
 mod handlers;
 mod pages;
 mod stream;
@@ -30,7 +31,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tandem_node::calls::{AgentCommand, AgentView};
+use tandem_node::calls::{AgentCommand, AgentView, CenterConfig, ValidCenterConfig};
 use tandem_node::routing::{AgentId, CallId, GroupId, QueueId};
 use tokio::sync::watch;
 
@@ -49,11 +50,12 @@ pub trait CallDesk: Send + Sync + 'static {
     fn agent_view(&self, agent: AgentId) -> Option<AgentView>;
     /// The wallboard: per queue and per agent figures, as JSON.
     fn summary_json(&self) -> serde_json::Value;
-    /// The current center configuration, as the administrator wrote it.
-    fn config_text(&self) -> Option<String>;
-    /// Replaces the configuration with `text` (already validated with
-    /// `ValidCenterConfig::from_toml`); returns the new version.
-    fn put_config(&self, text: &str) -> Result<u64, DeskError>;
+    /// The configuration in force and its version; `None` before the first.
+    fn config(&self) -> Option<(u64, CenterConfig)>;
+    /// Replaces the configuration with what `edit` makes of the one in force,
+    /// one writer at a time; refused (409) if `expected` is given and another
+    /// change landed since. Returns the new version. Blocking.
+    fn update_config(&self, expected: Option<u64>, edit: ConfigEdit<'_>) -> Result<u64, ApiError>;
     /// The groups `agent` is a member of (for team leads' scope).
     fn agent_groups(&self, agent: AgentId) -> Vec<GroupId>;
     /// Figures for `/metrics`.
@@ -64,6 +66,11 @@ pub trait CallDesk: Send + Sync + 'static {
         HashMap::new()
     }
 }
+
+/// A change to the center configuration: the one in force (if any) in, the
+/// validated replacement out, or the error the request gets.
+pub type ConfigEdit<'a> =
+    Box<dyn FnOnce(Option<&CenterConfig>) -> Result<ValidCenterConfig, ApiError> + Send + 'a>;
 
 /// Call-control figures for `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -173,6 +180,17 @@ impl Api {
 
     pub fn now(&self) -> u64 {
         (self.0.options.clock)()
+    }
+
+    /// Runs blocking call-desk work (configuration changes) off the async threads.
+    pub async fn desk_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn CallDesk) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let desk = self.0.desk.clone();
+        tokio::task::spawn_blocking(move || work(&*desk))
+            .await
+            .map_err(ApiError::internal)?
     }
 
     /// Runs database or hashing work off the async threads.
@@ -428,6 +446,36 @@ pub fn routes(api: Api) -> Routes {
         )
         .guarded(get, "/api/v1/config", A::ReadConfig, h::config_get)
         .guarded(put, "/api/v1/config", A::WriteConfig, h::config_put)
+        .guarded(
+            get,
+            "/api/v1/config/{section}",
+            A::ReadConfig,
+            config_sections::section_get,
+        )
+        .guarded(
+            put,
+            "/api/v1/config/{section}",
+            A::WriteConfig,
+            config_sections::section_put,
+        )
+        .guarded(
+            get,
+            "/api/v1/config/{section}/{key}",
+            A::ReadConfig,
+            config_sections::item_get,
+        )
+        .guarded(
+            put,
+            "/api/v1/config/{section}/{key}",
+            A::WriteConfig,
+            config_sections::item_put,
+        )
+        .guarded(
+            delete,
+            "/api/v1/config/{section}/{key}",
+            A::WriteConfig,
+            config_sections::item_delete,
+        )
         .guarded(get, "/api/v1/summary", A::Wallboard, h::summary)
         .guarded(get, "/api/v1/cdrs", A::ExportCdrs, h::cdrs)
         .guarded(get, "/api/v1/reports", A::Reports, h::reports)

@@ -10,9 +10,11 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::http::HeaderMap;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tandem_node::calls::{AgentCommand, AgentView};
+use tandem_node::calls::{AgentCommand, AgentView, CenterConfig, ValidCenterConfig};
 use tandem_node::routing::{AgentId, AgentState, CallId, GroupId};
 use tower::ServiceExt;
+
+mod config_sections;
 
 const DEMO: &str = include_str!("../../../center-configs/demo.toml");
 const PASSWORD: &str = "correct horse battery";
@@ -21,7 +23,14 @@ const PASSWORD: &str = "correct horse battery";
 #[derive(Default)]
 struct Desk {
     commands: Mutex<Vec<(AgentId, AgentCommand)>>,
-    config: Mutex<Option<String>>,
+    config: Mutex<Option<(u64, CenterConfig)>>,
+}
+
+impl Desk {
+    fn load(&self, text: &str) {
+        let valid = ValidCenterConfig::from_toml(text).unwrap();
+        *self.config.lock().unwrap() = Some((1, valid.config().clone()));
+    }
 }
 
 impl CallDesk for Desk {
@@ -53,12 +62,18 @@ impl CallDesk for Desk {
     fn summary_json(&self) -> serde_json::Value {
         serde_json::json!({ "queues": [{ "queue": 1, "waiting": 2 }], "agents": [] })
     }
-    fn config_text(&self) -> Option<String> {
+    fn config(&self) -> Option<(u64, CenterConfig)> {
         self.config.lock().unwrap().clone()
     }
-    fn put_config(&self, text: &str) -> Result<u64, DeskError> {
-        *self.config.lock().unwrap() = Some(text.to_owned());
-        Ok(2)
+    fn update_config(&self, expected: Option<u64>, edit: ConfigEdit<'_>) -> Result<u64, ApiError> {
+        let mut config = self.config.lock().unwrap();
+        let version = config.as_ref().map_or(0, |(v, _)| *v);
+        if expected.is_some_and(|e| e != version) {
+            return Err(DeskError::Refused("stale".into()).into());
+        }
+        let valid = edit(config.as_ref().map(|(_, c)| c))?;
+        *config = Some((version + 1, valid.config().clone()));
+        Ok(version + 1)
     }
     fn agent_groups(&self, agent: AgentId) -> Vec<GroupId> {
         match agent.0 {
@@ -161,6 +176,21 @@ impl Harness {
             desk,
             now,
         }
+    }
+
+    /// The same harness with the coordinator's real call control behind the
+    /// API instead of the double.
+    fn with_real_desk(mut self) -> Self {
+        let now = self.now.clone();
+        self.api = Api::new(
+            self.coordinator.clone(),
+            self.coordinator.call_desk(),
+            HttpOptions {
+                clock: Arc::new(move || now.load(Ordering::SeqCst)),
+                ..HttpOptions::default()
+            },
+        );
+        self
     }
 
     fn advance(&self, secs: u64) {
@@ -270,6 +300,19 @@ fn role_table() -> Vec<(&'static str, &'static str, [bool; 4])> {
         ("POST", "/api/v1/agents/{id}/commands", ALL),
         ("GET", "/api/v1/config", [false, false, true, true]),
         ("PUT", "/api/v1/config", ADMIN),
+        (
+            "GET",
+            "/api/v1/config/{section}",
+            [false, false, true, true],
+        ),
+        ("PUT", "/api/v1/config/{section}", ADMIN),
+        (
+            "GET",
+            "/api/v1/config/{section}/{key}",
+            [false, false, true, true],
+        ),
+        ("PUT", "/api/v1/config/{section}/{key}", ADMIN),
+        ("DELETE", "/api/v1/config/{section}/{key}", ADMIN),
         ("GET", "/api/v1/summary", [false, true, true, true]),
         ("GET", "/api/v1/cdrs", [false, true, true, true]),
         ("GET", "/api/v1/reports", [false, false, true, true]),
@@ -346,7 +389,7 @@ fn the_openapi_document_lists_exactly_the_routes_of_the_router() {
 async fn every_role_gets_exactly_the_endpoints_the_table_allows() {
     let h = Harness::new();
     h.enroll("bj-01-x");
-    *h.desk.config.lock().unwrap() = Some(DEMO.to_owned());
+    h.desk.load(DEMO);
     for (name, role) in [("victim-put", Role::Agent), ("victim-del", Role::Agent)] {
         h.coordinator
             .store()
@@ -388,7 +431,16 @@ async fn every_role_gets_exactly_the_endpoints_the_table_allows() {
                     } else {
                         "victim-del"
                     },
-                );
+                )
+                .replace(
+                    "{section}",
+                    match (method, template.ends_with("{key}")) {
+                        (_, true) => "sites",
+                        ("PUT", false) => "blacklist",
+                        _ => "queues",
+                    },
+                )
+                .replace("{key}", "bj-01");
             let path = match template {
                 "/api/v1/history" => {
                     format!("{path}?number={}", caller_of(agent.parse().unwrap()))
@@ -403,6 +455,10 @@ async fn every_role_gets_exactly_the_endpoints_the_table_allows() {
                 ("POST", "/api/v1/nodes/tokens") => r#"{"site":"bj-01"}"#.to_owned(),
                 ("POST", "/api/v1/agents/{id}/commands") => r#""Ready""#.to_owned(),
                 ("PUT", "/api/v1/config") => DEMO.to_owned(),
+                ("PUT", "/api/v1/config/{section}") => "[]".to_owned(),
+                ("PUT", "/api/v1/config/{section}/{key}") => {
+                    r#"{"site":"bj-01","flow":"branch"}"#.to_owned()
+                }
                 ("POST", "/api/v1/accounts") => format!(
                     r#"{{"username":"new-{i}","password":"{PASSWORD}","role":"duty_manager"}}"#
                 ),
@@ -700,13 +756,14 @@ async fn bad_input_is_a_4xx_naming_the_field_and_changes_nothing() {
     let r = h.call("PUT", "/api/v1/config", Some(&admin), &bad).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.field(), "seats[0].agent");
-    assert!(h.desk.config_text().is_none());
+    assert!(h.desk.config().is_none());
     let r = h.call("GET", "/api/v1/config", Some(&admin), "").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = h.call("PUT", "/api/v1/config", Some(&admin), DEMO).await;
-    assert_eq!(r.json()["version"], 2);
+    assert_eq!(r.json()["version"], 1);
     let r = h.call("GET", "/api/v1/config", Some(&admin), "").await;
-    assert_eq!(r.body, DEMO);
+    let shown = ValidCenterConfig::from_toml(&r.body).unwrap();
+    assert_eq!(shown, ValidCenterConfig::from_toml(DEMO).unwrap());
 
     let r = h.call("GET", "/api/v1/nope", Some(&admin), "").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ivr::{IvrConfig, IvrConfigError, ValidIvrConfig};
+use crate::ivr::{IvrConfig, IvrConfigError, Node, ValidIvrConfig};
 use crate::names::Site;
-use crate::routing::{AgentId, ConfigError, GroupId, RoutingConfig};
+use crate::routing::{AgentId, ConfigError, GroupId, QueueId, RoutingConfig};
 
 /// Everything an administrator decides about calls.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +106,24 @@ pub enum CenterConfigError {
     },
 }
 
+impl CenterConfigError {
+    /// The path of the field at fault, as an editor shows it next to the input
+    /// (`seats[2].agent`, `routing.queues[1].targets`, `ivr`, or `body` when the
+    /// text itself does not parse).
+    pub fn field(&self) -> String {
+        match self {
+            CenterConfigError::Field { field, .. } => field.clone(),
+            CenterConfigError::Routing(inner) => {
+                let text = inner.to_string();
+                let head = text.split([':', ' ']).next().unwrap_or_default();
+                format!("routing.{head}")
+            }
+            CenterConfigError::Ivr(_) => "ivr".to_owned(),
+            CenterConfigError::Toml(_) | CenterConfigError::Postcard(_) => "body".to_owned(),
+        }
+    }
+}
+
 fn field(field: impl Into<String>, problem: impl Into<String>) -> CenterConfigError {
     CenterConfigError::Field {
         field: field.into(),
@@ -142,7 +160,8 @@ impl ValidCenterConfig {
     }
 
     /// Checks every cross-reference: seats and supervisors name known agents,
-    /// sites name known flows, nobody has two seats and no seat two agents.
+    /// sites name known flows, IVR queue nodes known queues, queue hours known
+    /// calendars, nobody has two seats and no seat two agents.
     pub fn validate(config: CenterConfig) -> Result<Self, CenterConfigError> {
         config.routing.validate()?;
         let ivr = crate::ivr::validate(config.ivr.clone())?;
@@ -165,6 +184,32 @@ impl ValidCenterConfig {
                     };
                     return Err(field(path, format!("unknown IVR flow {flow:?}")));
                 }
+            }
+        }
+        let queues: BTreeSet<QueueId> = config.routing.queues.iter().map(|q| q.id).collect();
+        for (name, flow) in &config.ivr.flows {
+            for (node_name, node) in &flow.nodes {
+                let queue = match node {
+                    Node::Queue(q) => q.queue,
+                    Node::CallbackOffer(c) => c.queue,
+                    _ => continue,
+                };
+                if !queues.contains(&queue) {
+                    return Err(field(
+                        format!("ivr.flows.{name}.nodes.{node_name}.queue"),
+                        format!("unknown queue {queue}"),
+                    ));
+                }
+            }
+        }
+        for (i, q) in config.routing.queues.iter().enumerate() {
+            if let Some(calendar) = &q.business_hours
+                && !config.ivr.calendars.contains_key(calendar)
+            {
+                return Err(field(
+                    format!("routing.queues[{i}].business_hours"),
+                    format!("unknown calendar {calendar:?}"),
+                ));
             }
         }
         let mut seated = BTreeSet::new();
@@ -329,6 +374,18 @@ mod tests {
         c.seats[0].agent = AgentId(9999);
         let e = ValidCenterConfig::validate(c).unwrap_err().to_string();
         assert!(e.contains("seats[0].agent"), "{e}");
+    }
+
+    #[test]
+    fn an_ivr_node_naming_an_unknown_queue_is_named() {
+        let mut c = ValidCenterConfig::from_toml(EXAMPLE)
+            .unwrap()
+            .config()
+            .clone();
+        c.routing.queues.retain(|q| q.id != QueueId(2));
+        let e = ValidCenterConfig::validate(c).unwrap_err().to_string();
+        assert!(e.contains("unknown queue 2"), "{e}");
+        assert!(e.starts_with("ivr.flows."), "{e}");
     }
 
     #[test]

@@ -239,8 +239,11 @@ pub struct Membership {
     pub windows: Vec<TimeWindow>,
 }
 
+/// The skill level of a member whose proficiency is not given: the middle of 1–5.
+pub const DEFAULT_PROFICIENCY: u8 = 3;
+
 fn default_proficiency() -> u8 {
-    3
+    DEFAULT_PROFICIENCY
 }
 
 /// An agent.

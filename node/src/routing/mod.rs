@@ -94,9 +94,9 @@ mod time;
 
 pub use agent::{AgentStats, REASON_LOGGED_IN, REASON_MISSED_OFFERS};
 pub use config::{
-    AgentConfig, BlacklistAction, BlacklistRule, ConfigError, FairnessWeights, GroupConfig,
-    Membership, OverflowRule, OverflowWhen, QueueConfig, RoutingConfig, ServiceLevelTarget,
-    TargetStep, VipRule, WrapUpMode, WrapUpPolicy,
+    AgentConfig, BlacklistAction, BlacklistRule, ConfigError, DEFAULT_PROFICIENCY, FairnessWeights,
+    GroupConfig, Membership, OverflowRule, OverflowWhen, QueueConfig, RoutingConfig,
+    ServiceLevelTarget, TargetStep, VipRule, WrapUpMode, WrapUpPolicy,
 };
 pub use engine::{MAX_CALLER_LEN, MAX_CALLER_PRIORITY, MAX_REASON_LEN, RouteError, Router};
 pub use erlang::{ErlangC, erlang_a};
