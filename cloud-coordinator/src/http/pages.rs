@@ -34,6 +34,11 @@ pub async fn admin() -> Html<&'static str> {
 /// Scripts and style sheets, by name.
 const ASSETS: &[(&str, &str, &str)] = &[
     ("app.js", "text/javascript; charset=utf-8", web!("app.js")),
+    (
+        "admin-config.js",
+        "text/javascript; charset=utf-8",
+        web!("admin-config.js"),
+    ),
     ("i18n.js", "text/javascript; charset=utf-8", web!("i18n.js")),
     ("style.css", "text/css; charset=utf-8", web!("style.css")),
 ];
@@ -47,10 +52,20 @@ pub async fn asset(Path(file): Path<String>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    /// Every label a page uses, from `data-i18n`, `data-i18n-placeholder` and `t("…")`.
+    /// Every label a page uses: `data-i18n`, `data-i18n-placeholder` and
+    /// `t("…")`; in the form specs also `label: "…"`, `none: "…"` and the label
+    /// of a `["value", "label"]` option pair.
     fn labels(text: &str) -> Vec<&str> {
         let mut out = Vec::new();
-        for marker in ["data-i18n=\"", "data-i18n-placeholder=\"", "t(\""] {
+        let markers = [
+            "data-i18n=\"",
+            "data-i18n-placeholder=\"",
+            "t(\"",
+            "label: \"",
+            "none: \"",
+            "\", \"",
+        ];
+        for marker in markers {
             for (at, _) in text.match_indices(marker) {
                 // `t(` the function, not the end of `split(` or `set(`.
                 let before = text[..at].chars().next_back().unwrap_or(' ');
@@ -58,7 +73,18 @@ mod tests {
                     continue;
                 }
                 let rest = &text[at + marker.len()..];
-                out.extend(rest.split('"').next());
+                let Some((key, after)) = rest.split_once('"') else {
+                    continue;
+                };
+                let pair = marker == "\", \"";
+                let head = &text[..at];
+                let opens_pair = head
+                    .rfind('"')
+                    .is_some_and(|open| head[..open].ends_with('['));
+                let is_key = key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                if !pair || (opens_pair && is_key && !key.is_empty() && after.starts_with(']')) {
+                    out.push(key);
+                }
             }
         }
         out
@@ -74,7 +100,9 @@ mod tests {
             web!("wallboard.html"),
             web!("admin.html"),
             web!("app.js"),
+            web!("admin-config.js"),
         ];
+        assert!(labels(web!("admin-config.js")).len() > 100);
         assert!(labels(web!("desk.html")).len() > 20);
         for page in pages {
             for key in labels(page) {
