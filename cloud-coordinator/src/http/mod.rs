@@ -41,13 +41,14 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// Call control as the HTTP API sees it. The coordinator's call control
 /// implements it; tests use a double. Methods are called from async handlers and
-/// must not block on I/O.
+/// must not block on I/O, except [`CallDesk::summary_json`].
 pub trait CallDesk: Send + Sync + 'static {
     /// Carries out an agent's (or supervisor's) command as `agent`.
     fn agent_command(&self, agent: AgentId, command: AgentCommand) -> Result<AgentView, DeskError>;
     /// The agent's current view; `None` for an unknown agent.
     fn agent_view(&self, agent: AgentId) -> Option<AgentView>;
-    /// The wallboard: per queue and per agent figures, as JSON.
+    /// The wallboard: per queue, agent and site figures, as JSON. May block
+    /// (reads the store): the handler runs it off the async threads.
     fn summary_json(&self) -> serde_json::Value;
     /// The current center configuration, as the administrator wrote it.
     fn config_text(&self) -> Option<String>;
