@@ -108,6 +108,9 @@ pub struct HttpOptions {
     /// Failed logins allowed per user and per address within `login_window`.
     pub login_failures: usize,
     pub login_window: Duration,
+    /// How often an open event stream checks that its session is still live
+    /// (not logged out, expired or ended by an account change); it ends when not.
+    pub session_check: Duration,
     pub clock: Clock,
 }
 
@@ -117,6 +120,7 @@ impl Default for HttpOptions {
             session_idle: Duration::from_secs(12 * 3600),
             login_failures: 5,
             login_window: Duration::from_secs(60),
+            session_check: Duration::from_secs(5),
             clock: Arc::new(crate::now_secs),
         }
     }
