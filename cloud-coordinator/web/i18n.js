@@ -18,6 +18,8 @@ const LABELS = {
     name: "Name", waiting: "Waiting", offered: "Offered", answered: "Answered", abandoned: "Abandoned", transferred: "Transferred", service_level: "Service level", asa: "ASA (s)", calls_up: "Calls up", nodes_online: "Online",
     reports: "Reports", from: "From", to: "To", period: "Period", day: "Day", week: "Week", month: "Month", show: "Show",
     aht: "AHT (s)", answer_rate: "Answer rate", occupancy: "Occupancy", trunk_occupancy: "Trunk occupancy", lines: "Lines", ivr_visits: "IVR node visits",
+    // Wallboard: live durations (mm:ss) and lines.
+    longest_wait: "Longest wait", in_state: "Time in state", lines_in_use: "Lines in use",
   },
   zh: {
     title_login: "Tandem — 登录", username: "用户名", password: "密码", login: "登录",
@@ -36,6 +38,8 @@ const LABELS = {
     name: "名称", waiting: "排队中", offered: "呼入", answered: "接通", abandoned: "放弃", transferred: "转出", service_level: "服务水平", asa: "平均应答（秒）", calls_up: "通话中", nodes_online: "在线节点",
     reports: "统计报表", from: "开始日期", to: "结束日期", period: "周期", day: "日", week: "周", month: "月", show: "查询",
     aht: "平均处理时长（秒）", answer_rate: "应答率", occupancy: "占用率", trunk_occupancy: "中继占用率", lines: "线路数", ivr_visits: "IVR 节点访问",
+    // Wallboard: live durations (mm:ss) and lines.
+    longest_wait: "最长等待", in_state: "状态时长", lines_in_use: "占用线路",
   },
 };
 
