@@ -354,20 +354,53 @@ impl Store {
     }
 
     /// The account behind `token`, if the session exists and was used within
-    /// `idle_secs`. An idle session is deleted.
+    /// `idle_secs`; this use restarts the idle clock. An idle session is deleted.
     pub fn session(
         &self,
         token: &str,
         now: u64,
         idle_secs: u64,
     ) -> Result<Option<Account>, StoreError> {
-        let key = token_hash(token);
+        let Some((rec, account)) = self.live_session(token, now, idle_secs)? else {
+            return Ok(None);
+        };
+        if now.saturating_sub(rec.last_used) >= SESSION_TOUCH_SECS {
+            let touched = SessionRecord {
+                last_used: now,
+                ..rec
+            };
+            let tx = self.db().begin_write()?;
+            tx.open_table(SESSIONS)?.insert(
+                token_hash(token).as_slice(),
+                record::encode(SESSION_RECORD_VERSION, &touched).as_slice(),
+            )?;
+            tx.commit()?;
+        }
+        Ok(Some(account))
+    }
+
+    /// Whether the session of `token` is still live, without counting as a use:
+    /// an open event stream checks its session this way, so that it ends at
+    /// logout or expiry instead of keeping the session alive by itself.
+    pub fn session_live(&self, token: &str, now: u64, idle_secs: u64) -> Result<bool, StoreError> {
+        Ok(self.live_session(token, now, idle_secs)?.is_some())
+    }
+
+    /// The session record and account behind `token`, if used within
+    /// `idle_secs` and the account still exists; otherwise the session is
+    /// deleted (if there was one).
+    fn live_session(
+        &self,
+        token: &str,
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<Option<(SessionRecord, Account)>, StoreError> {
         let rec: SessionRecord = {
             let tx = self.db().begin_read()?;
             let Some(table) = read_table(&tx, SESSIONS)? else {
                 return Ok(None);
             };
-            let found = table.get(key.as_slice())?;
+            let found = table.get(token_hash(token).as_slice())?;
             match found {
                 Some(v) => record::decode(SESSION_RECORD_VERSION, v.value())?,
                 None => return Ok(None),
@@ -381,19 +414,7 @@ impl Store {
             self.end_session(token)?;
             return Ok(None);
         };
-        if now.saturating_sub(rec.last_used) >= SESSION_TOUCH_SECS {
-            let touched = SessionRecord {
-                last_used: now,
-                ..rec
-            };
-            let tx = self.db().begin_write()?;
-            tx.open_table(SESSIONS)?.insert(
-                key.as_slice(),
-                record::encode(SESSION_RECORD_VERSION, &touched).as_slice(),
-            )?;
-            tx.commit()?;
-        }
-        Ok(Some(account))
+        Ok(Some((rec, account)))
     }
 
     /// Deletes every session idle for more than `idle_secs` (run at each login,

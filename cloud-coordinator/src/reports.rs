@@ -586,6 +586,22 @@ impl crate::Coordinator {
     /// The report for `range`, from everything stored: the coordinator's routing
     /// events, the events gateways routed alone and uploaded, and every CDR.
     /// Blocking (reads the store).
+    /// Trunk lines per site, over the lines its gateways (enrolled, not revoked)
+    /// last reported; every such site is present, with 0 if it has none. Reports
+    /// and the wallboard share it so their trunk occupancies agree. Blocking.
+    pub fn trunk_lines(&self) -> Result<BTreeMap<Site, u32>, crate::store::StoreError> {
+        let mut lines: BTreeMap<Site, u32> = BTreeMap::new();
+        for node in self
+            .store()
+            .nodes()?
+            .iter()
+            .filter(|n| n.revoked_at.is_none())
+        {
+            *lines.entry(node.site.clone()).or_default() += node.inventory.trunk_lines();
+        }
+        Ok(lines)
+    }
+
     pub fn report(&self, range: ReportRange) -> Result<Vec<PeriodReport>, ReportFailure> {
         let config = self.routing_config().ok_or(ReportFailure::NotConfigured)?;
         let store = self.store();
@@ -596,10 +612,7 @@ impl crate::Coordinator {
         }
         events.extend(local);
         events.sort_by_key(|e| e.at);
-        let mut lines: BTreeMap<Site, u32> = BTreeMap::new();
-        for node in store.nodes()?.iter().filter(|n| n.revoked_at.is_none()) {
-            *lines.entry(node.site.clone()).or_default() += node.inventory.trunk_lines();
-        }
+        let lines = self.trunk_lines()?;
         let cdrs = self.try_cdrs()?;
         let input = ReportInput {
             events: &events,

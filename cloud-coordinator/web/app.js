@@ -69,9 +69,30 @@ export function escape(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-// A table from an array of flat objects; nested values shown as JSON.
+// A duration that keeps counting between refreshes (time in state, longest
+// wait): `ms` as the server measured it when answering. As a table() cell it
+// shows mm:ss and tick() moves it on with the page's monotonic clock, so the
+// figure runs on without polling and without trusting the browser's wall clock.
+export class Elapsed {
+  constructor(ms) { this.since = performance.now() - ms; }
+}
+
+export function mmss(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+// Moves every Elapsed cell under `root` on to now.
+export function tick(root = document) {
+  for (const el of root.querySelectorAll("[data-since]")) el.textContent = mmss(performance.now() - Number(el.dataset.since));
+}
+
+// A table from an array of flat objects; nested values shown as JSON,
+// Elapsed values as ticking mm:ss.
 export function table(rows, columns = rows.length ? Object.keys(rows[0]) : []) {
-  const cell = (v) => escape(typeof v === "object" && v !== null ? JSON.stringify(v) : v);
+  const cell = (v) => v instanceof Elapsed
+    ? `<td data-since="${v.since}">${mmss(performance.now() - v.since)}</td>`
+    : `<td>${escape(typeof v === "object" && v !== null ? JSON.stringify(v) : v)}</td>`;
   return `<table><thead><tr>${columns.map((c) => `<th>${escape(c)}</th>`).join("")}</tr></thead>
-    <tbody>${rows.map((r) => `<tr>${columns.map((c) => `<td>${cell(r[c])}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+    <tbody>${rows.map((r) => `<tr>${columns.map((c) => cell(r[c])).join("")}</tr>`).join("")}</tbody></table>`;
 }

@@ -943,3 +943,61 @@ fn an_expert_pool_spanning_sites_serves_every_region_after_widening() {
     got.sort();
     assert_eq!(got, vec![(1, 3), (2, 4)], "both regions reach the pool");
 }
+
+#[test]
+fn the_longest_wait_is_the_oldest_waiting_call_wherever_priority_puts_it() {
+    let mut h = Harness::new(simple(1, Strategy::LongestIdle));
+    assert_eq!(h.router.oldest_waiting(QueueId(1)), None);
+    h.arrive_from(1, 1, None, 0);
+    h.at(5 * S).arrive_from(2, 1, None, 5);
+    assert_eq!(h.waiting(1), vec![2, 1], "the urgent call is served first");
+    assert_eq!(h.router.oldest_waiting(QueueId(1)), Some(Timestamp(T0)));
+    // Call 1 rings (offered calls are not waiting), then comes back keeping its age.
+    h.at(6 * S).ready(1);
+    let first = h.one_offer();
+    assert_eq!(first.call, CallId(2));
+    h.serve(first, S);
+    let second = h.one_offer();
+    assert_eq!(second.call, CallId(1));
+    assert_eq!(h.router.oldest_waiting(QueueId(1)), None);
+    h.ok(Input::OfferRejected {
+        offer: second.offer,
+    });
+    assert_eq!(h.router.oldest_waiting(QueueId(1)), Some(Timestamp(T0)));
+}
+
+#[test]
+fn state_since_restarts_at_every_visible_state_change_only() {
+    let mut h = Harness::new(wrap_cfg(WrapUpMode::Mandatory));
+    let since = |h: &Harness| {
+        h.router
+            .agent_stats(AgentId(1))
+            .map(|s| s.state_since.0 - T0)
+    };
+    assert_eq!(since(&h), Some(0), "logged out since the engine started");
+    h.at(2 * S).ready(1);
+    assert_eq!(since(&h), Some(2 * S));
+    h.at(3 * S).ready(1);
+    assert_eq!(since(&h), Some(2 * S), "a repeated ready changes nothing");
+    h.at(4 * S).arrive(1, 1);
+    let o = h.one_offer();
+    assert_eq!(
+        (h.state(1), since(&h)),
+        (Some(AgentState::Reserved), Some(4 * S))
+    );
+    h.at(5 * S).accept(o);
+    assert_eq!(
+        (h.state(1), since(&h)),
+        (Some(AgentState::OnCall), Some(5 * S))
+    );
+    h.at(9 * S).ok(Input::CallEnded { call: CallId(1) });
+    assert_eq!(
+        (h.state(1), since(&h)),
+        (Some(AgentState::WrapUp), Some(9 * S))
+    );
+    h.at(39 * S);
+    assert_eq!(
+        (h.state(1), since(&h)),
+        (Some(AgentState::Ready), Some(39 * S))
+    );
+}

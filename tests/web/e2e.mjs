@@ -3,12 +3,14 @@
 //
 // It spawns `tandem-sim web-fixture` (a coordinator with bj-01 and gz-01 on
 // simulated boards, the HTTP API and operator accounts), then: an agent logs in
-// on /login and goes ready on /desk; a simulated caller rings bj-01 and presses
-// 1; the agent answers, hangs up and wraps up ("resolved"). The same caller rings
-// again: the screen pop shows the number and the earlier call with its
-// disposition; the agent answers and transfers to the expert pool (queue 3),
+// on /login and starts work on /desk (not ready); a simulated caller rings bj-01,
+// presses 1 and waits; the agent goes ready, answers, hangs up and wraps up
+// ("resolved"). The same caller rings again: the screen pop shows the number
+// and the earlier call with its disposition; the agent answers and transfers to the expert pool (queue 3),
 // where the expert (agent 6 at gz-01, driven through the API as admin) answers.
-// A duty manager's wallboard in a second browser context shows the counts change.
+// A duty manager's wallboard in a second browser context shows the counts change,
+// and, while the first call waits for the agent to go ready, the queue's longest
+// wait and the agent's time in state ticking (mm:ss).
 //
 // Environment: TANDEM_SIM (fixture binary; default target/debug/tandem-sim),
 // CHROMIUM (default /usr/bin/chromium), ARTIFACTS (default target/web-e2e).
@@ -113,32 +115,44 @@ try {
 
   const state = () => desk.textContent("#state");
   const stateIs = (s) => waitFor(`desk state ${s}`, async () => (await state()) === s);
-  await desk.click("button[data-cmd=Login]");
-  await waitFor("logged in", async () => !["—", "LoggedOut"].includes(await state()));
-  await desk.click("button[data-cmd=Ready]");
-  await stateIs("Ready");
-  step("agent ready");
 
-  // Wallboard figures: the queues table as objects.
-  const queues = () => board.evaluate(() => {
-    const t = document.querySelector("#queues table");
+  // Wallboard figures: a table as objects keyed by its first column (English labels).
+  const rows = (id) => board.evaluate((id) => {
+    const t = document.querySelector(`#${id} table`);
     if (!t) return {};
     const heads = [...t.querySelectorAll("thead th")].map((th) => th.textContent);
     const out = {};
     for (const tr of t.querySelectorAll("tbody tr")) {
       const row = Object.fromEntries([...tr.children].map((td, i) => [heads[i], td.textContent]));
-      out[row.Queue] = row;
+      out[Object.values(row)[0]] = row;
     }
     return out;
-  });
-  const figure = async (queue, field) => Number((await queues())[queue]?.[field] ?? NaN); // English labels
+  }, id);
+  const queues = () => rows("queues");
+  const figure = async (queue, field) => Number((await queues())[queue]?.[field] ?? NaN);
   await waitFor("wallboard queues", async () => !Number.isNaN(await figure(1, "Offered")));
   const before = { offered1: await figure(1, "Offered"), answered1: await figure(1, "Answered"),
     offered3: await figure(3, "Offered"), answered3: await figure(3, "Answered") };
   await board.screenshot({ path: `${artifacts}/02-wallboard-before.png`, fullPage: true });
 
+  await desk.click("button[data-cmd=Login]");
+  await waitFor("logged in", async () => !["—", "LoggedOut"].includes(await state()));
+
   // ------------------------------------------------------------ first call
+  // It waits while the agent is not ready yet: the wallboard shows the queue's
+  // longest wait and the agent's time in state, both ticking (mm:ss).
   await fixtureCommand(`call ${NUMBER} 1`);
+  const MMSS = /^\d{2,}:\d{2}$/;
+  const live = async (what, read) => {
+    const first = await waitFor(what, async () => { const v = await read(); return MMSS.test(v ?? "") && v; });
+    await waitFor(`${what} ticking`, async () => { const v = await read(); return MMSS.test(v ?? "") && v !== first; }, 5_000);
+    return first;
+  };
+  const longest = await live("queue 1's longest wait", async () => (await queues())[1]?.["Longest wait"]);
+  const inState = await live("agent 1's time in state", async () => (await rows("agents"))[1]?.["Time in state"]);
+  await board.screenshot({ path: `${artifacts}/02b-wallboard-waiting.png`, fullPage: true });
+  step(`wallboard: queue 1 longest wait ${longest}, agent 1 in state ${inState}`);
+  await desk.click("button[data-cmd=Ready]");
   await desk.waitForSelector("#incoming:not(.hidden)", { timeout: LONG });
   await waitFor("caller shown", async () => (await desk.textContent("#caller")) === NUMBER);
   await desk.click("button[data-cmd=Answer]");

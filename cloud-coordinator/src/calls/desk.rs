@@ -51,34 +51,9 @@ impl CallDesk for CoordinatorDesk {
     }
 
     fn summary_json(&self) -> serde_json::Value {
-        let summary = self.0.summary();
-        let agents: Vec<serde_json::Value> = {
-            let core = lock(&self.0.calls().core);
-            match core.as_ref() {
-                Some(cc) => cc
-                    .config()
-                    .config()
-                    .routing
-                    .agents
-                    .iter()
-                    .map(|a| {
-                        serde_json::json!({
-                            "agent": a.id,
-                            "name": a.name,
-                            "view": cc.view(a.id),
-                        })
-                    })
-                    .collect(),
-                None => Vec::new(),
-            }
-        };
-        serde_json::json!({
-            "config_version": summary.config_version,
-            "queues": summary.queues,
-            "totals": summary.totals,
-            "sites": summary.sites,
-            "cdrs_stored": summary.cdrs_stored,
-            "agents": agents,
+        serde_json::to_value(self.0.summary()).unwrap_or_else(|err| {
+            tracing::error!(%err, "the summary cannot be shown as JSON");
+            serde_json::Value::Null
         })
     }
 

@@ -47,7 +47,7 @@ use tandem_node::routing::{
     AgentId, CallId, Event, Input, OfferId, QueueId, RouteError, Router, Timestamp,
 };
 
-pub use views::{CenterSummary, QueueSummary, SiteSummary};
+pub use views::{AgentSummary, CenterSummary, QueueSummary, SiteSummary};
 
 /// Caller priority given to a transferred or consulted call, so the caller who
 /// already waited once is served before fresh arrivals.

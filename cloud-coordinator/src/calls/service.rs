@@ -341,16 +341,22 @@ impl Coordinator {
             .then(|| cc.view(agent))
     }
 
-    /// Queue, site and total figures, and the number of stored CDRs.
+    /// Queue, agent, site and total figures, and the number of stored CDRs.
+    /// Blocking (reads the store).
     pub fn summary(&self) -> CenterSummary {
+        let lines = self.trunk_lines().unwrap_or_else(|err| {
+            tracing::warn!(%err, "trunk lines unavailable for the summary");
+            Default::default()
+        });
         let mut summary = {
             let core = lock(&self.calls().core);
             match core.as_ref() {
-                Some(cc) => cc.summary(now()),
+                Some(cc) => cc.summary(now(), &lines),
                 None => CenterSummary {
                     config_version: 0,
                     queues: Vec::new(),
                     sites: Vec::new(),
+                    agents: Vec::new(),
                     totals: super::QueueSummary {
                         queue: tandem_node::routing::QueueId(0),
                         name: "total".into(),
@@ -361,6 +367,7 @@ impl Coordinator {
                         service_level_percent: None,
                         asa_ms: None,
                         waiting_now: 0,
+                        longest_wait_ms: None,
                     },
                     cdrs_stored: 0,
                 },

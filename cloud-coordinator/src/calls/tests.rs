@@ -434,7 +434,10 @@ fn blind_transfer_to_the_expert_pool_requeues_and_joins_the_expert() {
             on: false
         }
     }));
-    assert_eq!(w.cc.summary(w.now).queues[0].transferred, 1);
+    assert_eq!(
+        w.cc.summary(w.now, &BTreeMap::new()).queues[0].transferred,
+        1
+    );
 }
 
 #[test]
@@ -698,7 +701,7 @@ fn the_caller_hanging_up_while_ringing_stops_the_ring() {
     let sent = w.sent();
     assert!(has(&sent, "sh-01", &stop_ring(1, 4, "seat1")));
     assert_eq!(w.state(4), Some(AgentState::Ready));
-    assert_eq!(w.cc.summary(w.now).queues[0].abandoned, 1);
+    assert_eq!(w.cc.summary(w.now, &BTreeMap::new()).queues[0].abandoned, 1);
 }
 
 #[test]
@@ -999,4 +1002,89 @@ fn an_agent_dials_out_through_a_branch_line_and_is_ready_again_afterwards() {
                 && matches!(c, CallDown::Release { call: x, .. } if *x == call))
     );
     assert_eq!(w.state(1), Some(AgentState::Ready));
+}
+
+#[test]
+fn the_summary_tracks_longest_wait_time_in_state_and_lines_in_use() {
+    let mut w = World::new();
+    let lines = BTreeMap::from([(site("bj-01"), 4), (site("sh-01"), 0)]);
+    let agent = |w: &World, id: u32| {
+        let s = w.cc.summary(w.now, &lines);
+        let a = s
+            .agents
+            .into_iter()
+            .find(|a| a.agent == AgentId(id))
+            .unwrap();
+        (a.view.state, a.in_state_ms)
+    };
+    let queue = |w: &World| {
+        let s = w.cc.summary(w.now, &lines);
+        (
+            s.queues[0].waiting_now,
+            s.queues[0].longest_wait_ms,
+            s.totals.longest_wait_ms,
+        )
+    };
+    assert_eq!(queue(&w), (0, None, None));
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    w.pass(1_000);
+    w.arrive("bj-01", 2, "+8613800000002", 1).unwrap();
+    w.pass(3_000);
+    assert_eq!(
+        queue(&w),
+        (2, Some(4_000), Some(4_000)),
+        "from the older call"
+    );
+    let s = w.cc.summary(w.now, &lines);
+    let bj = s.sites.iter().find(|x| x.site == site("bj-01")).unwrap();
+    assert_eq!((bj.calls_up, bj.lines, bj.lines_in_use), (2, 4, 2));
+    assert_eq!(bj.trunk_occupancy_percent, Some(50.0));
+    let sh = s.sites.iter().find(|x| x.site == site("sh-01")).unwrap();
+    assert_eq!(
+        (sh.lines, sh.lines_in_use, sh.trunk_occupancy_percent),
+        (0, 0, None)
+    );
+    let gz = s.sites.iter().find(|x| x.site == site("gz-01")).unwrap();
+    assert_eq!(
+        gz.lines, 0,
+        "a configured site no gateway reported lines for"
+    );
+
+    // Logged out since the core started; each change restarts the clock.
+    assert_eq!(agent(&w, 1), (Some(AgentState::LoggedOut), Some(4_000)));
+    w.ok(1, AgentCommand::Login);
+    w.pass(1_000);
+    assert!(matches!(
+        agent(&w, 1),
+        (Some(AgentState::NotReady(_)), Some(1_000))
+    ));
+    w.ok(1, AgentCommand::Ready);
+    // Ready takes call 1 at once: reserved, and call 2 is now the longest wait.
+    assert_eq!(agent(&w, 1), (Some(AgentState::Reserved), Some(0)));
+    assert_eq!(queue(&w), (1, Some(4_000), Some(4_000)));
+    w.pass(2_000);
+    assert_eq!(agent(&w, 1), (Some(AgentState::Reserved), Some(2_000)));
+    w.ok(1, AgentCommand::Answer);
+    w.pass(3_000);
+    assert_eq!(agent(&w, 1), (Some(AgentState::OnCall), Some(3_000)));
+    assert_eq!(queue(&w), (1, Some(9_000), Some(9_000)));
+    w.ok(1, AgentCommand::Hangup);
+    w.pass(1_000);
+    assert_eq!(agent(&w, 1), (Some(AgentState::WrapUp), Some(1_000)));
+    // Wrap-up ends on its timer; the agent is offered call 2 at that instant.
+    w.pass(4_000);
+    assert_eq!(agent(&w, 1), (Some(AgentState::Reserved), Some(0)));
+    assert_eq!(queue(&w), (0, None, None));
+}
+
+#[test]
+fn a_callback_request_holds_no_line() {
+    let mut w = World::new();
+    w.callback_requested();
+    let lines = BTreeMap::from([(site("bj-01"), 2)]);
+    let s = w.cc.summary(w.now, &lines);
+    let bj = s.sites.iter().find(|x| x.site == site("bj-01")).unwrap();
+    assert_eq!((bj.calls_up, bj.lines_in_use), (1, 0));
+    assert_eq!(bj.trunk_occupancy_percent, Some(0.0));
+    assert_eq!(s.queues[0].waiting_now, 1, "the request keeps its place");
 }

@@ -1,6 +1,8 @@
 //! What agents see ([`AgentView`], pushed to their seat after every change) and
-//! what the wallboard sees ([`CenterSummary`], computed from the Router's events
-//! with [`KpiReport`], so it means exactly what the KPI definitions say).
+//! what the wallboard sees ([`CenterSummary`]: counters computed from the Router's
+//! events with [`KpiReport`], so they mean exactly what the KPI definitions say;
+//! live figures — waiting calls, longest wait, time in state, lines in use — from
+//! the Router's and call control's state at the summary's instant).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -56,10 +58,14 @@ pub struct QueueSummary {
     pub asa_ms: Option<f64>,
     /// Calls waiting now.
     pub waiting_now: u64,
+    /// How long the longest-waiting of those calls has waited, from its first
+    /// queue entry (as ASA counts); `None` when nobody waits. The wallboard
+    /// ticks it on between updates.
+    pub longest_wait_ms: Option<u64>,
 }
 
 /// One site on the wallboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SiteSummary {
     /// The site.
     pub site: Site,
@@ -67,6 +73,43 @@ pub struct SiteSummary {
     pub calls_up: u64,
     /// Whether its node is online.
     pub online: bool,
+    /// Trunk lines (FXO ports and E1 timeslots) its gateways reported, as the
+    /// reports count them.
+    pub lines: u32,
+    /// Lines holding a call now: calls anchored there, less callback requests
+    /// whose caller has hung up. Calls still in the gateway's IVR are not yet
+    /// known to the coordinator and not counted.
+    pub lines_in_use: u64,
+    /// Lines in use ÷ lines, percent; `None` without lines.
+    pub trunk_occupancy_percent: Option<f64>,
+}
+
+impl SiteSummary {
+    fn new(site: Site, online: bool, lines: u32) -> SiteSummary {
+        SiteSummary {
+            site,
+            calls_up: 0,
+            online,
+            lines,
+            lines_in_use: 0,
+            trunk_occupancy_percent: None,
+        }
+    }
+}
+
+/// One agent on the wallboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentSummary {
+    /// The agent.
+    pub agent: AgentId,
+    /// Their name.
+    pub name: String,
+    /// What their desk shows (state, call, caller, queue).
+    pub view: AgentView,
+    /// How long they have been in their current state (the Router's visible
+    /// state, as `view.state`), so a team lead sees who has been on break or in
+    /// wrap-up too long; the wallboard ticks it on between updates.
+    pub in_state_ms: Option<u64>,
 }
 
 /// The whole center at a glance, for the demo, the tests and the web UI.
@@ -78,6 +121,8 @@ pub struct CenterSummary {
     pub queues: Vec<QueueSummary>,
     /// Per site.
     pub sites: Vec<SiteSummary>,
+    /// Per agent of the configuration.
+    pub agents: Vec<AgentSummary>,
     /// Every queue added up.
     pub totals: QueueSummary,
     /// CDRs stored from gateway uploads (filled in by the coordinator).
@@ -172,8 +217,10 @@ impl CallControl {
         }
     }
 
-    /// Queue, site and total figures at `now` (`cdrs_stored` left at 0).
-    pub fn summary(&self, now: Timestamp) -> CenterSummary {
+    /// Queue, agent, site and total figures at `now` (`cdrs_stored` left at 0).
+    /// `lines` holds the trunk lines per site its gateways reported (the core
+    /// does not see node inventories).
+    pub fn summary(&self, now: Timestamp, lines: &BTreeMap<Site, u32>) -> CenterSummary {
         let routing = &self.config.config().routing;
         let events: Vec<Event> = self.stats.events.iter().cloned().collect();
         let report = KpiReport::from_events(&events, routing, now);
@@ -206,6 +253,7 @@ impl CallControl {
                     service_level_percent: k.service_level().map(|x| x * 100.0),
                     asa_ms: k.asa_ms(),
                     waiting_now: self.router.waiting(q.id).len() as u64,
+                    longest_wait_ms: self.router.oldest_waiting(q.id).map(|t| now.since(t)),
                 }
             })
             .collect();
@@ -220,6 +268,7 @@ impl CallControl {
             service_level_percent: t.service_level().map(|x| x * 100.0),
             asa_ms: t.asa_ms(),
             waiting_now: queues.iter().map(|q| q.waiting_now).sum(),
+            longest_wait_ms: queues.iter().filter_map(|q| q.longest_wait_ms).max(),
         };
         let mut sites: BTreeMap<Site, SiteSummary> = BTreeMap::new();
         for site in self
@@ -227,31 +276,46 @@ impl CallControl {
             .config()
             .sites
             .iter()
-            .map(|s| s.site.clone())
-            .chain(self.online.iter().cloned())
+            .map(|s| &s.site)
+            .chain(&self.online)
+            .chain(lines.keys())
+            .chain(self.calls.values().map(|c| &c.anchor))
         {
-            let online = self.online.contains(&site);
-            sites.entry(site.clone()).or_insert(SiteSummary {
-                site,
-                calls_up: 0,
-                online,
-            });
+            let online = self.online.contains(site);
+            let lines = lines.get(site).copied().unwrap_or(0);
+            sites
+                .entry(site.clone())
+                .or_insert_with(|| SiteSummary::new(site.clone(), online, lines));
         }
         for c in self.calls.values() {
-            let online = self.online.contains(&c.anchor);
-            sites
-                .entry(c.anchor.clone())
-                .or_insert(SiteSummary {
-                    site: c.anchor.clone(),
-                    calls_up: 0,
-                    online,
-                })
-                .calls_up += 1;
+            if let Some(row) = sites.get_mut(&c.anchor) {
+                row.calls_up += 1;
+                // A callback request keeps its place after the caller hung up.
+                row.lines_in_use += u64::from(!c.callback);
+            }
         }
+        for row in sites.values_mut() {
+            row.trunk_occupancy_percent =
+                (row.lines > 0).then(|| row.lines_in_use as f64 * 100.0 / f64::from(row.lines));
+        }
+        let agents = routing
+            .agents
+            .iter()
+            .map(|a| AgentSummary {
+                agent: a.id,
+                name: a.name.clone(),
+                view: self.view(a.id),
+                in_state_ms: self
+                    .router
+                    .agent_stats(a.id)
+                    .map(|s| now.since(s.state_since)),
+            })
+            .collect();
         CenterSummary {
             config_version: self.version,
             queues,
             sites: sites.into_values().collect(),
+            agents,
             totals,
             cdrs_stored: 0,
         }

@@ -233,7 +233,9 @@ pub async fn config_put(
     Ok(Json(serde_json::json!({ "version": version })).into_response())
 }
 
-/// The call desk's wallboard figures plus, per site, the gateways online.
+/// The call desk's wallboard figures plus, per site, how many gateways are
+/// enrolled there and online (added to the desk's site rows; a site with
+/// gateways but no row, as before a configuration is loaded, gets one).
 pub async fn summary(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
     let nodes = api.blocking(|c| Ok(c.store().nodes()?)).await?;
     let mut sites: std::collections::BTreeMap<Site, (u32, u32)> = Default::default();
@@ -244,25 +246,30 @@ pub async fn summary(State(api): State<Api>) -> Result<Json<serde_json::Value>, 
             entry.1 += 1;
         }
     }
-    let mut summary = api.desk().summary_json();
+    let desk = api.clone();
+    let mut summary = tokio::task::spawn_blocking(move || desk.desk().summary_json())
+        .await
+        .map_err(ApiError::internal)?;
     if let Some(object) = summary.as_object_mut() {
-        // Calls up per site, from call control's own site rows.
-        let calls_up = |site: &Site| {
-            object
-                .get("sites")
-                .and_then(|v| v.as_array())
-                .and_then(|rows| rows.iter().find(|r| r["site"] == site.as_str()))
-                .and_then(|r| r["calls_up"].as_u64())
-                .unwrap_or(0)
-        };
-        let rows: Vec<_> = sites
-            .into_iter()
-            .map(|(site, (nodes, online))| {
-                let up = calls_up(&site);
-                serde_json::json!({ "site": site, "nodes": nodes, "nodes_online": online, "calls_up": up })
-            })
-            .collect();
-        object.insert("sites".into(), rows.into());
+        let rows = object
+            .entry("sites")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let Some(rows) = rows.as_array_mut() {
+            for row in rows.iter_mut() {
+                let counts = row["site"]
+                    .as_str()
+                    .and_then(|site| Site::new(site).ok())
+                    .and_then(|site| sites.remove(&site))
+                    .unwrap_or_default();
+                if let Some(row) = row.as_object_mut() {
+                    row.insert("nodes".into(), counts.0.into());
+                    row.insert("nodes_online".into(), counts.1.into());
+                }
+            }
+            rows.extend(sites.into_iter().map(|(site, (nodes, online))| {
+                serde_json::json!({ "site": site, "nodes": nodes, "nodes_online": online, "calls_up": 0 })
+            }));
+        }
     }
     Ok(Json(summary))
 }

@@ -42,13 +42,14 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// Call control as the HTTP API sees it. The coordinator's call control
 /// implements it; tests use a double. Methods are called from async handlers and
-/// must not block on I/O.
+/// must not block on I/O, except [`CallDesk::summary_json`].
 pub trait CallDesk: Send + Sync + 'static {
     /// Carries out an agent's (or supervisor's) command as `agent`.
     fn agent_command(&self, agent: AgentId, command: AgentCommand) -> Result<AgentView, DeskError>;
     /// The agent's current view; `None` for an unknown agent.
     fn agent_view(&self, agent: AgentId) -> Option<AgentView>;
-    /// The wallboard: per queue and per agent figures, as JSON.
+    /// The wallboard: per queue, agent and site figures, as JSON. May block
+    /// (reads the store): the handler runs it off the async threads.
     fn summary_json(&self) -> serde_json::Value;
     /// The configuration in force and its version; `None` before the first.
     fn config(&self) -> Option<(u64, CenterConfig)>;
@@ -114,6 +115,9 @@ pub struct HttpOptions {
     /// Failed logins allowed per user and per address within `login_window`.
     pub login_failures: usize,
     pub login_window: Duration,
+    /// How often an open event stream checks that its session is still live
+    /// (not logged out, expired or ended by an account change); it ends when not.
+    pub session_check: Duration,
     pub clock: Clock,
 }
 
@@ -123,6 +127,7 @@ impl Default for HttpOptions {
             session_idle: Duration::from_secs(12 * 3600),
             login_failures: 5,
             login_window: Duration::from_secs(60),
+            session_check: Duration::from_secs(5),
             clock: Arc::new(crate::now_secs),
         }
     }

@@ -166,6 +166,7 @@ impl Harness {
             desk.clone(),
             HttpOptions {
                 clock: Arc::new(move || clock_now.load(Ordering::SeqCst)),
+                session_check: Duration::from_millis(50),
                 ..HttpOptions::default()
             },
         );
@@ -1018,6 +1019,52 @@ async fn the_event_stream_is_filtered_by_role() {
     assert!(first.contains(r#""agent":1"#), "{first}");
     let second = next_chunk(&mut lead).await;
     assert!(second.starts_with("event: queue\n"), "{second}");
+}
+
+/// Waits for `s` to end (within 5 s).
+async fn stream_end(s: &mut axum::body::BodyDataStream) {
+    use futures_util::StreamExt;
+    let next = tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .expect("the stream ends");
+    assert!(next.is_none(), "the stream ended, not {next:?}");
+}
+
+#[tokio::test]
+async fn an_open_event_stream_ends_at_logout_and_at_session_expiry() {
+    let h = Harness::new();
+    let app = router(h.api.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+    let open = |token: String| {
+        let app = app.clone();
+        async move {
+            let r = app
+                .oneshot(request("GET", "/api/v1/events", Some(&token), ""))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.into_body().into_data_stream()
+        }
+    };
+    let (ann, tom) = (h.token(Role::Agent), h.token(Role::TeamLead));
+    let mut logged_out = open(ann.clone()).await;
+    let mut expiring = open(tom.clone()).await;
+
+    let r = h.call("POST", "/api/v1/auth/logout", Some(&ann), "").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    stream_end(&mut logged_out).await;
+
+    // The other session's stream still delivers…
+    h.coordinator.events().publish(Event::Agent {
+        agent: AgentId(1),
+        view: AgentView::default(),
+    });
+    let chunk = next_chunk(&mut expiring).await;
+    assert!(chunk.contains(r#""agent":1"#), "{chunk}");
+    // …until its session expires: the open stream alone does not keep it alive.
+    h.advance(12 * 3600 + 1);
+    stream_end(&mut expiring).await;
+    let r = h.call("GET", "/api/v1/auth/me", Some(&tom), "").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -25,6 +25,9 @@ pub struct AgentStats {
     pub missed_in_row: u32,
     /// Start of the current (or last) idle period.
     pub idle_since: Timestamp,
+    /// When the agent entered its current visible state (wallboards show the
+    /// time in state; a change of not-ready reason is a new state).
+    pub state_since: Timestamp,
 }
 
 /// What the agent said about themselves.
@@ -76,6 +79,8 @@ pub(crate) struct AgentRt {
     pub indexed_ready: bool,
     /// The state last published, so only changes are emitted.
     pub published: AgentState,
+    /// When `published` last changed.
+    pub published_at: Timestamp,
 }
 
 impl AgentRt {
@@ -90,6 +95,7 @@ impl AgentRt {
             memberships: Vec::new(),
             indexed_ready: false,
             published: AgentState::LoggedOut,
+            published_at: now,
         }
     }
 
@@ -129,6 +135,7 @@ impl AgentRt {
             answered: self.answered,
             missed_in_row: self.missed_in_row,
             idle_since: self.idle_since,
+            state_since: self.published_at,
         }
     }
 

@@ -305,7 +305,8 @@ impl Router {
             .map(|&i| self.agents[i].state())
     }
 
-    /// An agent's statistics (answered calls, missed offers in a row, idle since).
+    /// An agent's statistics (answered calls, missed offers in a row, idle since,
+    /// in its current state since).
     pub fn agent_stats(&self, agent: AgentId) -> Option<AgentStats> {
         self.agent_index
             .get(&agent)
@@ -318,6 +319,14 @@ impl Router {
             .get(&queue)
             .map(|&q| self.queues[q].waiting.iter().map(|k| k.call).collect())
             .unwrap_or_default()
+    }
+
+    /// When the longest-waiting call of a queue first queued (waits count from
+    /// first queue entry, as the KPIs measure them), so a wallboard can show the
+    /// longest wait; `None` if nobody waits. Offered calls are not waiting.
+    pub fn oldest_waiting(&self, queue: QueueId) -> Option<Timestamp> {
+        let &q = self.queue_index.get(&queue)?;
+        self.queues[q].waiting.iter().map(|k| k.arrival).min()
     }
 
     /// Waiting calls across all queues (wallboards, load shedding).
@@ -457,6 +466,7 @@ impl Router {
         let state = self.agents[a].state();
         if state != self.agents[a].published {
             self.agents[a].published = state.clone();
+            self.agents[a].published_at = self.now;
             let agent = self.agents[a].cfg.id;
             self.emit(EventKind::AgentStateChanged { agent, state });
         }
