@@ -12,72 +12,15 @@
 // and, while the first call waits for the agent to go ready, the queue's longest
 // wait and the agent's time in state ticking (mm:ss).
 //
-// Environment: TANDEM_SIM (fixture binary; default target/debug/tandem-sim),
-// CHROMIUM (default /usr/bin/chromium), ARTIFACTS (default target/web-e2e).
-// Screenshots and the fixture's log go to ARTIFACTS.
+// Environment: see fixture.mjs. Screenshots and the fixture's log go to ARTIFACTS.
 
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { mkdirSync, createWriteStream } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { artifacts, LONG, logIn, run, step, waitFor } from "./fixture.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const sim = process.env.TANDEM_SIM || `${root}/target/debug/tandem-sim`;
-const artifacts = resolve(process.env.ARTIFACTS || `${root}/target/web-e2e`);
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const NUMBER = "+8613800000001";
-const LONG = 30_000;
-mkdirSync(artifacts, { recursive: true });
 
-const started = Date.now();
-const step = (what) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
-
-// ---------------------------------------------------------------- the fixture
-const fixture = spawn(sim, ["web-fixture", "--http", "127.0.0.1:0"], {
-  stdio: ["pipe", "pipe", "pipe"],
-  env: { RUST_LOG: "info", ...process.env },
-});
-fixture.stderr.pipe(createWriteStream(`${artifacts}/fixture.log`));
-const replies = [];
-let waiting = null;
-createInterface({ input: fixture.stdout }).on("line", (line) => {
-  const value = JSON.parse(line);
-  if (waiting) { const w = waiting; waiting = null; w(value); } else replies.push(value);
-});
-fixture.on("exit", (code) => { if (code) console.error(`fixture exited with ${code}`); });
-function reply(limit = LONG) {
-  if (replies.length) return Promise.resolve(replies.shift());
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error("the fixture did not answer")), limit);
-    waiting = (v) => { clearTimeout(timer); ok(v); };
-  });
-}
-async function fixtureCommand(line) {
-  fixture.stdin.write(`${line}\n`);
-  const r = await reply();
-  if (!r.ok) throw new Error(`fixture: ${line}: ${r.error}`);
-  return r;
-}
-
-async function waitFor(what, probe, limit = LONG) {
-  const end = Date.now() + limit;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-let browser;
-let failed = false;
-try {
-  const info = await reply(120_000);
-  const { url, accounts } = info;
-  step(`fixture up at ${url}`);
-  browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+await run("e2e", async ({ fixture, browser, watch }) => {
+  const { url, accounts } = fixture;
+  const fixtureCommand = (line) => fixture.command(line);
 
   // The administrator drives the expert through the REST API.
   const admin = await (await browser.newContext({ baseURL: url })).request;
@@ -96,17 +39,8 @@ try {
   const desk = await agentContext.newPage();
   const managerContext = await browser.newContext({ baseURL: url, viewport: { width: 1280, height: 900 }, locale: "en-US" });
   const board = await managerContext.newPage();
-  for (const [name, page] of [["desk", desk], ["wallboard", board]]) {
-    page.on("pageerror", (e) => { console.error(`${name}: page error: ${e.message}`); failed = true; });
-  }
-
-  async function logIn(page, account, landing) {
-    await page.goto("/login");
-    await page.fill("input[name=username]", account.username);
-    await page.fill("input[name=password]", account.password);
-    await page.click("button.primary");
-    await page.waitForURL(`**${landing}`);
-  }
+  watch(desk, "desk");
+  watch(board, "wallboard");
 
   await logIn(desk, accounts.agent, "/desk");
   await desk.screenshot({ path: `${artifacts}/01-desk-logged-in.png` });
@@ -223,21 +157,4 @@ try {
   step("wallboard in Chinese");
 
   await fixtureCommand("hangup");
-  if (failed) throw new Error("a page threw an error");
-  step("passed");
-} catch (err) {
-  failed = true;
-  console.error(`FAILED: ${err.stack || err}`);
-  if (browser) {
-    for (const [i, context] of browser.contexts().entries()) {
-      for (const [j, page] of context.pages().entries()) {
-        await page.screenshot({ path: `${artifacts}/failure-${i}-${j}.png`, fullPage: true }).catch(() => {});
-      }
-    }
-  }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  fixture.stdin.end("quit\n");
-  await new Promise((r) => { const t = setTimeout(() => { fixture.kill(); r(); }, 10_000); fixture.on("exit", () => { clearTimeout(t); r(); }); });
-}
-process.exit(failed ? 1 : 0);
+});
