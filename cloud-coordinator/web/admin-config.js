@@ -69,6 +69,38 @@ function promptValue(s) {
 }
 const prompt = { to: promptText, from: promptValue };
 const prompts = { to: (v) => (v ?? []).map(promptText).join(", "), from: (s) => strings.from(s).map(promptValue) };
+// Shifts of a part-time membership: "Mon-Fri 09:00-13:00; Sat 10:00-14:00"
+// (an end at or before the start runs past midnight).
+const DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const clock = (m) => `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+function windowText(w) {
+  const runs = [];
+  for (let d = 0; d < 7; d++) {
+    if (!(w.days & (1 << d))) continue;
+    const last = runs.at(-1);
+    if (last && last[1] === d - 1) last[1] = d; else runs.push([d, d]);
+  }
+  const days = runs.map(([a, b]) => (a === b ? DAY_NAMES[a] : `${DAY_NAMES[a]}-${DAY_NAMES[b]}`)).join(",");
+  return `${days} ${clock(w.start_minute)}-${clock(w.end_minute)}`;
+}
+function windowValue(text) {
+  const m = /^([A-Za-z,-]+)\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$/.exec(text);
+  const day = (name) => DAY_NAMES.findIndex((d) => d.toLowerCase() === name.toLowerCase());
+  if (!m) throw new Error(`"${text}": write a shift as Mon-Fri 09:00-13:00`);
+  let days = 0;
+  for (const part of m[1].split(",")) {
+    const [a, b = a] = part.split("-").map(day);
+    if (a < 0 || b < 0 || b < a) throw new Error(`"${part}": days are Mon, Tue, Wed, Thu, Fri, Sat, Sun`);
+    for (let d = a; d <= b; d++) days |= 1 << d;
+  }
+  const [sh, sm, eh, em] = m.slice(2).map(Number);
+  if (sh > 23 || sm > 59 || eh > 24 || em > 59 || (eh === 24 && em > 0)) throw new Error(`"${text}": no such time`);
+  return { days, start_minute: sh * 60 + sm, end_minute: eh * 60 + em };
+}
+const shifts = {
+  to: (v) => (v ?? []).map(windowText).join("; "),
+  from: (s) => (s ?? "").split(";").map((x) => x.trim()).filter(Boolean).map(windowValue),
+};
 const seconds = { to: (v) => (v == null ? "" : v / 1000), from: (n) => (n == null ? n : Math.round(n * 1000)) };
 
 function options(f) {
@@ -137,7 +169,12 @@ function readFields(level, fields, base) {
     } else {
       const el = own(level, `[data-f="${f.path}"]`)[0];
       const raw = KINDS[f.type || "text"].read(f, el);
-      put(out, f.path, f.from ? f.from(raw) : raw);
+      try {
+        put(out, f.path, f.from ? f.from(raw) : raw);
+      } catch (err) {
+        err.element = el; // marked by save()
+        throw err;
+      }
     }
   }
   return out;
@@ -190,6 +227,7 @@ const member = (who) => [
   { path: who, label: who === "agent" ? "agent" : "group", type: "select", numeric: true, options: ids(who === "agent" ? "agents" : "groups") },
   { path: "priority", label: "priority", type: "int", width: "4rem" },
   { path: "proficiency", label: "proficiency", type: "int", width: "4rem" },
+  { path: "windows", label: "shifts", width: "18rem", ...shifts },
 ];
 const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const prompted = (extra) => [{ path: "prompt", label: "prompt", ...prompt }, ...extra];
@@ -411,7 +449,16 @@ export async function mountConfigEditor(root) {
 
   async function save(form) {
     const spec = SECTIONS[current];
-    let item = readFields(form, spec.fields, spec.load ? spec.load(editing?.item ?? cache[current]) : editing?.item ?? cache[current]);
+    const base = editing?.item ?? cache[current];
+    let item;
+    try {
+      item = readFields(form, spec.fields, spec.load ? spec.load(base) : base);
+    } catch (err) {
+      mark(form, null);
+      err.element?.classList.add("bad");
+      msg(`${t("error")}: ${err.message}`);
+      return;
+    }
     if (spec.tidy) item = spec.tidy(item);
     const key = spec.list ? null : spec.byName ? form.querySelector("[data-key]").value.trim() : spec.key(item);
     const path = spec.list ? `/config/${current}` : `/config/${current}/${encodeURIComponent(key)}`;

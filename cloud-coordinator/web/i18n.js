@@ -47,6 +47,7 @@ const LABELS = {
     w_optional: "Optional", wed: "Wed", weekly: "Weekly hours", when: "When", when_closed: "If closed",
     when_full: "Queue full", when_no_agents: "No agent ready", when_open: "If open",
     when_wait: "Waited longer than", works_at: "Branch (empty: home)", wrapup_s: "Wrap-up (s)",
+    shifts: "Shifts (Mon-Fri 09:00-13:00; …, empty: always)",
     // Wallboard: live durations (mm:ss) and lines.
     longest_wait: "Longest wait", in_state: "Time in state", lines_in_use: "Lines in use",
   },
@@ -87,6 +88,7 @@ const LABELS = {
     utc_offset: "UTC 时差（分钟）", variable: "变量", version: "版本", vips: "VIP 来电", w_mandatory: "强制", w_manual: "手动结束",
     w_none: "无", w_optional: "可提前结束", wed: "周三", weekly: "每周时间", when: "条件", when_closed: "下班时", when_full: "队列已满",
     when_no_agents: "无就绪坐席", when_open: "上班时", when_wait: "等待超过", works_at: "所在分支（空为居家）", wrapup_s: "话后处理（秒）",
+    shifts: "班次（Mon-Fri 09:00-13:00；…，空为全天）",
     // Wallboard: live durations (mm:ss) and lines.
     longest_wait: "最长等待", in_state: "状态时长", lines_in_use: "占用线路",
   },

@@ -1,6 +1,7 @@
 // Browser test of the administrator's configuration forms on /admin, in
 // headless Chromium against `tandem-sim web-fixture`: an administrator adds an
-// agent with a seat and a skill through the agent form, sees a refused change
+// agent with a seat and a skill through the agent form, gives a part-time
+// agent their shifts in a group, sees a refused change
 // marked on the field that caused it (opening hours that end before they
 // start), adds a blacklist rule, saves an IVR flow through its form without
 // losing anything, and reads the forms in Chinese. Each saved
@@ -47,6 +48,26 @@ await run("admin", async ({ fixture, browser, watch }) => {
   if (!zhou.memberships.some((m) => m.group === 2 && m.proficiency === 5)) throw new Error(`skills: ${JSON.stringify(zhou)}`);
   await waitFor("listed", async () => (await page.textContent("#cfgBody")).includes("Zhou Xin"));
   step(`agent ${zhou.agent.id} added with seat gz-01/fxs1 and card skill 5`);
+
+  // A part-time shift on a group membership; a shift the form cannot read is
+  // marked before anything is sent.
+  await page.click('#cfgTabs button[data-tab="groups"]');
+  await page.click('#cfgBody button[data-edit="1"]');
+  const members = form.locator('table[data-f="members"] tr');
+  const wang = members.filter({ has: page.locator('[data-f="agent"] option[value="9"]:checked') });
+  await wang.locator('[data-f="windows"]').fill("Someday 9");
+  await form.locator("button.primary").click();
+  await waitFor("shift refused", async () => (await message()).includes("Mon-Fri"));
+  if (!(await wang.locator('[data-f="windows"]').evaluate((el) => el.classList.contains("bad")))) {
+    throw new Error("the unreadable shift is not marked");
+  }
+  await wang.locator('[data-f="windows"]').fill("Mon-Fri 09:00-13:00; Sat 22:00-02:00");
+  await form.locator("button.primary").click();
+  await waitFor("saved", async () => (await message()).startsWith("Saved"));
+  const team = (await section("groups")).items.find((g) => g.id === 1);
+  const shifts = team.members.find((m) => m.agent === 9).windows.map((w) => `${w.days} ${w.start_minute}-${w.end_minute}`);
+  if (shifts.join(", ") !== "31 540-780, 32 1320-120") throw new Error(`shifts: ${JSON.stringify(shifts)}`);
+  step("part-time shifts saved on agent 9's membership");
 
   // Opening hours that end before they start: refused, the field marked,
   // nothing changed.
