@@ -95,7 +95,9 @@ impl Section {
         match self {
             Section::Agents | Section::Groups | Section::Queues => "id",
             Section::Flows | Section::Calendars => "name",
-            Section::Sites | Section::Blacklist | Section::Vips => "site",
+            Section::Sites => "site",
+            // Lists have no key; their body is the whole list.
+            Section::Blacklist | Section::Vips => "body",
         }
     }
 }
@@ -297,9 +299,9 @@ impl Key {
                 if fine {
                     Ok(Key::Name(raw.to_owned()))
                 } else {
-                    Err(bad(
-                        "1 to 64 letters, digits, '-', '_' or '.', without spaces",
-                    ))
+                    Err(bad(&format!(
+                        "1 to {MAX_NAME_LEN} letters, digits, '-', '_' or '.', without spaces"
+                    )))
                 }
             }
             Section::Sites => Site::new(raw)
