@@ -321,6 +321,12 @@ async fn run(
                             }
                         }
                     }
+                    Message::MediaStats(totals) => {
+                        if let Err(err) = coordinator.media_reports().record(node, site, session, totals) {
+                            tracing::warn!(%err, "media report ignored");
+                        }
+                        None
+                    }
                     Message::CallUp(up) => {
                         let c = coordinator.clone();
                         let (who, site) = (node.clone(), site.clone());
