@@ -322,7 +322,8 @@ async fn run(
                         }
                     }
                     Message::MediaStats(totals) => {
-                        if let Err(err) = coordinator.media_reports().record(node, site, session, totals) {
+                        let reports = coordinator.media_reports();
+                        if let Err(err) = reports.record(node, site, session, totals) {
                             tracing::warn!(%err, "media report ignored");
                         }
                         None

@@ -331,7 +331,11 @@ async fn established(
                 let totals = calls.stats.media();
                 if totals != media_reported {
                     control.send(&Message::MediaStats(totals)).await.map_err(lost)?;
-                    tracing::debug!(expected = totals.expected, lost = totals.lost, "media totals reported");
+                    tracing::debug!(
+                        expected = totals.expected,
+                        lost = totals.lost,
+                        "media totals reported"
+                    );
                     media_reported = totals;
                 }
             }

@@ -213,7 +213,10 @@ mod tests {
         // keeping them: the next report adds their newer counters instead.
         let mut report = ended;
         report.add_leg(&leg(10, 9, 0, 1));
-        assert_eq!((report.expected, report.lost, report.legs_ended), (160, 9, 2));
+        assert_eq!(
+            (report.expected, report.lost, report.legs_ended),
+            (160, 9, 2)
+        );
         assert_eq!(ended.expected, 150, "live legs are not folded in");
         // That live leg ends: counted once, with its final counters.
         ended.end_leg(&leg(20, 18, 0, 2));
