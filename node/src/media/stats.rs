@@ -117,8 +117,8 @@ impl MediaTotals {
         self.legs_ended += 1;
     }
 
-    /// The counters by name, in a fixed order (validation, exporters).
-    pub fn counters(&self) -> [(&'static str, u64); 9] {
+    /// The counters by name, in a fixed order, for [`MediaTotals::check`].
+    fn counters(&self) -> [(&'static str, u64); 9] {
         [
             ("received", self.received),
             ("expected", self.expected),
