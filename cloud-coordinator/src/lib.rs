@@ -12,6 +12,7 @@ pub mod calls;
 pub mod events;
 pub mod http;
 pub mod media;
+pub mod media_reports;
 pub mod registry;
 pub mod relay;
 pub mod reports;
@@ -74,6 +75,7 @@ struct Inner {
     relay: std::sync::Mutex<relay::RelayTable<NodeId>>,
     calls: calls::service::CallService,
     events: events::EventBus,
+    media_reports: media_reports::MediaReports,
 }
 
 /// Seconds since the Unix epoch.
@@ -103,6 +105,7 @@ impl Coordinator {
                 registry: Registry::default(),
                 relay: Default::default(),
                 events: Default::default(),
+                media_reports: Default::default(),
             }),
         })
     }
@@ -125,6 +128,11 @@ impl Coordinator {
 
     pub fn revocations(&self) -> &Revocations {
         &self.inner.revocations
+    }
+
+    /// Gateways' latest jitter-buffer totals, for `/metrics`.
+    pub fn media_reports(&self) -> &media_reports::MediaReports {
+        &self.inner.media_reports
     }
 
     /// Live call, queue, agent and node events for the operator surfaces.

@@ -321,6 +321,13 @@ async fn run(
                             }
                         }
                     }
+                    Message::MediaStats(totals) => {
+                        let reports = coordinator.media_reports();
+                        if let Err(err) = reports.record(node, site, session, totals) {
+                            tracing::warn!(%err, "media report ignored");
+                        }
+                        None
+                    }
                     Message::CallUp(up) => {
                         let c = coordinator.clone();
                         let (who, site) = (node.clone(), site.clone());

@@ -142,6 +142,7 @@ impl Gateway {
                         engine: engine.sender(),
                         up: tokio::sync::Mutex::new(up_rx),
                         cache: cache.clone(),
+                        stats: stats.clone(),
                     },
                 },
                 stop_rx,
@@ -202,7 +203,7 @@ impl Gateway {
         self.views.subscribe(agent)
     }
 
-    /// Calls up now, calls seen, CDRs committed.
+    /// Calls up now, calls seen, CDRs committed, media totals.
     pub fn stats(&self) -> CallStats {
         self.stats.snapshot()
     }

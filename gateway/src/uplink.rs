@@ -15,6 +15,7 @@ use tandem_node::link::{
     Backoff, COORDINATOR_SERVER_NAME, ClockSync, ControlStream, LinkError, LinkHealth, close,
     now_us,
 };
+use tandem_node::media::MediaTotals;
 use tandem_node::proto::{
     GoodbyeReason, Heartbeat, Hello, Message, RejectReason, UploadRecord, capability,
 };
@@ -56,11 +57,12 @@ pub struct Node {
 }
 
 /// The call engine's end of the link: configuration and commands in, call
-/// events out (queued in `up` while the link is down).
+/// events out (queued in `up` while the link is down), media totals reported.
 pub struct CallsLink {
     pub(crate) engine: std::sync::mpsc::SyncSender<crate::calls::Cmd>,
     pub(crate) up: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<tandem_node::calls::CallUp>>,
     pub(crate) cache: crate::calls::config_cache::ConfigCache,
+    pub(crate) stats: std::sync::Arc<crate::calls::Stats>,
 }
 
 impl CallsLink {
@@ -94,6 +96,10 @@ impl CallsLink {
 
 /// How long to wait for the coordinator's welcome.
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the media totals are reported (when they changed): often enough
+/// for a Prometheus scrape interval, rare enough to cost nothing on the link.
+const MEDIA_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Why one session ended.
 enum SessionEnd {
@@ -254,6 +260,11 @@ async fn established(
         health: LinkHealth::default(),
     });
     let mut upload = Upload::default();
+    let mut media_report = tokio::time::interval(MEDIA_REPORT_INTERVAL);
+    media_report.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Per session: a new session (perhaps to a restarted coordinator) hears
+    // the totals again.
+    let mut media_reported = MediaTotals::default();
     loop {
         if let Some(records) = upload.next_batch(outbox).await {
             control
@@ -314,6 +325,18 @@ async fn established(
                 };
                 if let Some(reply) = reply {
                     control.send(&reply).await.map_err(lost)?;
+                }
+            }
+            _ = media_report.tick() => {
+                let totals = calls.stats.media();
+                if totals != media_reported {
+                    control.send(&Message::MediaStats(totals)).await.map_err(lost)?;
+                    tracing::debug!(
+                        expected = totals.expected,
+                        lost = totals.lost,
+                        "media totals reported"
+                    );
+                    media_reported = totals;
                 }
             }
             _ = beat.tick() => {

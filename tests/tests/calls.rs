@@ -650,3 +650,121 @@ async fn an_agent_dials_out_through_a_branch_line() -> Result<()> {
     assert_eq!(cdrs[0].number.as_deref(), Some("88001234"));
     world.stop().await
 }
+
+/// The body of the coordinator's `/metrics`, fetched over plain HTTP/1.1 as a
+/// Prometheus server would.
+async fn scrape(world: &World) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = world
+        .running()
+        .http_addr()
+        .context("the coordinator serves no HTTP")?;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: tandem\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply).await?;
+    let (head, body) = reply.split_once("\r\n\r\n").context("no HTTP header end")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("/metrics answered {head}");
+    }
+    Ok(body.to_owned())
+}
+
+/// The sample of a media metric for node `node` at `site` (and `outcome`, for
+/// `tandem_media_frames_total`).
+fn media_sample(
+    body: &str,
+    name: &str,
+    (node, site): (&str, &str),
+    outcome: Option<&str>,
+) -> Option<u64> {
+    let outcome = outcome.map_or(String::new(), |o| format!(",outcome=\"{o}\""));
+    let series = format!("{name}{{node=\"{node}\",site=\"{site}\"{outcome}}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jitter_buffer_loss_on_a_lossy_wan_shows_on_the_coordinators_metrics_per_node() -> Result<()>
+{
+    init_logs();
+    let dir = tempfile::tempdir()?;
+    let mut options = WorldOptions::demo(dir.path()).only(&["bj-01", "home-li"]);
+    options.wan_links = true;
+    options.http = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let world = World::start(options).await?;
+    world.login_ready(&[8]).await?;
+    let fxo = call(&world, "bj-01", "fxo1", "+8613800000021", Some('1')).await?;
+    answer(&world, 8).await?;
+    // The branch's access line loses a tenth of what comes down to it: the
+    // agent's audio reaches the call's anchor with gaps. The caller's audio
+    // goes up that line and down the home seat's clean one.
+    let (bj, home) = (world.node("bj-01")?, world.node("home-li")?);
+    bj.wan_link()?
+        .set_loss(tandem_sim::wan::Direction::Down, 10);
+    talk(&world, &fxo, 8, 1_000.0, 700.0).await?;
+    talk(&world, &fxo, 8, 1_000.0, 700.0).await?;
+    fxo.hang_up(HangUp::LoopBreak { ms: 800 })?;
+    bj.wan_link()?.set_loss(tandem_sim::wan::Direction::Down, 0);
+
+    // Each gateway reports within 10 s of its leg ending.
+    let (bj_id, home_id) = (
+        bj.gateway.identity().node_id.to_string(),
+        home.gateway.identity().node_id.to_string(),
+    );
+    let (bj_node, home_node) = ((bj_id.as_str(), "bj-01"), (home_id.as_str(), "home-li"));
+    let frames = "tandem_media_frames_total";
+    let expected = "tandem_media_packets_expected_total";
+    let ended = "tandem_media_legs_ended_total";
+    let deadline = std::time::Instant::now() + Duration::from_secs(25);
+    let body = loop {
+        let body = scrape(&world).await?;
+        let reported = |node| media_sample(&body, ended, node, None).unwrap_or(0) >= 1;
+        if reported(bj_node) && reported(home_node) {
+            break body;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("no media report after the call from both nodes:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let get = |node: (&str, &str), name: &str, outcome: Option<&str>| {
+        media_sample(&body, name, node, outcome)
+            .with_context(|| format!("{name} {outcome:?} of {node:?} missing in\n{body}"))
+    };
+    let bj_expected = get(bj_node, expected, None)?;
+    let bj_lost = get(bj_node, frames, Some("lost"))?;
+    assert!(
+        bj_expected >= 100,
+        "the anchor received the agent: {bj_expected}\n{body}"
+    );
+    assert!(
+        bj_lost > 0 && bj_lost * 3 < bj_expected,
+        "the lossy line shows loss: {bj_lost} of {bj_expected}\n{body}"
+    );
+    assert!(get(bj_node, frames, Some("received"))? > 0);
+    assert!(
+        get(bj_node, frames, Some("concealed"))? + get(bj_node, frames, Some("fec_recovered"))? > 0,
+        "lost frames were concealed or rebuilt\n{body}"
+    );
+    let home_expected = get(home_node, expected, None)?;
+    let home_lost = get(home_node, frames, Some("lost"))?;
+    tracing::info!(
+        bj_expected,
+        bj_lost,
+        home_expected,
+        home_lost,
+        "media loss on /metrics"
+    );
+    assert!(
+        home_expected >= 100,
+        "the seat received the caller: {home_expected}\n{body}"
+    );
+    assert!(
+        home_lost * 50 <= home_expected,
+        "the clean line shows (almost) no loss: {home_lost} of {home_expected}\n{body}"
+    );
+    world.stop().await
+}

@@ -4,6 +4,7 @@
 use super::authz::{Action, Granted, Scope};
 use super::{Api, ApiError, JsonBody, OPENAPI};
 use crate::accounts::{AccountError, AccountSpec, AccountView};
+use crate::media_reports::NodeMediaReport;
 use crate::store::StoreError;
 use axum::Extension;
 use axum::Json;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write;
 use tandem_node::calls::{AgentCommand, Cdr, CenterConfigError, ValidCenterConfig};
+use tandem_node::media::MediaTotals;
 use tandem_node::names::{NodeId, Site};
 use tandem_node::routing::AgentId;
 
@@ -597,6 +599,48 @@ pub async fn metrics(State(api): State<Api>) -> Response {
         "gauge",
         "Seconds since the HTTP API started.",
         &one(api.now().saturating_sub(api.0.started_at)),
+    );
+    let media = c.media_reports().all();
+    let node_labels = |r: &NodeMediaReport| format!("node=\"{}\",site=\"{}\"", r.node, r.site);
+    let outcomes: Vec<_> = media
+        .iter()
+        .flat_map(|r| {
+            let (node, t) = (node_labels(r), &r.totals);
+            [
+                ("received", t.received),
+                ("lost", t.lost),
+                ("late", t.late),
+                ("duplicate", t.duplicates),
+                ("concealed", t.concealed),
+                ("fec_recovered", t.fec_recovered),
+                ("dropped", t.dropped),
+            ]
+            .map(|(outcome, n)| (format!("{{{node},outcome=\"{outcome}\"}}"), n))
+        })
+        .collect();
+    let per_node = |value: fn(&MediaTotals) -> u64| -> Vec<(String, u64)> {
+        media
+            .iter()
+            .map(|r| (format!("{{{}}}", node_labels(r)), value(&r.totals)))
+            .collect()
+    };
+    metric(
+        "tandem_media_frames_total",
+        "counter",
+        "Media at gateways' jitter buffers since each gateway started, by outcome: packets received, lost, late or duplicate; frames concealed, rebuilt from FEC or dropped to cut delay.",
+        &outcomes,
+    );
+    metric(
+        "tandem_media_packets_expected_total",
+        "counter",
+        "Media packets gateways' jitter buffers expected from sequence numbers since each gateway started.",
+        &per_node(|t| t.expected),
+    );
+    metric(
+        "tandem_media_legs_ended_total",
+        "counter",
+        "Media legs gateways stopped receiving since each gateway started.",
+        &per_node(|t| t.legs_ended),
     );
     let latency = &desk.routing_latency;
     let name = "tandem_routing_decision_seconds";

@@ -1070,6 +1070,22 @@ async fn an_open_event_stream_ends_at_logout_and_at_session_expiry() {
 #[tokio::test]
 async fn metrics_pages_and_openapi_are_served() {
     let h = Harness::new();
+    let node = tandem_node::names::NodeId::new("bj-01-3fa2c1").unwrap();
+    let site = tandem_node::names::Site::new("bj-01").unwrap();
+    let report = tandem_node::media::MediaTotals {
+        received: 950,
+        expected: 1000,
+        lost: 40,
+        late: 10,
+        concealed: 38,
+        fec_recovered: 2,
+        legs_ended: 3,
+        ..Default::default()
+    };
+    h.coordinator
+        .media_reports()
+        .record(&node, &site, 1, report)
+        .unwrap();
     let m = h.call("GET", "/metrics", None, "").await;
     assert_eq!(m.status, StatusCode::OK);
     for line in [
@@ -1086,6 +1102,17 @@ async fn metrics_pages_and_openapi_are_served() {
         "tandem_routing_decision_seconds_bucket{le=\"+Inf\"} 4",
         "tandem_routing_decision_seconds_sum 0.00012",
         "tandem_routing_decision_seconds_count 4",
+        "# TYPE tandem_media_frames_total counter",
+        "tandem_media_frames_total{node=\"bj-01-3fa2c1\",site=\"bj-01\",outcome=\"received\"} 950",
+        "tandem_media_frames_total{node=\"bj-01-3fa2c1\",site=\"bj-01\",outcome=\"lost\"} 40",
+        "tandem_media_frames_total{node=\"bj-01-3fa2c1\",site=\"bj-01\",outcome=\"late\"} 10",
+        "tandem_media_frames_total{node=\"bj-01-3fa2c1\",site=\"bj-01\",outcome=\"duplicate\"} 0",
+        "tandem_media_frames_total{node=\"bj-01-3fa2c1\",site=\"bj-01\",outcome=\"concealed\"} 38",
+        "tandem_media_frames_total{node=\"bj-01-3fa2c1\",site=\"bj-01\",outcome=\"fec_recovered\"} 2",
+        "tandem_media_frames_total{node=\"bj-01-3fa2c1\",site=\"bj-01\",outcome=\"dropped\"} 0",
+        "# TYPE tandem_media_packets_expected_total counter",
+        "tandem_media_packets_expected_total{node=\"bj-01-3fa2c1\",site=\"bj-01\"} 1000",
+        "tandem_media_legs_ended_total{node=\"bj-01-3fa2c1\",site=\"bj-01\"} 3",
     ] {
         assert!(m.body.lines().any(|l| l == line), "{line} in\n{}", m.body);
     }

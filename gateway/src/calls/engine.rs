@@ -35,6 +35,7 @@ use tokio::sync::broadcast;
 use super::effects::{Effect, RecordingRequest};
 use super::line::{CallLine, LineOut, Sound};
 use super::local::LocalRouting;
+use super::media_tally::MediaTally;
 use super::prompts::{self, PromptStore};
 use super::{AgentViews, CallsError, Cmd, Stats};
 use crate::media::anchor::CallMedia;
@@ -255,6 +256,8 @@ pub(crate) struct Engine {
     effects: std::sync::mpsc::Sender<Effect>,
     pub views: AgentViews,
     stats: Arc<Stats>,
+    /// Every leg's jitter-buffer counters, summed for the coordinator.
+    media_tally: MediaTally,
     out_frame: Vec<i16>,
 }
 
@@ -378,6 +381,7 @@ impl Engine {
             effects: s.effects,
             views: s.views,
             stats: s.stats,
+            media_tally: MediaTally::default(),
             out_frame: vec![0; FRAME_20MS],
         }
     }
@@ -611,6 +615,23 @@ impl Engine {
             }
         }
         self.local_tick(now);
+        if self.media_tally.due() {
+            self.publish_media();
+        }
+    }
+
+    /// Publishes the media totals: ended legs plus every live one (anchored
+    /// calls' remote parties, hosted seats and phones on remote legs).
+    fn publish_media(&mut self) {
+        let calls = self.calls.values().flat_map(|c| c.media.remote_leg_stats());
+        let seats = self.seats.iter().filter_map(|s| s.remote.as_ref());
+        let phones = self.ports.iter().filter_map(|p| match p {
+            Port::Fxs(slot) => slot.remote.as_ref(),
+            _ => None,
+        });
+        let hosted = seats.chain(phones).map(|l| l.rx.stats());
+        self.media_tally
+            .publish(calls.chain(hosted), &self.stats.media);
     }
 
     /// A hosted seat whose call is anchored elsewhere: mic out as Opus, the
@@ -949,6 +970,9 @@ impl Engine {
         let announced = state.as_ref().is_some_and(|c| c.announced);
         if let Some(mut state) = state {
             self.stats.active.fetch_sub(1, Ordering::Relaxed);
+            for leg in state.media.remote_leg_stats() {
+                self.media_tally.leg_ended(leg);
+            }
             self.stop_recording(&mut state);
             for (_, at) in state.parties {
                 self.party_gone(at);
@@ -1059,7 +1083,9 @@ impl Engine {
         if matches!(&c.recording, Some(Some((agent, _))) if *agent == pid) {
             Self::stop_recording_of(&self.effects, c);
         }
-        let _ = c.media.remove(pid);
+        if let Ok(Some(leg)) = c.media.remove(pid) {
+            self.media_tally.leg_ended(&leg);
+        }
         if let Some(at) = c.parties.remove(&party) {
             self.party_gone(at);
             self.log(call, CdrEventKind::Left { party });
@@ -1225,7 +1251,9 @@ impl Engine {
             if let Some(l) = SeatLeg::open(leg, rate, s.dev.period(), &self.media) {
                 tracing::info!(leg = open.leg, seat = %s.id, call = %open.call, "seat attached to a leg");
                 s.ring = None;
-                s.remote = Some(l);
+                if let Some(old) = s.remote.replace(l) {
+                    self.media_tally.leg_ended(old.rx.stats());
+                }
             }
             return;
         }
@@ -1236,7 +1264,9 @@ impl Engine {
                 if let Some(l) = SeatLeg::open(leg, SampleRate::Narrowband, FRAME_20MS, &self.media)
                 {
                     tracing::info!(leg = open.leg, seat = slot.port.id(), call = %open.call, "phone attached to a leg");
-                    slot.remote = Some(l);
+                    if let Some(old) = slot.remote.replace(l) {
+                        self.media_tally.leg_ended(old.rx.stats());
+                    }
                 }
                 return;
             }
@@ -1248,23 +1278,23 @@ impl Engine {
             match self.leg_events.try_recv() {
                 Ok(LegEvent::Opened(open)) => self.leg_opened(&open),
                 Ok(LegEvent::Closed(leg)) => {
-                    let mine = |r: &Option<SeatLeg>| r.as_ref().is_some_and(|r| r.leg == leg);
+                    let mine = |r: &mut SeatLeg| r.leg == leg;
                     for s in &mut self.seats {
-                        if mine(&s.remote) {
+                        if let Some(gone) = s.remote.take_if(mine) {
                             tracing::info!(leg = leg.0, seat = %s.id, "seat detached from its leg");
-                            s.remote = None;
+                            self.media_tally.leg_ended(gone.rx.stats());
                         }
                     }
                     for p in &mut self.ports {
                         if let Port::Fxs(slot) = p
-                            && mine(&slot.remote)
+                            && let Some(gone) = slot.remote.take_if(mine)
                         {
                             tracing::info!(
                                 leg = leg.0,
                                 seat = slot.port.id(),
                                 "phone detached from its leg"
                             );
-                            slot.remote = None;
+                            self.media_tally.leg_ended(gone.rx.stats());
                         }
                     }
                 }

@@ -19,7 +19,7 @@ use tandem_node::calls::{
     Hangup, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
 };
 use tandem_node::media::analysis::{goertzel_dbfs, tone};
-use tandem_node::media::{CodecConfig, LegId, LegSender, SampleRate};
+use tandem_node::media::{CodecConfig, LegId, LegSender, MediaTotals, SampleRate};
 use tandem_node::names::Site;
 use tandem_node::proto::LegOpen;
 use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
@@ -100,6 +100,11 @@ type Rig = (
 
 /// The engine on the sim board with the demo configuration, as site bj-01.
 fn rig() -> Rig {
+    rig_with(Arc::new(Stats::default()))
+}
+
+/// [`rig`] publishing its counters into `stats`.
+fn rig_with(stats: Arc<Stats>) -> Rig {
     let media = MediaLink::new();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../board-configs/sim.toml");
     let board = tandem_hal::board::BoardConfig::load(&path).unwrap();
@@ -133,7 +138,7 @@ fn rig() -> Rig {
         media: media.clone(),
         effects,
         views: views.clone(),
-        stats: Arc::new(Stats::default()),
+        stats,
     })
     .unwrap();
     (engine, exchange, views, rx, media)
@@ -468,6 +473,106 @@ fn remote_legs_carry_audio_to_a_hosted_seat_and_into_an_anchored_call() {
     assert!(
         goertzel_dbfs(tail, 1000.0, 8000) > -30.0,
         "the caller does not hear the remote agent"
+    );
+}
+
+/// The media totals once the engine published ones matching `pred`.
+fn wait_media(stats: &Stats, what: &str, pred: impl Fn(&MediaTotals) -> bool) -> MediaTotals {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let t = stats.media();
+        if pred(&t) {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "media totals never {what}: {t:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The totals after the engine has certainly consumed what was sent and
+/// published again (it publishes every second).
+fn settled_media(stats: &Stats) -> MediaTotals {
+    std::thread::sleep(Duration::from_millis(1_300));
+    stats.media()
+}
+
+#[test]
+fn every_received_leg_counts_once_in_the_media_totals() {
+    let stats = Arc::new(Stats::default());
+    let (engine, exchange, _views, mut rx, media) = rig_with(stats.clone());
+    // A hosted seat's leg, live: counted while it plays.
+    media.event(LegEvent::Opened(LegOpen {
+        leg: 77,
+        call: "42".into(),
+        endpoint: "seat2".into(),
+    }));
+    std::thread::sleep(Duration::from_millis(100));
+    far_end_speaks(&media, 77, SampleRate::Wideband, 1000.0, 400);
+    let live = settled_media(&stats);
+    assert!(live.received >= 15, "{live:?}");
+    assert_eq!((live.legs_ended, live.lost), (0, 0), "{live:?}");
+    // It ends: the same packets, now kept as an ended leg, not counted again.
+    media.event(LegEvent::Closed(LegId(77)));
+    let ended = wait_media(&stats, "the seat's leg ended", |t| t.legs_ended == 1);
+    assert_eq!(
+        (ended.received, ended.expected, ended.late),
+        (live.received, live.expected, live.late)
+    );
+
+    // A call anchored here: a remote party that leaves, then one still there
+    // when the call ends.
+    engine.send(Cmd::Online(true)).unwrap();
+    let line = call_in(&exchange, "fxo1", "+8613800000013", "1");
+    let (call, ..) = next_arrival(&mut rx);
+    for (party, leg) in [(1, 78), (2, 80)] {
+        engine
+            .send(Cmd::Down(CallDown::Join {
+                call,
+                party: PartyId(party),
+                endpoint: Endpoint::Leg(leg),
+                role: PartyRole::Party,
+                agent: Some(AgentId(8)),
+            }))
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let (a, b) = (media.clone(), media.clone());
+    let first =
+        std::thread::spawn(move || far_end_speaks(&a, 78, SampleRate::Narrowband, 700.0, 400));
+    far_end_speaks(&b, 80, SampleRate::Narrowband, 1000.0, 400);
+    first.join().unwrap();
+    let both = settled_media(&stats);
+    assert!(
+        both.received >= ended.received + 30,
+        "two live legs: {both:?}"
+    );
+    assert_eq!(both.legs_ended, 1);
+    engine
+        .send(Cmd::Down(CallDown::Leave {
+            call,
+            party: PartyId(1),
+        }))
+        .unwrap();
+    let left = wait_media(&stats, "the party left", |t| t.legs_ended == 2);
+    assert_eq!(
+        (left.received, left.expected),
+        (both.received, both.expected)
+    );
+    line.hang_up(tandem_hal::sim::line::HangUp::LoopBreak { ms: 1000 })
+        .unwrap();
+    next_cdr(&mut rx);
+    let done = wait_media(&stats, "the call's last leg ended", |t| t.legs_ended == 3);
+    assert_eq!(
+        (done.received, done.expected),
+        (both.received, both.expected)
+    );
+    assert_eq!(
+        settled_media(&stats),
+        done,
+        "no leg left to add: the totals stay put"
     );
 }
 

@@ -18,6 +18,7 @@
 //! - [`prompts`]: tones, WAV prompts, music on hold, ring tone;
 //! - [`engine`]: the audio thread that drives lines, seats and calls;
 //! - `local`: the survivable local router over this box's seats;
+//! - `media_tally`: the jitter-buffer totals of every leg received here;
 //! - [`config_cache`]: the last configuration, kept in the gateway database;
 //! - [`effects`]: the slow side (outbox, recordings, uplink queue).
 
@@ -32,6 +33,7 @@ mod engine_tests;
 pub mod ids;
 pub mod line;
 mod local;
+mod media_tally;
 pub mod prompts;
 pub mod record;
 #[cfg(test)]
@@ -45,6 +47,7 @@ use tandem_hal::audio::AudioDevice;
 use tandem_hal::e1::E1Span;
 use tandem_hal::line::LinePort;
 use tandem_node::calls::{AgentCommand, AgentView, CallDown, ValidCenterConfig};
+use tandem_node::media::MediaTotals;
 use tandem_node::routing::AgentId;
 use tokio::sync::watch;
 
@@ -121,6 +124,9 @@ pub struct CallStats {
     pub calls_total: u64,
     /// CDRs committed to the outbox since start.
     pub cdrs_written: u64,
+    /// Jitter-buffer totals of every leg received since start (ended legs and
+    /// the live ones, as of the last second); reported to the coordinator.
+    pub media: MediaTotals,
 }
 
 /// Shared counters behind [`CallStats`].
@@ -129,6 +135,8 @@ pub(crate) struct Stats {
     pub active: AtomicUsize,
     pub total: AtomicU64,
     pub cdrs: AtomicU64,
+    /// Written by the audio thread with `try_lock` only (see `media_tally`).
+    pub media: Mutex<MediaTotals>,
 }
 
 impl Stats {
@@ -137,7 +145,14 @@ impl Stats {
             calls_active: self.active.load(Ordering::Relaxed),
             calls_total: self.total.load(Ordering::Relaxed),
             cdrs_written: self.cdrs.load(Ordering::Relaxed),
+            media: self.media(),
         }
+    }
+
+    /// The media totals last published by the audio thread.
+    pub fn media(&self) -> MediaTotals {
+        // Plain data: a panicked holder cannot leave it inconsistent.
+        *self.media.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

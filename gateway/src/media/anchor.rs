@@ -229,6 +229,12 @@ impl CallMedia {
             .map(|r| r.rx.stats())
     }
 
+    /// Receive statistics of every remote leg: the call's share of the
+    /// gateway's media totals (summed while live, kept when the call ends).
+    pub fn remote_leg_stats(&self) -> impl Iterator<Item = &LegStats> {
+        self.remote.iter().map(|r| r.rx.stats())
+    }
+
     /// Where the last frame of a remote participant came from (decoded, FEC, PLC).
     pub fn last_source(&self, id: ParticipantId) -> Option<FrameSource> {
         self.remote.iter().find(|r| r.id == id).map(|r| r.last)

@@ -188,5 +188,6 @@ pub fn kind_name(message: &Message) -> &'static str {
         Message::Config(_) => "Config",
         Message::CallUp(_) => "CallUp",
         Message::CallDown(_) => "CallDown",
+        Message::MediaStats(_) => "MediaStats",
     }
 }

@@ -23,4 +23,4 @@ pub use codec::{Channels, CodecConfig, CodecError, FrameDuration, SampleRate};
 pub use datagram::{DatagramError, LegId, MediaDatagram};
 pub use jitter::{JitterBuffer, JitterConfig, Playout};
 pub use leg::{FrameSource, LegReceiver, LegSender};
-pub use stats::LegStats;
+pub use stats::{LegStats, MediaTotals, MediaTotalsError};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Number of [`Message`] variants this build knows; a kind at or above it comes
 /// from a newer peer.
-pub const KNOWN_KINDS: u32 = 16;
+pub const KNOWN_KINDS: u32 = 17;
 
 /// Every control message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +55,11 @@ pub enum Message {
     CallUp(crate::calls::CallUp),
     /// Coordinator → gateway: call-control commands.
     CallDown(crate::calls::CallDown),
+    /// Gateway → coordinator: jitter-buffer totals of every leg it received since
+    /// it started, sent every few seconds while they change, so operators see
+    /// media loss per node on the coordinator's `/metrics`. Soft state: the
+    /// latest report replaces the previous one; nothing is acknowledged.
+    MediaStats(crate::media::MediaTotals),
 }
 
 /// What an outbox record holds, so the coordinator can file it without decoding
@@ -260,6 +265,20 @@ mod tests {
             })
     }
 
+    fn media_totals() -> impl Strategy<Value = crate::media::MediaTotals> {
+        prop::array::uniform9(any::<u64>()).prop_map(|c| crate::media::MediaTotals {
+            received: c[0],
+            expected: c[1],
+            lost: c[2],
+            late: c[3],
+            duplicates: c[4],
+            fec_recovered: c[5],
+            concealed: c[6],
+            dropped: c[7],
+            legs_ended: c[8],
+        })
+    }
+
     fn message() -> impl Strategy<Value = Message> {
         prop_oneof![
             (any::<u16>(), any::<u16>())
@@ -354,6 +373,7 @@ mod tests {
                     .collect()
             }),
             prop::collection::vec(any::<u64>(), 0..16).prop_map(|seqs| Message::UploadAck { seqs }),
+            media_totals().prop_map(Message::MediaStats),
         ]
     }
 
@@ -379,12 +399,29 @@ mod tests {
 
     #[test]
     fn the_last_variant_has_the_last_known_kind() {
-        let last = Message::CallDown(crate::calls::CallDown::Hold {
-            call: crate::routing::CallId(1),
-            on: true,
-        });
+        let last = Message::MediaStats(crate::media::MediaTotals::default());
         let bytes = postcard::to_stdvec(&last).unwrap();
         assert_eq!(u32::from(bytes[0]), KNOWN_KINDS - 1);
+    }
+
+    #[test]
+    fn a_media_report_round_trips_and_keeps_its_kind() {
+        let report = Message::MediaStats(crate::media::MediaTotals {
+            received: 1_480,
+            expected: 1_500,
+            lost: 17,
+            late: 3,
+            duplicates: 1,
+            fec_recovered: 9,
+            concealed: 8,
+            dropped: 2,
+            legs_ended: 4,
+        });
+        let payload = encode_envelope(9, &report).unwrap();
+        let back = decode_envelope(&payload).unwrap();
+        assert_eq!((back.id, back.message), (9, report));
+        // Kind 16, right after CallDown: an older peer answers UnknownKind.
+        assert_eq!(payload[2..4], [9, 16]);
     }
 
     #[test]
