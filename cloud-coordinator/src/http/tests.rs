@@ -1458,3 +1458,67 @@ async fn cdrs_export_pages_through_local_days_by_cursor() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_report_reads_its_days_calls_and_those_still_on_a_line_from_before() {
+    use tandem_node::inventory::{LineInfo, LineKind};
+    use tandem_node::ivr::CivilDate;
+    use tandem_node::proto::{RecordKind, UploadRecord};
+    let h = Harness::new();
+    let node = h.enroll("bj-01-a");
+    h.coordinator
+        .store()
+        .update_nodes([&node.node_id], |n| {
+            n.inventory.lines = vec![LineInfo {
+                id: "fxo1".into(),
+                kind: LineKind::Fxo,
+            }];
+        })
+        .unwrap();
+    // UTC+8, as in the demo center.
+    let local_us = |date: &str, hours: i64| {
+        let day = CivilDate::try_from(date.to_owned()).unwrap().epoch_day();
+        ((day * 24 - 8 + hours) * 3_600_000_000) as u64
+    };
+    let calls = [
+        // 18 h from noon the day before: 6 h of it on the reported day.
+        (1, local_us("2026-11-01", 12), local_us("2026-11-02", 6)),
+        (2, local_us("2026-11-02", 10), local_us("2026-11-02", 11)),
+        (3, local_us("2026-11-03", 1), local_us("2026-11-03", 2)),
+    ];
+    let records: Vec<_> = calls
+        .iter()
+        .map(|&(call, started_us, ended_us)| {
+            let mut c = cdr(call, &[1]);
+            (c.started_us, c.ended_us) = (started_us, ended_us);
+            c.answered_us = None;
+            UploadRecord {
+                seq: call,
+                kind: RecordKind::Cdr,
+                created_at_us: ended_us,
+                body: c.to_record(),
+            }
+        })
+        .collect();
+    h.coordinator
+        .store()
+        .ingest(&node.node_id, &records, 1)
+        .unwrap();
+    let admin = h.token(Role::Admin);
+    let r = h
+        .call(
+            "GET",
+            "/api/v1/reports?from=2026-11-02&to=2026-11-02",
+            Some(&admin),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let site = &r.json()[0]["sites"][0];
+    assert_eq!(
+        (&site["site"], &site["calls"]),
+        (&"bj-01".into(), &1.into())
+    );
+    let occupancy = site["trunk_occupancy_percent"].as_f64().unwrap();
+    assert!((occupancy - 7.0 * 100.0 / 24.0).abs() < 1e-9, "{occupancy}");
+}
