@@ -162,6 +162,29 @@ pub fn build(
         .collect())
 }
 
+/// Where local day `epoch_day` begins in UTC ms, for a center `offset_minutes`
+/// east of UTC: the bounds of report periods and of a CDR export's days.
+pub fn local_midnight_ms(epoch_day: i64, offset_minutes: i16) -> i64 {
+    epoch_day * DAY_MS - i64::from(offset_minutes) * 60_000
+}
+
+/// A UTC instant in ms as µs since the epoch, the unit of CDR times (instants
+/// before 1970 become 0: no CDR is older).
+pub fn epoch_us(ms: i64) -> u64 {
+    u64::try_from(ms).unwrap_or(0).saturating_mul(1000)
+}
+
+/// The UTC span (start ms inclusive, end ms exclusive) of `range`'s periods,
+/// which may begin before `from` and end after `to` (whole weeks and months):
+/// the CDRs a report has to read.
+pub fn window_ms(range: ReportRange, offset_minutes: i16) -> Result<(i64, i64), ReportError> {
+    let periods = periods(range, offset_minutes)?;
+    match (periods.first(), periods.last()) {
+        (Some((_, start, _)), Some((_, _, end))) => Ok((*start, *end)),
+        _ => Err(ReportError::EmptyRange),
+    }
+}
+
 /// The periods of `range` as (label, start ms, end ms) in UTC.
 fn periods(
     range: ReportRange,
@@ -171,7 +194,6 @@ fn periods(
     if last < first {
         return Err(ReportError::EmptyRange);
     }
-    let offset_ms = i64::from(offset_minutes) * 60_000;
     let mut out = Vec::new();
     let mut day = match range.period {
         Period::Day => first,
@@ -203,7 +225,11 @@ fn periods(
                 (format!("{y:04}-{m:02}"), next)
             }
         };
-        out.push((label, day * DAY_MS - offset_ms, next * DAY_MS - offset_ms));
+        out.push((
+            label,
+            local_midnight_ms(day, offset_minutes),
+            local_midnight_ms(next, offset_minutes),
+        ));
         day = next;
     }
     Ok(out)
@@ -583,9 +609,6 @@ pub enum ReportFailure {
 }
 
 impl crate::Coordinator {
-    /// The report for `range`, from everything stored: the coordinator's routing
-    /// events, the events gateways routed alone and uploaded, and every CDR.
-    /// Blocking (reads the store).
     /// Trunk lines per site, over the lines its gateways (enrolled, not revoked)
     /// last reported; every such site is present, with 0 if it has none. Reports
     /// and the wallboard share it so their trunk occupancies agree. Blocking.
@@ -602,6 +625,10 @@ impl crate::Coordinator {
         Ok(lines)
     }
 
+    /// The report for `range`, from everything stored: the coordinator's routing
+    /// events, the events gateways routed alone and uploaded, and the CDRs of
+    /// calls that held a line during the range's periods. Blocking (reads the
+    /// store).
     pub fn report(&self, range: ReportRange) -> Result<Vec<PeriodReport>, ReportFailure> {
         let config = self.routing_config().ok_or(ReportFailure::NotConfigured)?;
         let store = self.store();
@@ -613,7 +640,8 @@ impl crate::Coordinator {
         events.extend(local);
         events.sort_by_key(|e| e.at);
         let lines = self.trunk_lines()?;
-        let cdrs = self.try_cdrs()?;
+        let (start_ms, end_ms) = window_ms(range, config.utc_offset_minutes)?;
+        let cdrs = store.cdrs_overlapping(epoch_us(start_ms)..epoch_us(end_ms))?;
         let input = ReportInput {
             events: &events,
             cdrs: &cdrs,

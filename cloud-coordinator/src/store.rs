@@ -4,10 +4,18 @@
 //!
 //! redb allows one opener per file; admin commands reach a running server through
 //! its admin socket instead (see [`crate::admin`]).
+//!
+//! CDR uploads are also indexed, in the transaction that stores them, by start
+//! time and by caller number, so an export page, a report's range or a screen
+//! pop reads only the CDRs it shows instead of every upload ever received.
 
 use crate::calls::{Disposition, QueueEvent};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
+use std::ops::{Bound, Range};
 use std::path::Path;
 use tandem_node::calls::Cdr;
 use tandem_node::inventory::Inventory;
@@ -24,6 +32,32 @@ const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
 /// a gateway retries.
 const UPLOADS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("uploads");
 const UPLOAD_RECORD_VERSION: u8 = 1;
+
+/// The CDR index by time: every decodable CDR upload keyed by (started µs, call,
+/// node, sequence) — the upload's (node, sequence) keeps two uploads of one call
+/// apart, as the uploads table does — holding the CDR record as uploaded, so a
+/// page of an export reads only its own rows.
+const CDRS: TableDefinition<(u64, u64, &str, u64), &[u8]> = TableDefinition::new("cdrs_by_start");
+/// The same CDRs by (caller number, started µs, call, node, sequence): the key of
+/// [`CDRS`] behind the number, for the screen pop's history.
+const CDRS_BY_NUMBER: TableDefinition<(&str, u64, u64, &str, u64), ()> =
+    TableDefinition::new("cdrs_by_number");
+/// Store-wide markers.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// [`META`] key: the [`CDR_INDEX_VERSION`] the CDR index was built with.
+const CDR_INDEX_VERSION_KEY: &str = "cdr_index_version";
+/// [`META`] key: the longest call indexed (ended − started, µs), so a report can
+/// find the calls that started before its range but still held a line in it.
+const LONGEST_CALL_KEY: &str = "cdr_longest_call_us";
+/// The CDR index's layout. Bump it when the index changes or this build learns
+/// to decode CDRs it skipped before: the next open rebuilds the index from the
+/// uploads.
+const CDR_INDEX_VERSION: u64 = 1;
+/// Uploads read per transaction while rebuilding the CDR index, so a year of
+/// records never sits in one transaction.
+const INDEX_BATCH: usize = 20_000;
+/// Version byte of a [`CdrKey`] cursor.
+const CURSOR_VERSION: u8 = 1;
 
 /// Center configurations by version (1, 2, …): the latest is in force.
 const CONFIGS: TableDefinition<u64, &[u8]> = TableDefinition::new("center_configs");
@@ -109,18 +143,186 @@ pub struct StoredConfig {
     pub body: Vec<u8>,
 }
 
+/// Where a CDR sits in the time index. Its text form ([`CdrKey::to_cursor`]) is
+/// the export's paging cursor: the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CdrKey {
+    /// When the call started, µs since the epoch.
+    pub started_us: u64,
+    /// The call.
+    pub call: u64,
+    /// The node that uploaded the CDR.
+    pub node: String,
+    /// Its upload sequence number.
+    pub seq: u64,
+}
+
+impl CdrKey {
+    fn from_key((started_us, call, node, seq): (u64, u64, &str, u64)) -> Self {
+        CdrKey {
+            started_us,
+            call,
+            node: node.to_owned(),
+            seq,
+        }
+    }
+
+    fn key(&self) -> (u64, u64, &str, u64) {
+        (self.started_us, self.call, self.node.as_str(), self.seq)
+    }
+
+    /// The opaque cursor a client sends back to get the next page (hex, so it
+    /// needs no escaping in a header or a query string).
+    pub fn to_cursor(&self) -> String {
+        hex::encode(record::encode(CURSOR_VERSION, self))
+    }
+
+    /// Reads a cursor made by [`CdrKey::to_cursor`]; `None` for anything else.
+    pub fn from_cursor(text: &str) -> Option<CdrKey> {
+        let bytes = hex::decode(text).ok()?;
+        record::decode(CURSOR_VERSION, &bytes).ok()
+    }
+}
+
+/// One page of CDRs, oldest first, and the key the next page starts after
+/// (`None` on the last page).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CdrPage {
+    pub cdrs: Vec<Cdr>,
+    pub next: Option<CdrKey>,
+}
+
+/// The CDR index's tables, open in a write transaction.
+struct CdrIndex<'t> {
+    by_start: redb::Table<'t, (u64, u64, &'static str, u64), &'static [u8]>,
+    by_number: redb::Table<'t, (&'static str, u64, u64, &'static str, u64), ()>,
+    meta: redb::Table<'t, &'static str, u64>,
+    longest_us: u64,
+}
+
+impl<'t> CdrIndex<'t> {
+    fn open(tx: &'t WriteTransaction) -> Result<Self, StoreError> {
+        let meta = tx.open_table(META)?;
+        let longest_us = meta.get(LONGEST_CALL_KEY)?.map_or(0, |v| v.value());
+        Ok(CdrIndex {
+            by_start: tx.open_table(CDRS)?,
+            by_number: tx.open_table(CDRS_BY_NUMBER)?,
+            meta,
+            longest_us,
+        })
+    }
+
+    /// Indexes the CDR uploaded as `(node, seq)`. A body that does not decode (a
+    /// gateway writing another version) is logged and left out: returns false.
+    fn add(&mut self, node: &str, seq: u64, body: &[u8]) -> Result<bool, StoreError> {
+        let cdr = match Cdr::from_record(body) {
+            Ok(cdr) => cdr,
+            Err(err) => {
+                tracing::warn!(node, seq, %err, "an uploaded CDR could not be decoded; it is stored but not indexed");
+                return Ok(false);
+            }
+        };
+        self.by_start
+            .insert((cdr.started_us, cdr.call.0, node, seq), body)?;
+        if let Some(number) = &cdr.number {
+            self.by_number
+                .insert((number.as_str(), cdr.started_us, cdr.call.0, node, seq), ())?;
+        }
+        let length = cdr.ended_us.saturating_sub(cdr.started_us);
+        if length > self.longest_us {
+            self.longest_us = length;
+            self.meta.insert(LONGEST_CALL_KEY, length)?;
+        }
+        Ok(true)
+    }
+}
+
 /// The coordinator database.
 pub struct Store {
     db: Database,
 }
 
 impl Store {
+    /// Opens (or creates) the database in `dir`, building the CDR index first if
+    /// the store predates it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        match Database::create(dir.join(DB_FILE)) {
-            Ok(db) => Ok(Self { db }),
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::Locked),
-            Err(e) => Err(e.into()),
+        let store = match Database::create(dir.join(DB_FILE)) {
+            Ok(db) => Self { db },
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::Locked),
+            Err(e) => return Err(e.into()),
+        };
+        store.build_cdr_index(INDEX_BATCH)?;
+        Ok(store)
+    }
+
+    /// A store-wide marker from [`META`].
+    fn meta(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(match read_table(&tx, META)? {
+            Some(meta) => meta.get(key)?.map(|v| v.value()),
+            None => None,
+        })
+    }
+
+    /// Builds the CDR index from the stored uploads when it is missing or of
+    /// another [`CDR_INDEX_VERSION`] (a deployment upgrading). In transactions of
+    /// `batch` uploads; the version marker is written with the last one, so an
+    /// interrupted build starts over at the next open.
+    fn build_cdr_index(&self, batch: usize) -> Result<(), StoreError> {
+        if self.meta(CDR_INDEX_VERSION_KEY)? == Some(CDR_INDEX_VERSION) {
+            return Ok(());
         }
+        let tx = self.db.begin_write()?;
+        tx.delete_table(CDRS)?;
+        tx.delete_table(CDRS_BY_NUMBER)?;
+        tx.open_table(META)?.remove(LONGEST_CALL_KEY)?;
+        tx.commit()?;
+        let (mut resume, mut indexed, mut undecodable) = (None::<(String, u64)>, 0u64, 0u64);
+        loop {
+            let tx = self.db.begin_write()?;
+            let done = {
+                let uploads = tx.open_table(UPLOADS)?;
+                let mut index = CdrIndex::open(&tx)?;
+                let from = resume.take();
+                let lower = match &from {
+                    Some((node, seq)) => Bound::Excluded((node.as_str(), *seq)),
+                    None => Bound::Unbounded,
+                };
+                let mut read = 0;
+                for entry in uploads.range::<(&str, u64)>((lower, Bound::Unbounded))? {
+                    let (k, v) = entry?;
+                    let (node, seq) = k.value();
+                    let upload: StoredUpload = record::decode(UPLOAD_RECORD_VERSION, v.value())?;
+                    if upload.kind == RecordKind::Cdr {
+                        if index.add(node, seq, &upload.body)? {
+                            indexed += 1;
+                        } else {
+                            undecodable += 1;
+                        }
+                    }
+                    resume = Some((node.to_owned(), seq));
+                    read += 1;
+                    if read == batch {
+                        break;
+                    }
+                }
+                read < batch
+            };
+            if done {
+                tx.open_table(META)?
+                    .insert(CDR_INDEX_VERSION_KEY, CDR_INDEX_VERSION)?;
+            }
+            tx.commit()?;
+            if done {
+                break;
+            }
+        }
+        tracing::info!(
+            indexed,
+            undecodable,
+            "CDR index built from the stored uploads"
+        );
+        Ok(())
     }
 
     /// The database, for tables kept by other modules (accounts).
@@ -270,7 +472,8 @@ impl Store {
 
     /// Stores a gateway's uploaded records durably, each `(node, seq)` once, and
     /// returns every sequence number now safe to acknowledge (including ones
-    /// stored by an earlier, unacknowledged attempt).
+    /// stored by an earlier, unacknowledged attempt). A CDR is indexed in the same
+    /// transaction, when it is first stored, so it is indexed exactly once.
     pub fn ingest(
         &self,
         node: &NodeId,
@@ -280,9 +483,13 @@ impl Store {
         let tx = self.db.begin_write()?;
         {
             let mut table = tx.open_table(UPLOADS)?;
+            let mut index = CdrIndex::open(&tx)?;
             for r in records {
                 let key = (node.as_str(), r.seq);
                 if table.get(key)?.is_none() {
+                    if r.kind == RecordKind::Cdr {
+                        index.add(node.as_str(), r.seq, &r.body)?;
+                    }
                     let stored = StoredUpload {
                         kind: r.kind,
                         created_at_us: r.created_at_us,
@@ -387,10 +594,88 @@ impl Store {
         self.all(DISPOSITIONS, DISPOSITION_RECORD_VERSION)
     }
 
-    /// Every uploaded CDR, decoded with [`Cdr::from_record`], and how many CDR
-    /// uploads could not be decoded (a gateway writing another version).
-    pub fn cdrs(&self) -> Result<(Vec<Cdr>, usize), StoreError> {
-        self.decoded_uploads(RecordKind::Cdr, Cdr::from_record)
+    /// The CDRs that started in `started_us`, oldest first (by start, then call),
+    /// after the cursor `after`, at most `limit` of those `keep` accepts. Reads
+    /// only the index rows from the cursor to the page's end (plus one to know
+    /// whether another page follows).
+    pub fn cdr_page(
+        &self,
+        started_us: Range<u64>,
+        after: Option<&CdrKey>,
+        limit: usize,
+        mut keep: impl FnMut(&Cdr) -> bool,
+    ) -> Result<CdrPage, StoreError> {
+        let mut page = CdrPage::default();
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, CDRS)? else {
+            return Ok(page);
+        };
+        let (start, end) = ((started_us.start, 0, "", 0), (started_us.end, 0, "", 0));
+        let (lower, bound) = match after {
+            Some(after) if after.key() >= start => (after.key(), Bound::Excluded(after.key())),
+            _ => (start, Bound::Included(start)),
+        };
+        if lower >= end {
+            return Ok(page);
+        }
+        let mut last = None;
+        for entry in table.range((bound, Bound::Excluded(end)))? {
+            let (k, v) = entry?;
+            if page.cdrs.len() == limit {
+                page.next = last;
+                break;
+            }
+            let cdr = Cdr::from_record(v.value())?;
+            if keep(&cdr) {
+                page.cdrs.push(cdr);
+                last = Some(CdrKey::from_key(k.value()));
+            }
+        }
+        Ok(page)
+    }
+
+    /// The CDRs of calls that held a line during `window_us` (started before its
+    /// end, ended at or after its start), oldest first: a report's calls. Reads
+    /// the index from the window's start less the longest call ever indexed.
+    pub fn cdrs_overlapping(&self, window_us: Range<u64>) -> Result<Vec<Cdr>, StoreError> {
+        let longest = self.meta(LONGEST_CALL_KEY)?.unwrap_or(0);
+        let from = window_us.start.saturating_sub(longest);
+        let page = self.cdr_page(from..window_us.end, None, usize::MAX, |c| {
+            c.ended_us >= window_us.start
+        })?;
+        Ok(page.cdrs)
+    }
+
+    /// The latest `limit` CDRs of calls from or to `number`, newest first (the
+    /// screen pop's history), from the number index.
+    pub fn latest_cdrs_of(&self, number: &str, limit: usize) -> Result<Vec<Cdr>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let (Some(by_number), Some(by_start)) =
+            (read_table(&tx, CDRS_BY_NUMBER)?, read_table(&tx, CDRS)?)
+        else {
+            return Ok(Vec::new());
+        };
+        // Every key of `number` sorts before those of the next string, `number\0`.
+        let successor = format!("{number}\0");
+        let rows = by_number.range((number, 0, 0, "", 0)..(successor.as_str(), 0, 0, "", 0))?;
+        let mut out = Vec::new();
+        for entry in rows.rev().take(limit) {
+            let (k, _) = entry?;
+            let (_, started_us, call, node, seq) = k.value();
+            if let Some(v) = by_start.get((started_us, call, node, seq))? {
+                out.push(Cdr::from_record(v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many CDRs are indexed (read from the index's length, not counted).
+    pub fn cdr_count(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(match read_table(&tx, CDRS)? {
+            Some(table) => table.len()?,
+            None => 0,
+        })
     }
 
     /// Every routing event a gateway's local router recorded while the WAN was
@@ -580,21 +865,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn uploaded_cdrs_decode_and_other_records_are_left_out() {
-        use tandem_node::calls::{Cdr, EndCause, Hangup};
+    fn cdr(call: u64, started_us: u64, number: &str) -> Cdr {
+        use tandem_node::calls::{EndCause, Hangup};
         use tandem_node::routing::CallId;
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let cdr = Cdr {
-            call: CallId(9),
+        Cdr {
+            call: CallId(call),
             site: Site::new("bj-01").unwrap(),
             line: "fxo1".into(),
             outbound: false,
-            number: Some("+8613800000001".into()),
-            started_us: 1,
-            answered_us: Some(2),
-            ended_us: 3,
+            number: Some(number.into()),
+            started_us,
+            answered_us: Some(started_us + 1),
+            ended_us: started_us + 10,
             hangup: Hangup::Caller,
             cause: EndCause::Completed,
             ivr_path: vec![],
@@ -602,26 +884,236 @@ mod tests {
             agents: vec![],
             recording: None,
             events: vec![],
-        };
-        let rec = |seq, kind, body| UploadRecord {
+        }
+    }
+
+    fn upload(seq: u64, kind: RecordKind, body: Vec<u8>) -> UploadRecord {
+        UploadRecord {
             seq,
             kind,
             created_at_us: 0,
             body,
-        };
+        }
+    }
+
+    fn all_cdrs(store: &Store) -> Vec<Cdr> {
+        store
+            .cdr_page(0..u64::MAX, None, usize::MAX, |_| true)
+            .unwrap()
+            .cdrs
+    }
+
+    #[test]
+    fn uploaded_cdrs_decode_and_other_records_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cdr = cdr(9, 1, "+8613800000001");
         let node = NodeId::new("bj-01-a").unwrap();
         store
             .ingest(
                 &node,
                 &[
-                    rec(1, RecordKind::Cdr, cdr.to_record()),
-                    rec(2, RecordKind::QueueEvent, vec![1, 2]),
-                    rec(3, RecordKind::Cdr, vec![9, 9]),
+                    upload(1, RecordKind::Cdr, cdr.to_record()),
+                    upload(2, RecordKind::QueueEvent, vec![1, 2]),
+                    upload(3, RecordKind::Cdr, vec![9, 9]),
                 ],
                 0,
             )
             .unwrap();
-        assert_eq!(store.cdrs().unwrap(), (vec![cdr], 1));
+        assert_eq!(all_cdrs(&store), vec![cdr]);
+        assert_eq!(store.cdr_count().unwrap(), 1);
+        assert_eq!(store.uploads(&node).unwrap().len(), 3, "all stored");
+    }
+
+    /// 60 CDRs from two nodes, some starting at the same microsecond.
+    fn sixty(store: &Store) -> Vec<Cdr> {
+        let mut all = Vec::new();
+        for (n, node) in ["bj-01-a", "sh-01-a"].into_iter().enumerate() {
+            let node = NodeId::new(node).unwrap();
+            let records: Vec<_> = (0..30u64)
+                .map(|i| {
+                    let call = 100 * n as u64 + i;
+                    let c = cdr(call, 1_000 + (i / 3) * 100, &format!("555{}", call % 4));
+                    all.push(c.clone());
+                    upload(i + 1, RecordKind::Cdr, c.to_record())
+                })
+                .collect();
+            store.ingest(&node, &records, 0).unwrap();
+        }
+        all.sort_by_key(|c| (c.started_us, c.call));
+        all
+    }
+
+    #[test]
+    fn cursor_paging_visits_every_cdr_of_the_range_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let all = sixty(&store);
+        assert_eq!(all_cdrs(&store), all);
+        let range = 1_200..1_700;
+        let wanted: Vec<_> = all
+            .iter()
+            .filter(|c| range.contains(&c.started_us))
+            .cloned()
+            .collect();
+        assert_eq!(wanted.len(), 30);
+        for limit in [1, 7, 30, 31] {
+            let (mut got, mut after, mut pages) = (Vec::new(), None, 0);
+            loop {
+                let page = store
+                    .cdr_page(range.clone(), after.as_ref(), limit, |_| true)
+                    .unwrap();
+                assert!(page.cdrs.len() <= limit);
+                got.extend(page.cdrs);
+                pages += 1;
+                // The cursor survives its text form.
+                after = page
+                    .next
+                    .map(|k| CdrKey::from_cursor(&k.to_cursor()).unwrap());
+                if after.is_none() {
+                    break;
+                }
+            }
+            assert_eq!(got, wanted, "limit {limit}");
+            assert_eq!(pages, wanted.len().div_ceil(limit), "limit {limit}");
+        }
+        // A filter still fills pages; a cursor from before the range starts it.
+        let odd = store
+            .cdr_page(range.clone(), None, 5, |c| c.call.0 % 2 == 1)
+            .unwrap();
+        assert_eq!(odd.cdrs.len(), 5);
+        assert!(odd.cdrs.iter().all(|c| c.call.0 % 2 == 1));
+        let early = CdrKey {
+            started_us: 0,
+            call: 0,
+            node: "a".into(),
+            seq: 0,
+        };
+        assert_eq!(
+            store
+                .cdr_page(range.clone(), Some(&early), 100, |_| true)
+                .unwrap()
+                .cdrs,
+            wanted
+        );
+        assert_eq!(
+            store.cdr_page(5..5, None, 10, |_| true).unwrap(),
+            CdrPage::default()
+        );
+        assert_eq!(CdrKey::from_cursor("zz"), None);
+        assert_eq!(CdrKey::from_cursor("0100"), None);
+    }
+
+    #[test]
+    fn a_numbers_latest_calls_come_from_the_number_index_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let all = sixty(&store);
+        let mut of_5551: Vec<_> = all
+            .iter()
+            .filter(|c| c.number.as_deref() == Some("5551"))
+            .cloned()
+            .collect();
+        of_5551.reverse();
+        assert_eq!(store.latest_cdrs_of("5551", 100).unwrap(), of_5551);
+        assert_eq!(store.latest_cdrs_of("5551", 3).unwrap(), of_5551[..3]);
+        assert!(
+            store.latest_cdrs_of("555", 10).unwrap().is_empty(),
+            "no prefix match"
+        );
+        assert!(store.latest_cdrs_of("55510", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_duplicate_upload_is_indexed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let node = NodeId::new("bj-01-a").unwrap();
+        let first = cdr(1, 50, "5550");
+        store
+            .ingest(&node, &[upload(1, RecordKind::Cdr, first.to_record())], 0)
+            .unwrap();
+        // A retry of the same record, and a later resend of (node, 1) with another
+        // start time: neither adds a row.
+        store
+            .ingest(&node, &[upload(1, RecordKind::Cdr, first.to_record())], 1)
+            .unwrap();
+        store
+            .ingest(
+                &node,
+                &[upload(1, RecordKind::Cdr, cdr(1, 60, "5550").to_record())],
+                2,
+            )
+            .unwrap();
+        assert_eq!(all_cdrs(&store), vec![first.clone()]);
+        assert_eq!(store.cdr_count().unwrap(), 1);
+        assert_eq!(store.latest_cdrs_of("5550", 10).unwrap(), vec![first]);
+    }
+
+    #[test]
+    fn a_store_without_the_index_is_indexed_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let all = sixty(&store);
+        let node = NodeId::new("bj-01-a").unwrap();
+        store
+            .ingest(&node, &[upload(99, RecordKind::Cdr, vec![9])], 0)
+            .unwrap();
+        // What a store written before the index looks like.
+        let tx = store.db.begin_write().unwrap();
+        tx.delete_table(CDRS).unwrap();
+        tx.delete_table(CDRS_BY_NUMBER).unwrap();
+        tx.delete_table(META).unwrap();
+        tx.commit().unwrap();
+        assert!(all_cdrs(&store).is_empty());
+        // In transactions of 7 uploads: 61 uploads need 9.
+        store.build_cdr_index(7).unwrap();
+        assert_eq!(all_cdrs(&store), all);
+        assert_eq!(store.cdr_count().unwrap(), 60);
+        let of_5552 = all.iter().filter(|c| c.number.as_deref() == Some("5552"));
+        assert_eq!(
+            store.latest_cdrs_of("5552", 100).unwrap().len(),
+            of_5552.count()
+        );
+        assert_eq!(
+            store.meta(CDR_INDEX_VERSION_KEY).unwrap(),
+            Some(CDR_INDEX_VERSION)
+        );
+        // An index of another version is rebuilt, not added to; a current one is kept.
+        let tx = store.db.begin_write().unwrap();
+        tx.open_table(META)
+            .unwrap()
+            .insert(CDR_INDEX_VERSION_KEY, CDR_INDEX_VERSION + 1)
+            .unwrap();
+        tx.commit().unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(all_cdrs(&store), all);
+        assert_eq!(store.cdr_count().unwrap(), 60);
+    }
+
+    #[test]
+    fn a_window_includes_calls_that_started_before_it_and_still_held_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let node = NodeId::new("bj-01-a").unwrap();
+        let mut long = cdr(1, 100, "5550");
+        long.ended_us = 5_000;
+        let (short, inside, after) = (
+            cdr(2, 200, "5551"),
+            cdr(3, 3_000, "5552"),
+            cdr(4, 9_000, "5553"),
+        );
+        let records: Vec<_> = [&long, &short, &inside, &after]
+            .into_iter()
+            .zip(1..)
+            .map(|(c, seq)| upload(seq, RecordKind::Cdr, c.to_record()))
+            .collect();
+        store.ingest(&node, &records, 0).unwrap();
+        assert_eq!(
+            store.cdrs_overlapping(2_000..6_000).unwrap(),
+            vec![long, inside]
+        );
     }
 
     #[test]

@@ -373,27 +373,24 @@ impl Coordinator {
                 },
             }
         };
-        summary.cdrs_stored = self.cdrs().len() as u64;
+        summary.cdrs_stored = self.store().cdr_count().unwrap_or_else(|err| {
+            tracing::error!(%err, "cannot count CDRs");
+            0
+        });
         summary
     }
 
-    /// Every CDR uploaded by the gateways, oldest call first (undecodable ones
-    /// are logged and left out).
-    pub fn try_cdrs(&self) -> Result<Vec<Cdr>, crate::store::StoreError> {
-        let (mut cdrs, bad) = self.store().cdrs()?;
-        if bad > 0 {
-            tracing::warn!(bad, "some uploaded CDRs could not be decoded");
-        }
-        cdrs.sort_by_key(|c| (c.started_us, c.call));
-        Ok(cdrs)
-    }
-
-    /// [`Coordinator::try_cdrs`], empty (and logged) when the store fails.
+    /// Every CDR uploaded by the gateways, oldest call first, empty (and logged)
+    /// when the store fails. For tests and tools: the API reads pages and ranges
+    /// through [`crate::store::Store::cdr_page`].
     pub fn cdrs(&self) -> Vec<Cdr> {
-        self.try_cdrs().unwrap_or_else(|err| {
-            tracing::error!(%err, "cannot read CDRs");
-            Vec::new()
-        })
+        self.store()
+            .cdr_page(0..u64::MAX, None, usize::MAX, |_| true)
+            .map(|page| page.cdrs)
+            .unwrap_or_else(|err| {
+                tracing::error!(%err, "cannot read CDRs");
+                Vec::new()
+            })
     }
 
     /// A node's session started: it gets the configuration, its agents may work.

@@ -5,16 +5,18 @@ use super::authz::{Action, Granted, Scope};
 use super::{Api, ApiError, JsonBody, OPENAPI};
 use crate::accounts::{AccountError, AccountSpec, AccountView};
 use crate::media_reports::NodeMediaReport;
-use crate::store::StoreError;
+use crate::reports::{epoch_us, local_midnight_ms};
+use crate::store::{CdrKey, StoreError};
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write;
 use tandem_node::calls::{AgentCommand, Cdr, CenterConfigError, ValidCenterConfig};
+use tandem_node::ivr::CivilDate;
 use tandem_node::media::MediaTotals;
 use tandem_node::names::{NodeId, Site};
 use tandem_node::routing::AgentId;
@@ -124,8 +126,17 @@ pub async fn agent_stats(
             .map_err(|_| ApiError::field(UNPROCESSABLE, "since", "must be Unix seconds"))?,
         None => api.now() / 86_400 * 86_400,
     };
-    let mut cdrs = api.blocking(|c| Ok(c.try_cdrs()?)).await?;
-    cdrs.retain(|c| c.agents.contains(&id) && c.started_us / 1_000_000 >= since);
+    let since_us = since.saturating_mul(1_000_000);
+    let cdrs = api
+        .blocking(move |c| {
+            let page = c
+                .store()
+                .cdr_page(since_us..u64::MAX, None, usize::MAX, |cdr| {
+                    cdr.agents.contains(&id)
+                })?;
+            Ok(page.cdrs)
+        })
+        .await?;
     let talk_us: u64 = cdrs
         .iter()
         .filter_map(|c| c.answered_us.map(|a| c.ended_us.saturating_sub(a)))
@@ -276,8 +287,21 @@ pub async fn summary(State(api): State<Api>) -> Result<Json<serde_json::Value>, 
     Ok(Json(summary))
 }
 
-/// Every CDR uploaded by any gateway, oldest first. Records that do not decode
-/// are skipped (and logged).
+/// The optional date parameter `name`: a local day, YYYY-MM-DD, as reports and
+/// the CDR export take it.
+fn date_param(
+    query: &HashMap<String, String>,
+    name: &'static str,
+) -> Result<Option<CivilDate>, ApiError> {
+    query
+        .get(name)
+        .map(|text| {
+            CivilDate::try_from(text.clone())
+                .map_err(|_| ApiError::field(UNPROCESSABLE, name, "must be a date YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
 /// Reports per day, week or month: `from` and `to` are local dates
 /// (YYYY-MM-DD, both included), `period` is day (default), week or month.
 pub async fn reports(
@@ -285,13 +309,9 @@ pub async fn reports(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     use crate::reports::{Period, ReportFailure, ReportRange};
-    use tandem_node::ivr::CivilDate;
     let date = |name: &'static str| -> Result<CivilDate, ApiError> {
-        let text = query
-            .get(name)
-            .ok_or_else(|| ApiError::field(UNPROCESSABLE, name, "is required (YYYY-MM-DD)"))?;
-        CivilDate::try_from(text.clone())
-            .map_err(|_| ApiError::field(UNPROCESSABLE, name, "must be a date YYYY-MM-DD"))
+        date_param(&query, name)?
+            .ok_or_else(|| ApiError::field(UNPROCESSABLE, name, "is required (YYYY-MM-DD)"))
     };
     let period = match query.get("period").map_or("day", String::as_str) {
         "day" => Period::Day,
@@ -386,6 +406,17 @@ pub fn cdrs_csv(cdrs: &[Cdr]) -> String {
     out
 }
 
+/// CDRs per export page unless `limit` says otherwise.
+const CDR_PAGE: usize = 1000;
+/// Most CDRs one export page may hold.
+const MAX_CDR_PAGE: usize = 10_000;
+/// The response header with the cursor of the next export page.
+const NEXT_CURSOR: &str = "x-next-cursor";
+
+/// CDRs of calls that started on the local days `from` to `to` (YYYY-MM-DD, both
+/// included, either open), oldest first, `limit` per page, as a JSON array or
+/// CSV. When more follow, `X-Next-Cursor` holds the `after` of the next page.
+/// Team leads get the calls of their groups' agents.
 pub async fn cdrs(
     State(api): State<Api>,
     Extension(granted): Extension<Granted>,
@@ -399,19 +430,73 @@ pub async fn cdrs(
             "must be json or csv",
         ));
     }
-    let mut cdrs = api.blocking(|c| Ok(c.try_cdrs()?)).await?;
-    if granted.scope != Scope::All {
-        cdrs.retain(|c| c.agents.iter().any(|a| granted.covers(&api, *a)));
+    let (from, to) = (date_param(&query, "from")?, date_param(&query, "to")?);
+    if let (Some(from), Some(to)) = (from, to)
+        && to < from
+    {
+        return Err(ApiError::field(
+            UNPROCESSABLE,
+            "to",
+            "must not be before from",
+        ));
     }
-    Ok(if format == "csv" {
+    let limit = match query.get("limit") {
+        None => CDR_PAGE,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_CDR_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::field(
+                    UNPROCESSABLE,
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_CDR_PAGE}"),
+                )
+            })?,
+    };
+    let after = query
+        .get("after")
+        .map(|raw| {
+            CdrKey::from_cursor(raw).ok_or_else(|| {
+                ApiError::field(
+                    UNPROCESSABLE,
+                    "after",
+                    "must be the X-Next-Cursor of an earlier page",
+                )
+            })
+        })
+        .transpose()?;
+    let offset = api
+        .coordinator()
+        .routing_config()
+        .map_or(0, |r| r.utc_offset_minutes);
+    let midnight =
+        |day: CivilDate, plus: i64| epoch_us(local_midnight_ms(day.epoch_day() + plus, offset));
+    let started = from.map_or(0, |d| midnight(d, 0))..to.map_or(u64::MAX, |d| midnight(d, 1));
+    let scope = api.clone();
+    let page = api
+        .blocking(move |c| {
+            let visible = |cdr: &Cdr| {
+                granted.scope == Scope::All || cdr.agents.iter().any(|a| granted.covers(&scope, *a))
+            };
+            Ok(c.store()
+                .cdr_page(started, after.as_ref(), limit, visible)?)
+        })
+        .await?;
+    let mut response = if format == "csv" {
         (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            cdrs_csv(&cdrs),
+            cdrs_csv(&page.cdrs),
         )
             .into_response()
     } else {
-        Json(cdrs).into_response()
-    })
+        Json(page.cdrs).into_response()
+    };
+    if let Some(next) = page.next {
+        let cursor = HeaderValue::try_from(next.to_cursor()).map_err(ApiError::internal)?;
+        response.headers_mut().insert(NEXT_CURSOR, cursor);
+    }
+    Ok(response)
 }
 
 /// Calls shown in a screen pop.
@@ -440,10 +525,9 @@ pub async fn history(
             ));
         }
     }
-    let mut calls = api.blocking(|c| Ok(c.try_cdrs()?)).await?;
-    calls.retain(|c| c.number.as_ref() == Some(&number));
-    calls.reverse();
-    calls.truncate(HISTORY_LIMIT);
+    let calls = api
+        .blocking(move |c| Ok(c.store().latest_cdrs_of(&number, HISTORY_LIMIT)?))
+        .await?;
     let ids: Vec<_> = calls.iter().map(|c| c.call).collect();
     let dispositions = api.desk().dispositions(&ids);
     let rows: Vec<_> = calls

@@ -1464,3 +1464,192 @@ async fn reports_name_the_wrong_parameter_and_cover_the_range() {
             && weeks[0]["sites"].is_array()
     );
 }
+
+#[tokio::test]
+async fn cdrs_export_pages_through_local_days_by_cursor() {
+    use tandem_node::ivr::CivilDate;
+    use tandem_node::proto::{RecordKind, UploadRecord};
+    let h = Harness::new();
+    let node = h.enroll("bj-01-a");
+    // The demo center is at UTC+8: a local day starts at 16:00 UTC the day before.
+    let local_us = |date: &str, minutes: i64| {
+        let day = CivilDate::try_from(date.to_owned()).unwrap().epoch_day();
+        ((day * 1440 - 480 + minutes) * 60_000_000) as u64
+    };
+    let starts = [
+        (1, local_us("2026-11-01", 12 * 60)),
+        (2, local_us("2026-11-01", 23 * 60 + 30)),
+        (3, local_us("2026-11-02", 30)),
+        (4, local_us("2026-11-02", 9 * 60)),
+        (5, local_us("2026-11-02", 10 * 60)),
+        (6, local_us("2026-11-02", 11 * 60)),
+        (7, local_us("2026-11-02", 23 * 60 + 59)),
+        (8, local_us("2026-11-03", 0)),
+        (9, local_us("2026-11-03", 60)),
+    ];
+    let records: Vec<_> = starts
+        .iter()
+        .map(|&(call, started_us)| {
+            let mut c = cdr(call, &[1]);
+            c.started_us = started_us;
+            c.ended_us = started_us + 60_000_000;
+            UploadRecord {
+                seq: call,
+                kind: RecordKind::Cdr,
+                created_at_us: started_us,
+                body: c.to_record(),
+            }
+        })
+        .collect();
+    h.coordinator
+        .store()
+        .ingest(&node.node_id, &records, 1)
+        .unwrap();
+    let admin = h.token(Role::Admin);
+    let calls = |r: &Reply| -> Vec<u64> {
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["call"].as_u64().unwrap())
+            .collect()
+    };
+    let next = |r: &Reply| {
+        r.headers
+            .get("x-next-cursor")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // One local day, two per page: the cursor visits each call once.
+    let (mut got, mut after, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let cursor = after
+            .as_ref()
+            .map_or(String::new(), |c| format!("&after={c}"));
+        let path = format!("/api/v1/cdrs?from=2026-11-02&to=2026-11-02&limit=2{cursor}");
+        let r = h.call("GET", &path, Some(&admin), "").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        got.extend(calls(&r));
+        pages += 1;
+        after = next(&r);
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!((got, pages), (vec![3, 4, 5, 6, 7], 3));
+
+    // Open ends, the default limit, and CSV pages with their header row.
+    let r = h
+        .call("GET", "/api/v1/cdrs?from=2026-11-03", Some(&admin), "")
+        .await;
+    assert_eq!((calls(&r), next(&r)), (vec![8, 9], None));
+    let r = h
+        .call("GET", "/api/v1/cdrs?to=2026-11-01", Some(&admin), "")
+        .await;
+    assert_eq!(calls(&r), vec![1, 2]);
+    let r = h
+        .call("GET", "/api/v1/cdrs?format=csv&limit=3", Some(&admin), "")
+        .await;
+    let lines: Vec<_> = r.body.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", r.body);
+    assert!(lines[0].starts_with("call,site,line"));
+    assert!(lines[3].starts_with("3,"), "{}", lines[3]);
+    let cursor = next(&r).unwrap();
+    let r = h
+        .call(
+            "GET",
+            &format!("/api/v1/cdrs?limit=10000&after={cursor}"),
+            Some(&admin),
+            "",
+        )
+        .await;
+    assert_eq!(calls(&r), vec![4, 5, 6, 7, 8, 9]);
+
+    // Each wrong parameter is named.
+    for (query, field) in [
+        ("from=2026-13-01", "from"),
+        ("from=yesterday", "from"),
+        ("to=2026-11-31", "to"),
+        ("from=2026-11-03&to=2026-11-02", "to"),
+        ("limit=0", "limit"),
+        ("limit=10001", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=ten", "limit"),
+        ("after=xyz", "after"),
+        ("after=0100", "after"),
+    ] {
+        let r = h
+            .call("GET", &format!("/api/v1/cdrs?{query}"), Some(&admin), "")
+            .await;
+        assert_eq!(
+            (r.status, r.field()),
+            (StatusCode::UNPROCESSABLE_ENTITY, field.to_owned()),
+            "{query}: {}",
+            r.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_report_reads_its_days_calls_and_those_still_on_a_line_from_before() {
+    use tandem_node::inventory::{LineInfo, LineKind};
+    use tandem_node::ivr::CivilDate;
+    use tandem_node::proto::{RecordKind, UploadRecord};
+    let h = Harness::new();
+    let node = h.enroll("bj-01-a");
+    h.coordinator
+        .store()
+        .update_nodes([&node.node_id], |n| {
+            n.inventory.lines = vec![LineInfo {
+                id: "fxo1".into(),
+                kind: LineKind::Fxo,
+            }];
+        })
+        .unwrap();
+    // UTC+8, as in the demo center.
+    let local_us = |date: &str, hours: i64| {
+        let day = CivilDate::try_from(date.to_owned()).unwrap().epoch_day();
+        ((day * 24 - 8 + hours) * 3_600_000_000) as u64
+    };
+    let calls = [
+        // 18 h from noon the day before: 6 h of it on the reported day.
+        (1, local_us("2026-11-01", 12), local_us("2026-11-02", 6)),
+        (2, local_us("2026-11-02", 10), local_us("2026-11-02", 11)),
+        (3, local_us("2026-11-03", 1), local_us("2026-11-03", 2)),
+    ];
+    let records: Vec<_> = calls
+        .iter()
+        .map(|&(call, started_us, ended_us)| {
+            let mut c = cdr(call, &[1]);
+            (c.started_us, c.ended_us) = (started_us, ended_us);
+            c.answered_us = None;
+            UploadRecord {
+                seq: call,
+                kind: RecordKind::Cdr,
+                created_at_us: ended_us,
+                body: c.to_record(),
+            }
+        })
+        .collect();
+    h.coordinator
+        .store()
+        .ingest(&node.node_id, &records, 1)
+        .unwrap();
+    let admin = h.token(Role::Admin);
+    let r = h
+        .call(
+            "GET",
+            "/api/v1/reports?from=2026-11-02&to=2026-11-02",
+            Some(&admin),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let site = &r.json()[0]["sites"][0];
+    assert_eq!(
+        (&site["site"], &site["calls"]),
+        (&"bj-01".into(), &1.into())
+    );
+    let occupancy = site["trunk_occupancy_percent"].as_f64().unwrap();
+    assert!((occupancy - 7.0 * 100.0 / 24.0).abs() < 1e-9, "{occupancy}");
+}
