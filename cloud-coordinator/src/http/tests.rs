@@ -194,6 +194,19 @@ impl Harness {
         self
     }
 
+    /// The live event stream as `token` sees it.
+    async fn open_events(&self, token: String) -> axum::body::BodyDataStream {
+        let app =
+            router(self.api.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+        let r = app
+            .oneshot(request("GET", "/api/v1/events", Some(&token), ""))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        r.into_body().into_data_stream()
+    }
+
     fn advance(&self, secs: u64) {
         self.now.fetch_add(secs, Ordering::SeqCst);
     }
@@ -970,19 +983,7 @@ async fn next_chunk(s: &mut axum::body::BodyDataStream) -> String {
 #[tokio::test]
 async fn the_event_stream_is_filtered_by_role() {
     let h = Harness::new();
-    let app = router(h.api.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
-    let open = |token: String| {
-        let app = app.clone();
-        async move {
-            let r = app
-                .oneshot(request("GET", "/api/v1/events", Some(&token), ""))
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            assert_eq!(r.headers()["content-type"], "text/event-stream");
-            r.into_body().into_data_stream()
-        }
-    };
+    let open = |token: String| h.open_events(token);
     let mut agent = open(h.token(Role::Agent)).await;
     let mut manager = open(h.token(Role::DutyManager)).await;
     let mut lead = open(h.token(Role::TeamLead)).await;
@@ -1033,18 +1034,7 @@ async fn stream_end(s: &mut axum::body::BodyDataStream) {
 #[tokio::test]
 async fn an_open_event_stream_ends_at_logout_and_at_session_expiry() {
     let h = Harness::new();
-    let app = router(h.api.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
-    let open = |token: String| {
-        let app = app.clone();
-        async move {
-            let r = app
-                .oneshot(request("GET", "/api/v1/events", Some(&token), ""))
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            r.into_body().into_data_stream()
-        }
-    };
+    let open = |token: String| h.open_events(token);
     let (ann, tom) = (h.token(Role::Agent), h.token(Role::TeamLead));
     let mut logged_out = open(ann.clone()).await;
     let mut expiring = open(tom.clone()).await;
