@@ -305,7 +305,9 @@ async fn run(
                         let c = coordinator.clone();
                         let who = node.clone();
                         let stored = tokio::task::spawn_blocking(move || {
-                            c.store().ingest(&who, &records, now_us())
+                            let ingested = c.store().ingest(&who, &records, now_us())?;
+                            c.uploads_stored(&records, &ingested.fresh);
+                            Ok::<_, crate::store::StoreError>(ingested.acked)
                         })
                         .await;
                         match stored {

@@ -237,6 +237,16 @@ impl<'t> CdrIndex<'t> {
     }
 }
 
+/// What [`Store::ingest`] did with one batch of uploads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    /// Every sequence number now safe to acknowledge.
+    pub acked: Vec<u64>,
+    /// Positions in the batch of the records this call stored (not an earlier
+    /// attempt): what live figures may count without counting twice.
+    pub fresh: Vec<usize>,
+}
+
 /// The coordinator database.
 pub struct Store {
     db: Database,
@@ -471,22 +481,23 @@ impl Store {
     }
 
     /// Stores a gateway's uploaded records durably, each `(node, seq)` once, and
-    /// returns every sequence number now safe to acknowledge (including ones
-    /// stored by an earlier, unacknowledged attempt). A CDR is indexed in the same
-    /// transaction, when it is first stored, so it is indexed exactly once.
+    /// says which sequence numbers are now safe to acknowledge (including ones
+    /// stored by an earlier, unacknowledged attempt) and which records are new.
     pub fn ingest(
         &self,
         node: &NodeId,
         records: &[UploadRecord],
         now_us: u64,
-    ) -> Result<Vec<u64>, StoreError> {
+    ) -> Result<Ingested, StoreError> {
         let tx = self.db.begin_write()?;
+        let mut fresh = Vec::new();
         {
             let mut table = tx.open_table(UPLOADS)?;
             let mut index = CdrIndex::open(&tx)?;
-            for r in records {
+            for (i, r) in records.iter().enumerate() {
                 let key = (node.as_str(), r.seq);
                 if table.get(key)?.is_none() {
+                    fresh.push(i);
                     if r.kind == RecordKind::Cdr {
                         index.add(node.as_str(), r.seq, &r.body)?;
                     }
@@ -504,7 +515,10 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok(records.iter().map(|r| r.seq).collect())
+        Ok(Ingested {
+            acked: records.iter().map(|r| r.seq).collect(),
+            fresh,
+        })
     }
 
     /// Every stored upload of `node`, by sequence number.
@@ -815,16 +829,12 @@ mod tests {
             created_at_us: seq,
             body: vec![byte],
         };
-        assert_eq!(
-            store.ingest(&a, &[rec(1, 1), rec(2, 2)], 10).unwrap(),
-            vec![1, 2]
-        );
+        let first = store.ingest(&a, &[rec(1, 1), rec(2, 2)], 10).unwrap();
+        assert_eq!((first.acked, first.fresh), (vec![1, 2], vec![0, 1]));
         // A retry after a lost acknowledgement: acknowledged again, stored once,
         // and the first copy (with its first receive time) is kept.
-        assert_eq!(
-            store.ingest(&a, &[rec(2, 9), rec(3, 3)], 20).unwrap(),
-            vec![2, 3]
-        );
+        let retry = store.ingest(&a, &[rec(2, 9), rec(3, 3)], 20).unwrap();
+        assert_eq!((retry.acked, retry.fresh), (vec![2, 3], vec![1]));
         store.ingest(&b, &[rec(1, 7)], 30).unwrap();
         let got = store.uploads(&a).unwrap();
         assert_eq!(

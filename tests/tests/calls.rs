@@ -524,6 +524,8 @@ async fn a_branch_cut_off_keeps_its_calls_serves_new_ones_locally_and_uploads_ev
         state.wait_for(|s| !matches!(s, tandem_gateway::uplink::UplinkState::Online { .. })),
     )
     .await??;
+    let c = world.coordinator().clone();
+    let before = tokio::task::spawn_blocking(move || c.summary().totals).await?;
     // The call in progress keeps its audio.
     let (at_seat, at_line) = talk(&world, &first, 1, 1_000.0, 700.0).await?;
     assert!(
@@ -602,6 +604,14 @@ async fn a_branch_cut_off_keeps_its_calls_serves_new_ones_locally_and_uploads_ev
             .count(),
         1,
         "{events:?}"
+    );
+    // ...and the wallboard counts the call the branch served alone.
+    let c = world.coordinator().clone();
+    let after = tokio::task::spawn_blocking(move || c.summary().totals).await?;
+    assert_eq!(
+        (after.offered, after.answered),
+        (before.offered + 1, before.answered + 1),
+        "{before:?} → {after:?}"
     );
     world.stop().await
 }

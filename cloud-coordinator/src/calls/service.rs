@@ -18,8 +18,8 @@ use tandem_node::calls::{
 use tandem_node::link::now_us;
 use tandem_node::media::LegId;
 use tandem_node::names::{NodeId, Site};
-use tandem_node::proto::Message;
-use tandem_node::routing::{AgentId, Timestamp};
+use tandem_node::proto::{Message, RecordKind, UploadRecord};
+use tandem_node::routing::{AgentId, Event, Timestamp};
 use tokio::sync::{Notify, watch};
 
 use super::{CallControl, CallError, CenterSummary, Disposition, Output, QueueEvent};
@@ -292,6 +292,28 @@ impl Coordinator {
         tracing::info!(version, "center configuration loaded");
         service.wake.notify_one();
         Ok(version)
+    }
+
+    /// A gateway's upload stored `records`, of which `fresh` are new: the
+    /// routing events its own router recorded while the WAN was down join the
+    /// live figures. Blocking.
+    pub(crate) fn uploads_stored(&self, records: &[UploadRecord], fresh: &[usize]) {
+        let events: Vec<Event> = fresh
+            .iter()
+            .filter_map(|&i| records.get(i))
+            .filter(|r| r.kind == RecordKind::QueueEvent)
+            .filter_map(|r| {
+                Event::from_record(&r.body)
+                    .map_err(|err| tracing::warn!(%err, seq = r.seq, "uploaded routing event undecodable"))
+                    .ok()
+            })
+            .collect();
+        if events.is_empty() {
+            return;
+        }
+        if let Some(cc) = lock(&self.calls().core).as_mut() {
+            cc.record_local_events(&events);
+        }
     }
 
     /// The routing part of the configuration in force (queue names, service-level

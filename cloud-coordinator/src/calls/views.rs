@@ -130,6 +130,15 @@ pub struct CenterSummary {
 }
 
 impl CallControl {
+    /// Counts on the wallboard what a gateway's own router did while the WAN
+    /// was down, once its events are uploaded (each event once: the caller
+    /// passes only newly stored ones).
+    pub fn record_local_events(&mut self, events: &[Event]) {
+        for event in events {
+            self.stats.record(event);
+        }
+    }
+
     /// An agent's view now.
     pub fn view(&self, agent: AgentId) -> AgentView {
         let mut view = AgentView {
