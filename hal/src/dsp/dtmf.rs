@@ -194,8 +194,8 @@ impl State {
         };
         let row = argmax(0..4)?;
         let col = argmax(4..8)?;
-        let (row_err, row_pow) = self.hist.refine(WIN, row);
-        let (col_err, col_pow) = self.hist.refine(WIN, col);
+        let (row_err, row_pow) = self.hist.refine(WIN, 1, row);
+        let (col_err, col_pow) = self.hist.refine(WIN, 1, col);
         if row_err.abs() > MAX_FREQ_ERROR * ROWS[row]
             || col_err.abs() > MAX_FREQ_ERROR * COLS[col - 4]
         {

@@ -239,20 +239,34 @@ impl<const F: usize, const H: usize> BlockHistory<F, H> {
 
     /// Power of the newest `win` sub-blocks at bank frequency `i`.
     pub fn window_power(&self, win: usize, i: usize) -> f32 {
-        let w = self.combine(win, i, 0.0, 0..win);
-        w.0 * w.0 + w.1 * w.1
+        self.span_power(0, win, i)
+    }
+
+    /// Power at bank frequency `i` of the `len` consecutive sub-blocks whose
+    /// newest is `age` blocks before the newest: a window shorter than the
+    /// analysis window, e.g. to measure a tone's duration finely when a 5 ms
+    /// sub-block alone cannot separate it from a neighbour.
+    pub fn span_power(&self, age: usize, len: usize, i: usize) -> f32 {
+        let mut acc = (0.0, 0.0);
+        for k in 0..len {
+            let s = self.slot(age + len - 1 - k);
+            let v = cmul((s.re[i], s.im[i]), self.rot[i][k]);
+            acc = (acc.0 + v.0, acc.1 + v.1);
+        }
+        acc.0 * acc.0 + acc.1 * acc.1
     }
 
     /// Frequency error (Hz) of the tone near bank frequency `i`, from the phase
-    /// advance between the window's first and last `win - 1` sub-blocks
-    /// (unambiguous to ±half the sub-block rate), and the window power
-    /// re-measured at the corrected frequency so an off-nominal tone is not
-    /// penalised twice.
-    pub fn refine(&self, win: usize, i: usize) -> (f32, f32) {
-        let early = self.combine(win, i, 0.0, 0..win - 1);
-        let late = self.combine(win, i, 0.0, 1..win);
+    /// advance between the window's first and last `win - lag` sub-blocks
+    /// (unambiguous to ±half the sub-block rate over `lag`), and the window
+    /// power re-measured at the corrected frequency so an off-nominal tone is
+    /// not penalised twice.
+    pub fn refine(&self, win: usize, lag: usize, i: usize) -> (f32, f32) {
+        let early = self.combine(win, i, 0.0, 0..win - lag);
+        let late = self.combine(win, i, 0.0, lag..win);
         let p = cmul(late, (early.0, -early.1));
-        let err = p.1.atan2(p.0) / TAU * LINE_RATE as f32 / self.block_len as f32;
+        let span = (self.block_len * lag) as f32;
+        let err = p.1.atan2(p.0) / TAU * LINE_RATE as f32 / span;
         let w = self.combine(win, i, err, 0..win);
         (err, w.0 * w.0 + w.1 * w.1)
     }
