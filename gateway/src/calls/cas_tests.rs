@@ -39,6 +39,7 @@ impl Rig {
         let mut line = CallLine::e1(
             Site::new("bj-01").unwrap(),
             "e1a/5",
+            None,
             Box::new(|ms| CallId(ms << 16)),
         );
         line.set_config(config);
