@@ -377,6 +377,35 @@ mod tests {
         assert!(span.write_frame(&frame[1..]).is_err());
     }
 
+    #[test]
+    fn an_r2_call_seizes_and_sends_its_first_digit_after_the_seize_ack() {
+        use crate::dsp::r2::{Direction, R2Detector, R2Error, R2Signal};
+        assert_eq!(R2Call::new("80x1", None), Err(R2Error::NotADigit('x')));
+        let (mut span, far) = span("e1a", 160, Pace::Fast);
+        read(&mut span, 1);
+        while span.poll_event().is_some() {}
+        far.place_r2_call(7, R2Call::new("8001", Some("139")).unwrap())
+            .unwrap();
+        let heard = read(&mut span, 5);
+        assert_eq!(span.rx_abcd(7).unwrap(), Some(Abcd::new(R2_SEIZE).unwrap()));
+        assert!(R2Detector::decode(Direction::Forward, &heard[6]).is_empty());
+        assert_eq!(far.r2_state(7).unwrap(), Some(R2CallState::Seizing));
+        // Seize-ack (China C/D bits): the first DNIS digit goes out and stays on.
+        span.set_abcd(7, Abcd::new(0b1111).unwrap()).unwrap();
+        let heard = read(&mut span, 10);
+        assert_eq!(
+            R2Detector::decode(Direction::Forward, &heard[6]),
+            [R2Signal::from_digit('8').unwrap()]
+        );
+        assert_eq!(far.r2_state(7).unwrap(), Some(R2CallState::Signalling));
+        far.clear_r2_call(7).unwrap();
+        assert_eq!(far.r2_state(7).unwrap(), None);
+        assert_eq!(
+            far.place_r2_call(31, R2Call::new("1", None).unwrap()),
+            Err(SpanError::NoSuchChannel(31))
+        );
+    }
+
     fn statuses(span: &mut SimSpan) -> Vec<SpanStatus> {
         std::iter::from_fn(|| span.poll_event())
             .filter_map(|e| match e {

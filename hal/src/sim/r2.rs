@@ -148,6 +148,7 @@ impl R2Caller {
     }
 
     fn on_backward(&mut self, change: Option<R2Signal>) {
+        // Once group B has ended the register phase, tones mean nothing.
         if self.state != R2CallState::Signalling {
             return;
         }
@@ -158,11 +159,7 @@ impl R2Caller {
                 let next = self.answer(b);
                 self.cycle = Cycle::AwaitBackOff { next };
             }
-            (Cycle::AwaitBackOff { next }, None) => {
-                if self.state == R2CallState::Signalling {
-                    self.send(next);
-                }
-            }
+            (Cycle::AwaitBackOff { next }, None) => self.send(next),
             _ => {}
         }
     }
