@@ -15,9 +15,11 @@
 //! ```
 //! Answering on caller ID (or the second ring when none comes) means the number
 //! is known before the IVR starts, without making the caller wait longer. An E1
-//! seizure carries no number (no register signalling), so it is answered at
-//! once; its clear-forward is the "far end gone", and a span alarm ends the call
-//! as a line fault.
+//! seizure on a span with line signalling only carries no number, so it is
+//! answered at once; on an MFC/R2 span the register phase ([`super::r2`]) runs
+//! first and the call is answered once it has the numbers (or cleared back
+//! when it fails). Its clear-forward is the "far end gone", and a span alarm
+//! ends the call as a line fault.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
