@@ -158,7 +158,7 @@ impl CallLine {
         )
     }
 
-    /// E1 voice channel `id` ("<span>/<channel>") of `site`, signalling with
+    /// E1 voice channel `id` (`"<span>/<channel>"`) of `site`, signalling with
     /// CAS, and with MFC/R2 China register signalling when `register` is set
     /// (then the C/D bits are China's 11); `next_call` as for [`CallLine::new`].
     pub fn e1(
