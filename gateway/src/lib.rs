@@ -109,6 +109,11 @@ impl Gateway {
             node: identity.node_id.to_string(),
             lines: devices.lines,
             spans: devices.spans,
+            r2_spans: board
+                .spans
+                .iter()
+                .filter_map(|s| Some((s.id.clone(), s.r2()?)))
+                .collect(),
             seats,
             plan: &tandem_hal::dsp::tones::CHINA,
             prompt_dir: Some(data_dir.join("prompts")),

@@ -1,8 +1,9 @@
 //! Per-channel DSP cost per 20 ms frame (issue 4: ≥ 2,000 channels per core).
 //!
 //! `cargo bench -p tandem-hal --bench dsp`. Besides criterion's figures, each block
-//! with a naive counterpart prints the ratio measured in the same run, and the full
-//! line pipeline prints channels per core.
+//! with a naive counterpart prints the ratio measured in the same run (the MFC/R2
+//! detector against the DTMF detector), and the full line pipeline prints
+//! channels per core.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -12,6 +13,7 @@ use tandem_hal::dsp::g711::Law;
 use tandem_hal::dsp::level::LevelMeter;
 use tandem_hal::dsp::oscillator::Sine;
 use tandem_hal::dsp::progress::{ProgressConfig, ProgressDetector};
+use tandem_hal::dsp::r2::{Direction, R2Detector};
 use tandem_hal::dsp::resample::Resampler;
 use tandem_hal::dsp::tones::CHINA;
 
@@ -152,6 +154,42 @@ fn benches(c: &mut Criterion) {
             i += 1;
         });
         report_ratio("dtmf detector vs naive sliding DFT", ours, naive);
+    }
+
+    // MFC/R2 forward detector (6 frequencies, 30 ms window every 5 ms), and its
+    // cost relative to the DTMF detector on the same frames, back to back.
+    let mut r2 = R2Detector::new(Direction::Forward);
+    c.bench_function("r2 detect / 20 ms", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            r2.process(black_box(frames[i % frames.len()]), |s| {
+                black_box(s);
+            });
+            i += 1;
+        })
+    });
+    {
+        let mut i = 0;
+        let ours = time_per_iter(|| {
+            r2.process(black_box(frames[i % frames.len()]), |s| {
+                black_box(s);
+            });
+            i += 1;
+        });
+        let dtmf = time_per_iter(|| {
+            det.process(black_box(frames[i % frames.len()]), |d| {
+                black_box(d);
+            });
+            i += 1;
+        });
+        println!(
+            "RATIO r2 detector vs dtmf detector: r2 {:.2} µs, dtmf {:.2} µs per 20 ms frame → {:.2}×; \
+             r2 {:.1} µs per timeslot-second",
+            ours * 1e6,
+            dtmf * 1e6,
+            ours / dtmf,
+            ours * 50.0 * 1e6
+        );
     }
 
     let mut prog = ProgressDetector::new(&CHINA, ProgressConfig::default());

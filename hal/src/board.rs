@@ -24,6 +24,14 @@ pub enum BoardError {
     Parse { path: String, message: String },
     #[error("board file {path}: {message}")]
     Invalid { path: String, message: String },
+    /// A span setting is out of range or contradicts another one.
+    #[error("board file {path}: span {span:?}: {field} {problem}")]
+    SpanField {
+        path: String,
+        span: String,
+        field: &'static str,
+        problem: String,
+    },
 }
 
 /// Which driver family backs the board's ports.
@@ -74,6 +82,86 @@ pub struct SpanConfig {
     /// First TDM slot of this span's channels on ALSA boards.
     #[serde(default)]
     pub tdm_base_slot: Option<u16>,
+    /// Register signalling on the CAS channels: how the far end passes the
+    /// dialled and calling numbers. `none` (the default) is line signalling
+    /// only, so E1 callers have no number.
+    #[serde(default)]
+    pub register: Register,
+    /// MFC/R2: digits of the dialled number (DNIS) the far end sends. The China
+    /// variant has no end-of-number signal, so the length must be known (4 is
+    /// common on PBX trunks); a shorter number ends after the 5 s MF timer.
+    #[serde(default = "default_dnis_digits")]
+    pub dnis_digits: u8,
+    /// MFC/R2: most caller-number (ANI) digits asked for; the far end usually
+    /// ends sooner with signal I-15.
+    #[serde(default = "default_ani_max_digits")]
+    pub ani_max_digits: u8,
+}
+
+/// Register signalling on a CAS span.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Register {
+    /// Line signalling only: a seizure is a call without numbers.
+    #[default]
+    None,
+    /// MFC/R2, China variant (compelled two-out-of-six tones in the timeslot).
+    MfcR2China,
+}
+
+/// What an MFC/R2 channel needs from its span's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct R2Settings {
+    /// DNIS length.
+    pub dnis_digits: u8,
+    /// Most ANI digits asked for.
+    pub ani_max_digits: u8,
+}
+
+/// Longest DNIS and ANI the gateway collects (E.164 numbers are at most 15
+/// digits; the margin covers national prefixes).
+pub const R2_MAX_DIGITS: u8 = 20;
+
+fn default_dnis_digits() -> u8 {
+    4
+}
+
+fn default_ani_max_digits() -> u8 {
+    R2_MAX_DIGITS
+}
+
+impl SpanConfig {
+    /// The span's MFC/R2 settings, when it runs MFC/R2.
+    pub fn r2(&self) -> Option<R2Settings> {
+        (self.register == Register::MfcR2China).then_some(R2Settings {
+            dnis_digits: self.dnis_digits,
+            ani_max_digits: self.ani_max_digits,
+        })
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), BoardError> {
+        let bad = |field: &'static str, problem: String| BoardError::SpanField {
+            path: origin.to_owned(),
+            span: self.id.clone(),
+            field,
+            problem,
+        };
+        for (field, value) in [
+            ("dnis_digits", self.dnis_digits),
+            ("ani_max_digits", self.ani_max_digits),
+        ] {
+            if !(1..=R2_MAX_DIGITS).contains(&value) {
+                return Err(bad(field, format!("is {value}; use 1 to {R2_MAX_DIGITS}")));
+            }
+        }
+        if self.register != Register::None && self.signalling != Signalling::Cas {
+            return Err(bad(
+                "register",
+                "needs signalling = \"cas\" (MFC/R2 rides on CAS)".to_owned(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Signalling on an E1 span.
@@ -318,6 +406,9 @@ impl BoardConfig {
                 span.id, span.timeslots
             )));
         }
+        for span in &self.spans {
+            span.validate(origin)?;
+        }
         if TonePlan::by_name(&self.tone_plan).is_none() {
             return Err(invalid(format!(
                 "tone_plan {:?} is unknown; use china, itu or north-america",
@@ -556,6 +647,54 @@ mod tests {
             "c.toml",
         );
         assert!(pri.is_ok());
+    }
+
+    #[test]
+    fn mfc_r2_is_off_by_default_and_its_settings_are_checked_by_name() {
+        let parse = |span: &str| {
+            BoardConfig::parse(
+                &format!("name='t'\narch='any'\nbackend='sim'\nspans=[{{{span}}}]"),
+                "c.toml",
+            )
+        };
+        let plain = parse("id='e'").unwrap();
+        assert_eq!(plain.spans[0].register, Register::None);
+        assert_eq!(plain.spans[0].r2(), None);
+        let r2 = parse("id='e',register='mfc-r2-china'").unwrap();
+        assert_eq!(
+            r2.spans[0].r2(),
+            Some(R2Settings {
+                dnis_digits: 4,
+                ani_max_digits: R2_MAX_DIGITS
+            })
+        );
+        let r2 = parse("id='e',register='mfc-r2-china',dnis_digits=8").unwrap();
+        assert_eq!(r2.spans[0].r2().map(|s| s.dnis_digits), Some(8));
+        for (span, field) in [
+            (
+                "id='e',register='mfc-r2-china',dnis_digits=0",
+                "dnis_digits",
+            ),
+            (
+                "id='e',register='mfc-r2-china',ani_max_digits=21",
+                "ani_max_digits",
+            ),
+            (
+                "id='e',timeslots=31,signalling='pri',register='mfc-r2-china'",
+                "register",
+            ),
+        ] {
+            match parse(span) {
+                Err(BoardError::SpanField { span, field: f, .. }) => {
+                    assert_eq!((span.as_str(), f), ("e", field))
+                }
+                other => panic!("{span}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse("id='e',register='r2-mars'"),
+            Err(BoardError::Parse { .. })
+        ));
     }
 
     proptest::proptest! {

@@ -1,9 +1,11 @@
 //! E1 spans (G.704): status, alarms, channel-associated signalling (CAS) and the
 //! audio of the 30 voice channels.
 //!
-//! The signalling protocols on top (MFC/R2, ISDN PRI) belong to a later layer;
-//! this one delivers the ABCD bits per channel, validated and debounced, and the
-//! span status the gateway reports as line health.
+//! The signalling protocols on top belong to the gateway's call lines (Q.421
+//! line signalling and MFC/R2 register signalling, whose tones are
+//! [`crate::dsp::r2`]); this layer delivers the ABCD bits per channel,
+//! validated and debounced, and the span status the gateway reports as line
+//! health.
 
 pub mod cas;
 pub mod framing;

@@ -11,6 +11,7 @@ use tandem_hal::dsp::dtmf::{DtmfDetector, DtmfGenerator, DtmfTiming};
 use tandem_hal::dsp::g711::Law;
 use tandem_hal::dsp::level::LevelMeter;
 use tandem_hal::dsp::progress::{ProgressConfig, ProgressDetector};
+use tandem_hal::dsp::r2::{Direction, R2Detector, R2Generator, R2Signal};
 use tandem_hal::dsp::resample::Resampler;
 use tandem_hal::dsp::tones::{CHINA, ToneGenerator};
 
@@ -52,7 +53,20 @@ fn frame_processing_does_not_allocate() {
     let mut busy = vec![0i16; 8000 * 4];
     ToneGenerator::new(&CHINA.busy).fill(&mut busy);
     audio.extend(busy);
+    for n in [1, 10, 15] {
+        audio.extend(R2Generator::render(
+            Direction::Forward,
+            R2Signal::new(n).unwrap(),
+            100,
+        ));
+        audio.extend([0i16; 800]);
+    }
 
+    let mut r2 = R2Detector::new(Direction::Forward);
+    let mut r2_tone = R2Generator::new(Direction::Backward);
+    r2_tone.set(R2Signal::new(1).ok());
+    let mut r2_out = [0i16; 160];
+    let mut signals = 0;
     let mut dtmf = DtmfDetector::new();
     let mut cid = CallerIdReceiver::new();
     let mut progress = ProgressDetector::new(&CHINA, ProgressConfig::default());
@@ -77,10 +91,16 @@ fn frame_processing_does_not_allocate() {
         up.process(&pcm, &mut wide);
         down.process(&wide, &mut pcm);
         tone.fill(&mut pcm);
+        r2.process(frame, |s| signals += usize::from(s.is_some()));
+        r2_tone.fill(&mut r2_out);
     }
     MEASURED.with(|m| m.set(false));
     let allocations = ALLOCS.load(Ordering::Relaxed) - before;
-    assert_eq!((digits, ids, tones), (4, 1, 1), "the blocks did their work");
+    assert_eq!(
+        (digits, ids, tones, signals),
+        (4, 1, 1, 3),
+        "the blocks did their work"
+    );
     assert_eq!(
         allocations, 0,
         "{allocations} allocations while processing frames"

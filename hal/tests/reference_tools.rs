@@ -1,6 +1,8 @@
 //! Our DSP against outside references, as issue 4 asks: multimon-ng decodes our
 //! DTMF, we decode the DTMF sox synthesises, minimodem decodes our Bell 202 caller
-//! ID, and talk-off is measured on 30 minutes of espeak-ng speech.
+//! ID, and talk-off is measured on 30 minutes of espeak-ng speech. The MFC/R2
+//! detector decodes the 15 forward and 15 backward signals as sox synthesises
+//! them and rejects sox's near misses.
 //!
 //! Needs the Debian packages sox, multimon-ng, minimodem and espeak-ng; run with
 //! `cargo test -p tandem-hal --features reference-tools --test reference_tools -- --nocapture`.
@@ -11,6 +13,7 @@ use std::process::Command;
 use tandem_hal::dsp::callerid::fsk::FskTransmitter;
 use tandem_hal::dsp::callerid::{CallerId, CidStandard};
 use tandem_hal::dsp::dtmf::{DtmfDetector, DtmfGenerator, DtmfTiming};
+use tandem_hal::dsp::r2::{Direction, R2Detector, R2Signal};
 use tandem_hal::wav::{read_line_audio, write_line_audio};
 
 fn run(cmd: &str, args: &[&str]) -> Vec<u8> {
@@ -113,6 +116,71 @@ fn we_decode_dtmf_synthesised_by_sox() {
         DtmfDetector::decode(&read_line_audio(&all).unwrap()),
         digits
     );
+}
+
+/// Renders `tones` (Hz) mixed for `secs` with sox at 8 kHz, after 50 ms and
+/// followed by 80 ms of silence, at a level well inside Q.441's range.
+fn sox_tones(dir: &Path, name: &str, tones: &[f32], secs: &str) -> std::path::PathBuf {
+    let out = dir.join(format!("{name}.wav"));
+    let mut args: Vec<String> = [
+        "-n",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        "-b",
+        "16",
+        p(&out),
+        "synth",
+        secs,
+    ]
+    .map(String::from)
+    .to_vec();
+    for (i, f) in tones.iter().enumerate() {
+        args.push("sine".into());
+        if i > 0 {
+            args.push("mix".into());
+        }
+        args.push(f.to_string());
+    }
+    let vol = 0.25 * 2.0 / tones.len().max(1) as f32;
+    args.extend(["vol", &vol.to_string(), "pad", "0.05", "0.08"].map(String::from));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run("sox", &refs);
+    out
+}
+
+#[test]
+fn we_decode_the_30_r2_signals_synthesised_by_sox_and_reject_its_near_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    for d in [Direction::Forward, Direction::Backward] {
+        let mut parts = Vec::new();
+        for n in 1..=15 {
+            let (a, b) = R2Signal::new(n).unwrap().frequencies(d);
+            parts.push(sox_tones(dir.path(), &format!("{d:?}{n}"), &[a, b], "0.1"));
+        }
+        let all = dir.path().join(format!("{d:?}.wav"));
+        let mut args: Vec<&str> = parts.iter().map(|x| p(x)).collect();
+        args.push(p(&all));
+        run("sox", &args);
+        let got = R2Detector::decode(d, &read_line_audio(&all).unwrap());
+        let want: Vec<_> = (1..=15).map(|n| R2Signal::new(n).unwrap()).collect();
+        assert_eq!(got, want, "{d:?}");
+
+        let f = d.frequencies();
+        let (a, b) = R2Signal::new(5).unwrap().frequencies(d);
+        let misses = [
+            ("single", vec![f[2]]),
+            ("three", vec![f[0], f[2], f[4]]),
+            ("plus30", vec![a + 30.0, b]),
+            ("minus30", vec![a, b - 30.0]),
+        ];
+        for (name, tones) in misses {
+            let wav = sox_tones(dir.path(), &format!("{d:?}{name}"), &tones, "0.2");
+            let got = R2Detector::decode(d, &read_line_audio(&wav).unwrap());
+            assert!(got.is_empty(), "{d:?} {name}: {got:?}");
+        }
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! line goes through the IVR, is routed by the coordinator to the agent whose
 //! seat is on the same box, joins locally (audio never leaves the box), and the
 //! CDR reaches the coordinator through the outbox. Calls come in on analog FXO
-//! lines and on E1 timeslots alike.
+//! lines and on E1 timeslots alike, with or without MFC/R2 register signalling.
 
 use std::time::Duration;
 
@@ -386,6 +386,54 @@ async fn an_e1_timeslot_call_is_routed_to_a_seat_on_the_same_box() -> Result<()>
     queued_at_the_coordinator(&cdr)?;
     // The far end cleared forward: the channel is idle again.
     ensure!(far.gateway_abcd(1)? == cas::abcd(cas::IDLE));
+    gateway.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mfc_r2_caller_on_e1_reaches_an_agent_with_their_number() -> Result<()> {
+    init_logs();
+    let coord = TestCoordinator::start().await?;
+    coord.coordinator().load_config(DEMO)?;
+    let mut board = sim_board();
+    board.spans[0].register = tandem_hal::board::Register::MfcR2China;
+    board.spans[0].dnis_digits = 4;
+    let (_dir, gateway, exchange) = sim_gateway(&coord, "bj-01", &board).await?;
+    let agent = AgentId(1); // seat1 on bj-01
+    let mut view = ready(&gateway, agent).await?;
+    let far = exchange.far_end("e1a")?;
+    let ani = "13800000001";
+    far.place_r2_call(3, tandem_hal::sim::r2::R2Call::new("8001", Some(ani))?)?;
+    let f = far.clone();
+    eventually(
+        Duration::from_secs(15),
+        "the gateway accepts and answers",
+        move || {
+            let answered = f.r2_state(3).ok().flatten()
+                == Some(tandem_hal::sim::r2::R2CallState::Accepted)
+                && f.gateway_abcd(3).ok().map(|b| b.bits() & 0b1100) == Some(cas::ANSWER & 0b1100);
+            async move { answered }
+        },
+    )
+    .await?;
+    let timeslot = Timeslot(far.clone(), 3);
+    timeslot.press("1")?;
+    take_offer(&gateway, agent, &mut view).await?;
+    // The screen pop shows the caller's number.
+    ensure!(
+        view.borrow().caller.as_deref() == Some(ani),
+        "{:?}",
+        *view.borrow()
+    );
+    talk(&timeslot, &exchange.seat("seat1")?, 16_000).await?;
+
+    far.clear_r2_call(3)?;
+    let cdr = uploaded_cdr(&coord).await?;
+    ensure!(cdr.line == "e1a/3", "{cdr:?}");
+    ensure!(cdr.number.as_deref() == Some(ani), "{cdr:?}");
+    ensure!(cdr.cause == EndCause::Completed, "{cdr:?}");
+    ensure!(cdr.agents == [agent], "{cdr:?}");
+    queued_at_the_coordinator(&cdr)?;
     gateway.stop().await?;
     Ok(())
 }

@@ -16,9 +16,10 @@
 //! gateway  seize 0001 ─────────── (DTMF digits) ──────────────▶ clear-forward 1001
 //! far end  idle 1001 ─▶ seize-ack 1101 ─▶ answer 0101 ─▶ (clear-back 1101) ─▶ idle 1001
 //! ```
-//! Only the A and B bits carry meaning (C/D stay at the ITU 01, as the
-//! simulated far end sends them). Register signalling (MFC/R2) is not spoken:
-//! an inbound seizure is a call without a caller number, and an outbound call
+//! Only the A and B bits carry meaning; C/D stay at the ITU 01, or at 11 on
+//! spans running the China MFC/R2 variant. On such spans an inbound seizure is
+//! followed by register signalling in the timeslot ([`super::r2`]) before the
+//! answer; elsewhere it is a call without a caller number. An outbound call
 //! sends its digits as DTMF in the timeslot once the seizure is acknowledged.
 
 use tandem_hal::e1::{Abcd, SpanStatus};
@@ -34,7 +35,7 @@ pub const ANSWER: u8 = 0b0101;
 /// Clear-back: the gateway released first (A=1, B=1, as seize-ack).
 pub const CLEAR_BACK: u8 = 0b1101;
 
-/// Bits as [`Abcd`]; every constant above is valid.
+/// Bits as [`Abcd`]; every constant above is valid, with either C/D pair.
 pub fn abcd(bits: u8) -> Abcd {
     Abcd::new(bits).unwrap_or_else(|_| unreachable!("Q.421 line states are never 0000"))
 }
@@ -87,10 +88,17 @@ pub enum SeizeError {
     Blocked,
 }
 
+/// C/D bits of the ITU line states.
+pub const CD_ITU: u8 = 0b01;
+/// C/D bits of the China MFC/R2 variant (OpenR2 `r2config_china`).
+pub const CD_CHINA: u8 = 0b11;
+
 /// One channel's Q.421 line-signalling state.
 #[derive(Debug)]
 pub struct CasSignalling {
     state: State,
+    /// The unused C/D bits sent with every line state.
+    cd: u8,
 }
 
 impl Default for CasSignalling {
@@ -100,9 +108,23 @@ impl Default for CasSignalling {
 }
 
 impl CasSignalling {
-    /// An idle channel.
+    /// An idle channel sending the ITU C/D bits.
     pub fn new() -> Self {
-        CasSignalling { state: State::Idle }
+        Self::with_cd(CD_ITU)
+    }
+
+    /// An idle channel sending `cd` as its C/D bits ([`CD_CHINA`] on MFC/R2
+    /// China spans).
+    pub fn with_cd(cd: u8) -> Self {
+        CasSignalling {
+            state: State::Idle,
+            cd: cd & 0b11,
+        }
+    }
+
+    /// Line state `bits` (A and B) with this channel's C/D bits.
+    fn out(&self, bits: u8) -> Abcd {
+        abcd((bits & 0b1100) | self.cd)
     }
 
     /// The far end's bits changed; `send` gets the bits to answer with.
@@ -126,7 +148,7 @@ impl CasSignalling {
         match (self.state, seize) {
             (State::Idle, true) => {
                 self.state = State::Seized;
-                send(abcd(SEIZE_ACK));
+                send(self.out(SEIZE_ACK));
                 Some(CasSignal::Seized)
             }
             (State::Seized | State::Answered, false) => {
@@ -135,7 +157,7 @@ impl CasSignalling {
             }
             (State::ClearedBack, false) => {
                 self.state = State::Idle;
-                send(abcd(IDLE));
+                send(self.out(IDLE));
                 None
             }
             _ => None,
@@ -173,7 +195,7 @@ impl CasSignalling {
         match self.state {
             State::Idle => {
                 self.state = State::OutSeized;
-                send(abcd(SEIZE));
+                send(self.out(SEIZE));
                 Ok(())
             }
             State::Blocked => Err(SeizeError::Blocked),
@@ -219,7 +241,7 @@ impl CasSignalling {
     pub fn answered(&mut self, mut send: impl FnMut(Abcd)) {
         if self.state == State::Seized {
             self.state = State::Answered;
-            send(abcd(ANSWER));
+            send(self.out(ANSWER));
         }
     }
 
@@ -229,17 +251,17 @@ impl CasSignalling {
         match self.state {
             State::Seized | State::Answered => {
                 self.state = State::ClearedBack;
-                send(abcd(CLEAR_BACK));
+                send(self.out(CLEAR_BACK));
             }
             State::ClearedForward => {
                 self.state = State::Idle;
-                send(abcd(IDLE));
+                send(self.out(IDLE));
             }
-            State::Blocked => send(abcd(IDLE)),
+            State::Blocked => send(self.out(IDLE)),
             State::OutSeized | State::OutAcked | State::OutAnswered => {
                 // Clear-forward; the far end confirms with idle.
                 self.state = State::ClearingForward;
-                send(abcd(IDLE));
+                send(self.out(IDLE));
             }
             State::Idle | State::ClearedBack | State::ClearingForward => {}
         }

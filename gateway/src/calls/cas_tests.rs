@@ -14,6 +14,10 @@ use tandem_node::calls::{CallUp, CdrEventKind, EndCause, Hangup, ValidCenterConf
 use tandem_node::names::Site;
 use tandem_node::routing::{CallId, QueueId};
 
+use tandem_hal::board::R2Settings;
+use tandem_hal::dsp::r2::{Direction, R2Generator, R2Signal};
+use tandem_hal::sim::r2::{R2Call, R2CallState};
+
 use super::cas::{ANSWER, CLEAR_BACK, IDLE, SEIZE, abcd};
 use super::line::{CallLine, LineOut};
 use super::tests::{Fake, LineIo, LineRig};
@@ -28,17 +32,33 @@ struct E1 {
     span: SimSpan,
     far: FarEnd,
     rx: Vec<u8>,
+    /// The gateway's frame of every channel (channel [`CH`] carries the
+    /// line's register tones, the rest silence).
+    tx: Vec<u8>,
 }
 
 type Rig = LineRig<E1>;
 
 impl Rig {
     fn new() -> Self {
+        Self::with_register(None)
+    }
+
+    /// A rig whose span runs MFC/R2 China with 4-digit DNIS.
+    fn r2() -> Self {
+        Self::with_register(Some(R2Settings {
+            dnis_digits: 4,
+            ani_max_digits: 20,
+        }))
+    }
+
+    fn with_register(register: Option<R2Settings>) -> Self {
         let config = Arc::new(ValidCenterConfig::from_toml(DEMO).unwrap());
         let (span, far) = span("e1a", FRAME_20MS, Pace::Fast);
         let mut line = CallLine::e1(
             Site::new("bj-01").unwrap(),
             "e1a/5",
+            register,
             Box::new(|ms| CallId(ms << 16)),
         );
         line.set_config(config);
@@ -47,6 +67,7 @@ impl Rig {
                 span,
                 far,
                 rx: vec![0; usize::from(VOICE_CHANNELS) * FRAME_20MS],
+                tx: vec![Law::Alaw.silence(); usize::from(VOICE_CHANNELS) * FRAME_20MS],
             },
             line,
             fake: Fake::new(T0),
@@ -79,6 +100,11 @@ impl Rig {
 
 impl LineIo for E1 {
     fn read(&mut self, line: &mut CallLine, now: u64) -> (Vec<LineOut>, [i16; FRAME_20MS]) {
+        let start = usize::from(CH - 1) * FRAME_20MS;
+        let mut out = [0i16; FRAME_20MS];
+        line.register_tone(&mut out);
+        Law::Alaw.encode(&out, &mut self.tx[start..start + FRAME_20MS]);
+        self.span.write_frame(&self.tx).unwrap();
         self.span.read_frame(&mut self.rx).unwrap();
         let start = usize::from(CH - 1) * FRAME_20MS;
         let mut frame = [0i16; FRAME_20MS];
@@ -248,4 +274,144 @@ fn an_outbound_call_unanswered_when_the_far_end_gives_up_is_no_answer() {
     // A busy channel refuses a second seizure; the idle one takes it.
     assert!(rig.line.dial(rig.fake.now, CallId(8), "10086").is_ok());
     assert!(rig.line.dial(rig.fake.now, CallId(9), "10086").is_err());
+}
+
+/// Line states with China's C/D bits 11, as R2 spans send them.
+fn china(bits: u8) -> tandem_hal::e1::Abcd {
+    abcd(bits | 0b0011)
+}
+
+impl Rig {
+    /// The far end places an R2 call; the gateway collects the numbers,
+    /// answers, and digit 2 of the branch menu routes the call.
+    fn r2_call_to_queue(&mut self, ani: Option<&str>) -> LineOut {
+        for _ in 0..3 {
+            self.step();
+        }
+        self.io
+            .far
+            .place_r2_call(CH, R2Call::new("8001", ani).unwrap())
+            .unwrap();
+        self.until(10_000, |o| matches!(o, LineOut::Answered { .. }));
+        assert_eq!(
+            self.io.far.r2_state(CH).unwrap(),
+            Some(R2CallState::Accepted)
+        );
+        assert_eq!(self.io.far.gateway_abcd(CH).unwrap(), china(ANSWER));
+        assert_eq!(self.line.dialled(), Some("8001"));
+        self.io.far.play(CH, Audio::Silence { ms: 400 }).unwrap();
+        self.io
+            .far
+            .play(
+                CH,
+                Audio::Dtmf {
+                    digits: "2".into(),
+                    timing: DtmfTiming::default(),
+                },
+            )
+            .unwrap();
+        self.until(10_000, |o| matches!(o, LineOut::Up(CallUp::Arrived { .. })))
+    }
+}
+
+#[test]
+fn an_r2_call_arrives_with_the_callers_number_and_the_dialled_number() {
+    let mut rig = Rig::r2();
+    let LineOut::Up(CallUp::Arrived {
+        caller, vars, line, ..
+    }) = rig.r2_call_to_queue(Some("13800000001"))
+    else {
+        unreachable!()
+    };
+    assert_eq!(line, "e1a/5");
+    assert_eq!(caller.as_deref(), Some("13800000001"));
+    assert_eq!(
+        vars.get(super::line::DNIS_VAR).map(String::as_str),
+        Some("8001")
+    );
+    rig.io.far.clear_r2_call(CH).unwrap();
+    let cdr = rig.cdr(2_000);
+    assert_eq!(cdr.number.as_deref(), Some("13800000001"));
+    assert_eq!(cdr.cause, EndCause::AbandonedInQueue);
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), china(IDLE));
+}
+
+#[test]
+fn a_withheld_r2_caller_arrives_without_a_number() {
+    let mut rig = Rig::r2();
+    let LineOut::Up(CallUp::Arrived { caller, .. }) = rig.r2_call_to_queue(None) else {
+        unreachable!()
+    };
+    assert_eq!(caller, None);
+}
+
+#[test]
+fn an_r2_caller_hanging_up_mid_signalling_ends_the_call_unanswered() {
+    let mut rig = Rig::r2();
+    for _ in 0..3 {
+        rig.step();
+    }
+    rig.io
+        .far
+        .place_r2_call(CH, R2Call::new("8001", Some("13800000001")).unwrap())
+        .unwrap();
+    for _ in 0..25 {
+        rig.step();
+    }
+    assert!(rig.line.call().is_some());
+    assert_eq!(
+        rig.io.far.r2_state(CH).unwrap(),
+        Some(R2CallState::Signalling)
+    );
+    rig.io.far.clear_r2_call(CH).unwrap();
+    let cdr = rig.cdr(1_000);
+    assert_eq!(cdr.hangup, Hangup::Caller);
+    assert_eq!(cdr.answered_us, None);
+    assert!(
+        !cdr.events
+            .iter()
+            .any(|e| e.kind == CdrEventKind::LineAnswered)
+    );
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), china(IDLE));
+    // The channel's tones stopped with the call.
+    let mut out = [7i16; FRAME_20MS];
+    rig.line.register_tone(&mut out);
+    assert!(out.iter().all(|&x| x == 7));
+}
+
+#[test]
+fn a_seizure_without_register_signals_clears_back_after_the_5_s_timer() {
+    let mut rig = Rig::r2();
+    for _ in 0..3 {
+        rig.step();
+    }
+    rig.io.far.set_abcd(CH, china(SEIZE)).unwrap();
+    let cdr = rig.cdr(6_000);
+    assert!(
+        matches!(&cdr.cause, EndCause::LineFault(r) if r.contains("no forward signal")),
+        "{:?}",
+        cdr.cause
+    );
+    assert_eq!(cdr.hangup, Hangup::System);
+    assert!(cdr.ended_us - cdr.started_us >= 5_000_000);
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), china(CLEAR_BACK));
+}
+
+#[test]
+fn a_garbage_register_tone_clears_back() {
+    let mut rig = Rig::r2();
+    for _ in 0..3 {
+        rig.step();
+    }
+    rig.io.far.set_abcd(CH, china(SEIZE)).unwrap();
+    // Forward signal 13 is no digit.
+    let tone = R2Generator::render(Direction::Forward, R2Signal::new(13).unwrap(), 300);
+    rig.io.far.play(CH, Audio::Samples(tone)).unwrap();
+    let cdr = rig.cdr(2_000);
+    assert!(
+        matches!(&cdr.cause, EndCause::LineFault(r) if r.contains("13 is not valid as a DNIS digit")),
+        "{:?}",
+        cdr.cause
+    );
+    assert_eq!(rig.io.far.gateway_abcd(CH).unwrap(), china(CLEAR_BACK));
 }

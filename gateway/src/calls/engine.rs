@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tandem_hal::audio::AudioDevice;
+use tandem_hal::board::R2Settings;
 use tandem_hal::dsp::callerid::{CallerId, CidStandard};
 use tandem_hal::dsp::g711::Law;
 use tandem_hal::dsp::resample::Resampler;
@@ -90,6 +91,8 @@ pub(crate) struct EngineSetup {
     pub lines: Vec<Box<dyn LinePort>>,
     /// E1 spans: each voice channel becomes a line "<span>/<channel>".
     pub spans: Vec<Box<dyn E1Span>>,
+    /// MFC/R2 settings of the spans that run it, by span id (board file).
+    pub r2_spans: HashMap<String, R2Settings>,
     /// Seat devices with their board ids.
     pub seats: Vec<(String, Box<dyn AudioDevice>)>,
     pub plan: &'static TonePlan,
@@ -312,6 +315,7 @@ impl Engine {
                 let mut line = CallLine::e1(
                     s.site.clone(),
                     &format!("{id}/{channel}"),
+                    s.r2_spans.get(&id).copied(),
                     Box::new(super::ids::new_call_id),
                 );
                 if let Some(c) = &s.config {
@@ -562,6 +566,10 @@ impl Engine {
                 continue;
             }
             self.out_frame.fill(0);
+            if let Port::E1 { line, .. } = &mut self.ports[i] {
+                // MFC/R2 backward tones while the numbers come in.
+                line.register_tone(&mut self.out_frame);
+            }
             if let Port::Fxs(slot) = &mut self.ports[i]
                 && let Some(leg) = &mut slot.remote
             {

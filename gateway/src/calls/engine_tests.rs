@@ -121,6 +121,7 @@ fn rig_with(stats: Arc<Stats>) -> Rig {
             .into_iter()
             .map(|s| Box::new(s) as Box<dyn tandem_hal::e1::E1Span>)
             .collect(),
+        r2_spans: Default::default(),
         seats: board
             .seats
             .iter()

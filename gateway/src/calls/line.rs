@@ -15,13 +15,16 @@
 //! ```
 //! Answering on caller ID (or the second ring when none comes) means the number
 //! is known before the IVR starts, without making the caller wait longer. An E1
-//! seizure carries no number (no register signalling), so it is answered at
-//! once; its clear-forward is the "far end gone", and a span alarm ends the call
-//! as a line fault.
+//! seizure on a span with line signalling only carries no number, so it is
+//! answered at once; on an MFC/R2 span the register phase ([`super::r2`]) runs
+//! first and the call is answered once it has the numbers (or cleared back
+//! when it fails). Its clear-forward is the "far end gone", and a span alarm
+//! ends the call as a line fault.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use tandem_hal::board::R2Settings;
 use tandem_hal::dsp::dtmf::DtmfDetector;
 use tandem_hal::e1::{Abcd, SpanStatus};
 use tandem_hal::fxo::{Disconnect, Signal, Supervisor, SupervisorConfig};
@@ -33,7 +36,8 @@ use tandem_node::ivr::{IvrAction, IvrEventKind, IvrInput, IvrSession, Prompt};
 use tandem_node::names::Site;
 use tandem_node::routing::{CallId, QueueId};
 
-use super::cas::{CasSignal, CasSignalling};
+use super::cas::{CD_CHINA, CasSignal, CasSignalling};
+use super::r2::{R2Channel, R2Outcome};
 use super::record::CdrBuilder;
 
 /// Something the line's audio should carry next.
@@ -46,6 +50,10 @@ pub enum Sound {
     /// DTMF digits dialled on an outbound call.
     Digits(String),
 }
+
+/// The call variable carrying the dialled number (DNIS) of an E1 call with
+/// register signalling, for routing and the agent's screen.
+pub const DNIS_VAR: &str = "dnis";
 
 /// How long an outbound call waits for dial tone before dialling.
 const DIAL_TONE_WAIT_MS: u64 = 1000;
@@ -104,6 +112,8 @@ enum Phase {
 struct Active {
     cdr: CdrBuilder,
     caller: Option<String>,
+    /// The number the caller dialled (DNIS), when register signalling gave it.
+    dialled: Option<String>,
     phase: Phase,
     prompt: bool,
     /// A callback prompt offered while queued: digit 1 accepts.
@@ -113,7 +123,11 @@ struct Active {
 /// How the line signals: the front end in front of the shared call life.
 enum Signalling {
     Fxo(Box<Supervisor>),
-    Cas(CasSignalling),
+    /// E1 CAS line signalling, with MFC/R2 register signalling on spans that run it.
+    Cas {
+        cas: CasSignalling,
+        r2: Option<Box<R2Channel>>,
+    },
 }
 
 /// One line's call logic (an FXO port or an E1 voice channel).
@@ -144,10 +158,26 @@ impl CallLine {
         )
     }
 
-    /// E1 voice channel `id` ("<span>/<channel>") of `site`, signalling with
-    /// CAS; `next_call` as for [`CallLine::new`].
-    pub fn e1(site: Site, id: &str, next_call: Box<dyn FnMut(u64) -> CallId + Send>) -> Self {
-        Self::with(site, id, Signalling::Cas(CasSignalling::new()), next_call)
+    /// E1 voice channel `id` (`"<span>/<channel>"`) of `site`, signalling with
+    /// CAS, and with MFC/R2 China register signalling when `register` is set
+    /// (then the C/D bits are China's 11); `next_call` as for [`CallLine::new`].
+    pub fn e1(
+        site: Site,
+        id: &str,
+        register: Option<R2Settings>,
+        next_call: Box<dyn FnMut(u64) -> CallId + Send>,
+    ) -> Self {
+        let signalling = match register {
+            Some(settings) => Signalling::Cas {
+                cas: CasSignalling::with_cd(CD_CHINA),
+                r2: Some(Box::new(R2Channel::new(settings))),
+            },
+            None => Signalling::Cas {
+                cas: CasSignalling::new(),
+                r2: None,
+            },
+        };
+        Self::with(site, id, signalling, next_call)
     }
 
     fn with(
@@ -227,7 +257,7 @@ impl CallLine {
     /// The far end's ABCD bits on this E1 channel changed (ignored on FXO).
     pub fn on_abcd(&mut self, now_ms: u64, bits: Abcd) -> Vec<LineOut> {
         let mut out = Vec::new();
-        let Signalling::Cas(cas) = &mut self.signalling else {
+        let Signalling::Cas { cas, .. } = &mut self.signalling else {
             return out;
         };
         let signal = cas.on_abcd(bits, |b| out.push(LineOut::Abcd(b)));
@@ -241,7 +271,7 @@ impl CallLine {
     /// [`EndCause::LineFault`] (ignored on FXO).
     pub fn on_span_status(&mut self, now_ms: u64, status: &SpanStatus) -> Vec<LineOut> {
         let mut out = Vec::new();
-        let Signalling::Cas(cas) = &mut self.signalling else {
+        let Signalling::Cas { cas, .. } = &mut self.signalling else {
             return out;
         };
         if let Some(signal) = cas.on_status(status) {
@@ -254,6 +284,12 @@ impl CallLine {
         match signal {
             CasSignal::Seized => {
                 self.incoming(now_ms);
+                let accept = self.can_answer();
+                if let Signalling::Cas { r2: Some(r2), .. } = &mut self.signalling {
+                    // The numbers come first; the answer follows group B.
+                    r2.start(now_ms, accept);
+                    return;
+                }
                 // No caller number comes with line signalling: answer at once.
                 self.answer(now_ms, out);
             }
@@ -283,6 +319,62 @@ impl CallLine {
         }
     }
 
+    /// The register phase ended: the call arrives with its numbers, or the
+    /// line clears back.
+    fn registered(&mut self, now_ms: u64, outcome: R2Outcome, out: &mut Vec<LineOut>) {
+        let Some(c) = &mut self.call else {
+            return;
+        };
+        let call = c.cdr.call();
+        match outcome {
+            R2Outcome::Accepted(numbers) => {
+                tracing::info!(%call, line = %self.id, dnis = %numbers.dnis, ani = ?numbers.ani, "MFC/R2 numbers received");
+                if let Some(ani) = &numbers.ani {
+                    c.cdr.set_number(ani.clone());
+                }
+                c.caller = numbers.ani;
+                c.dialled = Some(numbers.dnis);
+                self.answer(now_ms, out);
+            }
+            R2Outcome::Refused(numbers) => {
+                tracing::warn!(%call, line = %self.id, dnis = %numbers.dnis, "MFC/R2 call refused busy: no IVR flow can take it");
+                let reason = "refused busy (B-2): no IVR flow for the line".to_owned();
+                self.end(now_ms, Hangup::System, EndCause::LineFault(reason), out);
+            }
+            R2Outcome::Failed(failure) => {
+                tracing::warn!(%call, line = %self.id, %failure, "MFC/R2 register signalling failed; clearing back");
+                self.end(
+                    now_ms,
+                    Hangup::System,
+                    EndCause::LineFault(failure.to_string()),
+                    out,
+                );
+            }
+        }
+    }
+
+    /// Whether an incoming call could be answered now (configuration and an
+    /// IVR flow for this line).
+    fn can_answer(&self) -> bool {
+        self.config
+            .as_ref()
+            .is_some_and(|c| c.flow_for(&self.site, &self.id).is_some())
+    }
+
+    /// Writes the register signalling tone due now into the line's outgoing
+    /// frame; the engine calls it for lines without call audio. Leaves `out`
+    /// alone when no register phase runs.
+    pub fn register_tone(&mut self, out: &mut [i16]) {
+        if let Signalling::Cas { r2: Some(r2), .. } = &mut self.signalling {
+            r2.fill(out);
+        }
+    }
+
+    /// The number the caller dialled, if register signalling gave it.
+    pub fn dialled(&self) -> Option<&str> {
+        self.call.as_ref().and_then(|c| c.dialled.as_deref())
+    }
+
     /// One frame of line audio (which also advances the FXO supervisor's
     /// clock), then due IVR deadlines.
     pub fn on_audio(&mut self, now_ms: u64, frame: &[i16]) -> Vec<LineOut> {
@@ -293,6 +385,13 @@ impl CallLine {
         let mut out = Vec::new();
         for s in signals {
             self.signal(now_ms, s, &mut out);
+        }
+        let register = match &mut self.signalling {
+            Signalling::Cas { r2: Some(r2), .. } => r2.on_audio(now_ms, frame),
+            _ => None,
+        };
+        if let Some(outcome) = register {
+            self.registered(now_ms, outcome, &mut out);
         }
         let listening = self
             .call
@@ -339,7 +438,7 @@ impl CallLine {
                 let (hangup, cause) = (hangup.clone(), cause.clone());
                 self.end(now_ms, hangup, cause, &mut out);
             }
-            Phase::Dialing { .. } if matches!(self.signalling, Signalling::Cas(_)) => {
+            Phase::Dialing { .. } if matches!(self.signalling, Signalling::Cas { .. }) => {
                 c.phase = Phase::Alerting;
             }
             Phase::Dialing { .. } => self.dial_answered(now_ms, &mut out),
@@ -396,7 +495,7 @@ impl CallLine {
         // once the far end acknowledges.
         let dial_at = match &mut self.signalling {
             Signalling::Fxo(_) => now_ms + DIAL_TONE_WAIT_MS,
-            Signalling::Cas(cas) => {
+            Signalling::Cas { cas, .. } => {
                 cas.seize(|b| out.push(LineOut::Abcd(b)))
                     .map_err(|e| format!("line {}: {e}", self.id))?;
                 u64::MAX
@@ -416,6 +515,7 @@ impl CallLine {
         self.call = Some(Active {
             cdr,
             caller: Some(number.to_owned()),
+            dialled: None,
             phase: Phase::Dialing { digits, dial_at },
             prompt: false,
             callback_offer: None,
@@ -507,6 +607,7 @@ impl CallLine {
         self.call = Some(Active {
             cdr,
             caller: None,
+            dialled: None,
             phase: Phase::Ringing { rings: 1 },
             prompt: false,
             callback_offer: None,
@@ -550,7 +651,7 @@ impl CallLine {
                 sup.answered();
                 out.push(LineOut::Hook(Hook::Off));
             }
-            Signalling::Cas(cas) => cas.answered(|b| out.push(LineOut::Abcd(b))),
+            Signalling::Cas { cas, .. } => cas.answered(|b| out.push(LineOut::Abcd(b))),
         }
     }
 
@@ -563,7 +664,12 @@ impl CallLine {
                     out.push(LineOut::Hook(Hook::On));
                 }
             }
-            Signalling::Cas(cas) => cas.released(|b| out.push(LineOut::Abcd(b))),
+            Signalling::Cas { cas, r2 } => {
+                if let Some(r2) = r2 {
+                    r2.stop();
+                }
+                cas.released(|b| out.push(LineOut::Abcd(b)))
+            }
         }
     }
 
@@ -664,8 +770,11 @@ impl CallLine {
                 IvrAction::RouteToQueue {
                     queue,
                     priority,
-                    vars,
+                    mut vars,
                 } => {
+                    if let Some(dnis) = &c.dialled {
+                        vars.insert(DNIS_VAR.to_owned(), dnis.clone());
+                    }
                     let ivr_path = session.path().iter().map(|s| s.to_string()).collect();
                     c.phase = Phase::Routed;
                     c.prompt = false;

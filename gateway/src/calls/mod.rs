@@ -14,6 +14,7 @@
 //! - [`line`](mod@line): the sans-I/O call line (ring or seizure, caller ID, answer,
 //!   IVR, release, CDR), testable with a fake clock;
 //! - [`cas`]: the E1 channels' line-signalling front end (Q.421 ABCD bits);
+//! - [`r2`]: MFC/R2 China register signalling on those channels (DNIS, ANI);
 //! - [`record`]: the CDR as it grows;
 //! - [`prompts`]: tones, WAV prompts, music on hold, ring tone;
 //! - [`engine`]: the audio thread that drives lines, seats and calls;
@@ -35,6 +36,7 @@ pub mod line;
 mod local;
 mod media_tally;
 pub mod prompts;
+pub mod r2;
 pub mod record;
 #[cfg(test)]
 mod tests;

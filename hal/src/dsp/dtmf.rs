@@ -12,8 +12,7 @@
 
 use super::level::mean_square_of_dbm0;
 use super::oscillator::{Sine, saturate};
-use super::spectrum::{SubBlock, SubBlockDft, cmul};
-use std::f32::consts::TAU;
+use super::spectrum::{BlockHistory, SubBlock, SubBlockDft};
 
 /// Low-group (row) frequencies.
 pub const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
@@ -65,14 +64,6 @@ pub fn tones_of(digit: char) -> Option<(f32, f32)> {
         .find_map(|(r, row)| row.iter().position(|&k| k == d).map(|c| (ROWS[r], COLS[c])))
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    re: [f32; 8],
-    im: [f32; 8],
-    power: [f32; 8],
-    energy: f32,
-}
-
 /// A digit being held.
 #[derive(Debug, Clone, Copy)]
 struct Held {
@@ -94,12 +85,7 @@ pub struct DtmfDetector {
 /// Everything but the filter bank, so the bank can call back into it.
 #[derive(Debug, Clone)]
 struct State {
-    /// Powers of e^{-jωB}: phase references for sub-block k of a window.
-    rot: [[(f32, f32); WIN]; 8],
-    hist: [Slot; HIST],
-    /// Index of the newest slot.
-    head: usize,
-    seen: usize,
+    hist: BlockHistory<8, HIST>,
     held: Option<Held>,
     min_tone_ms: f32,
 }
@@ -117,30 +103,20 @@ impl DtmfDetector {
         freqs[..4].copy_from_slice(&ROWS);
         freqs[4..].copy_from_slice(&COLS);
         let bank = SubBlockDft::new(freqs);
-        let mut rot = [[(1.0, 0.0); WIN]; 8];
-        for (i, r) in rot.iter_mut().enumerate() {
-            for k in 1..WIN {
-                r[k] = cmul(r[k - 1], bank.block_step(i));
-            }
-        }
         Self {
-            bank,
             state: State {
-                rot,
-                hist: [Slot::default(); HIST],
-                head: 0,
-                seen: 0,
+                hist: BlockHistory::new(&bank),
                 held: None,
                 min_tone_ms: mean_square_of_dbm0(MIN_TONE_DBM0),
             },
+            bank,
         }
     }
 
     /// Forgets everything heard, e.g. when a line goes on hook.
     pub fn reset(&mut self) {
         self.bank.reset();
-        self.state.hist = [Slot::default(); HIST];
-        self.state.seen = 0;
+        self.state.hist.reset();
         self.state.held = None;
     }
 
@@ -171,26 +147,11 @@ impl DtmfDetector {
 }
 
 impl State {
-    fn slot(&self, age: usize) -> &Slot {
-        &self.hist[(self.head + HIST - age) % HIST]
-    }
-
     fn on_block(&mut self, b: &SubBlock<8>) -> Option<char> {
-        self.head = (self.head + 1) % HIST;
-        let mut power = [0.0; 8];
-        for (i, p) in power.iter_mut().enumerate() {
-            *p = b.power(i);
-        }
-        self.hist[self.head] = Slot {
-            re: b.re,
-            im: b.im,
-            power,
-            energy: b.energy,
-        };
-        self.seen = self.seen.saturating_add(1);
+        self.hist.push(b);
 
         if let Some(h) = &mut self.held {
-            let s = &self.hist[self.head];
+            let s = self.hist.slot(0);
             if s.power[h.row] >= h.row_thr && s.power[4 + h.col] >= h.col_thr {
                 h.absent = 0;
             } else {
@@ -201,13 +162,13 @@ impl State {
             }
             return None;
         }
-        if self.seen < WIN {
+        if self.hist.seen() < WIN {
             return None;
         }
         let cand = self.judge_window()?;
-        let run = (0..HIST.min(self.seen))
+        let run = (0..HIST.min(self.hist.seen()))
             .take_while(|&age| {
-                let s = self.slot(age);
+                let s = self.hist.slot(age);
                 s.power[cand.row] >= cand.row_thr && s.power[4 + cand.col] >= cand.col_thr
             })
             .count();
@@ -223,8 +184,7 @@ impl State {
     fn judge_window(&self) -> Option<Held> {
         let mut w_pow = [0.0f32; 8];
         for (i, p) in w_pow.iter_mut().enumerate() {
-            let w = self.combine(i, 0.0, 0..WIN);
-            *p = w.0 * w.0 + w.1 * w.1;
+            *p = self.hist.window_power(WIN, i);
         }
         let argmax = |range: std::ops::Range<usize>| {
             range.fold(None::<usize>, |best, i| match best {
@@ -234,8 +194,8 @@ impl State {
         };
         let row = argmax(0..4)?;
         let col = argmax(4..8)?;
-        let (row_err, row_pow) = self.refine(row);
-        let (col_err, col_pow) = self.refine(col);
+        let (row_err, row_pow) = self.hist.refine(WIN, 1, row);
+        let (col_err, col_pow) = self.hist.refine(WIN, 1, col);
         if row_err.abs() > MAX_FREQ_ERROR * ROWS[row]
             || col_err.abs() > MAX_FREQ_ERROR * COLS[col - 4]
         {
@@ -251,7 +211,7 @@ impl State {
         if !(TWIST_MIN_DB..=TWIST_MAX_DB).contains(&twist) {
             return None;
         }
-        let energy: f32 = (0..WIN).map(|a| self.slot(a).energy).sum();
+        let energy = self.hist.energy(WIN);
         if row_ms + col_ms < MIN_PURITY * energy / N {
             return None;
         }
@@ -269,38 +229,6 @@ impl State {
             col_thr: col_pow / per_block,
             absent: 0,
         })
-    }
-
-    /// Sums sub-blocks `ks` of the window at bank frequency `i` shifted by `shift`
-    /// Hz, referenced to the window's first sample.
-    fn combine(&self, i: usize, shift: f32, ks: std::ops::Range<usize>) -> (f32, f32) {
-        let d = -TAU * shift * B as f32 / 8000.0;
-        let mut acc = (0.0, 0.0);
-        for k in ks {
-            let s = self.slot(WIN - 1 - k);
-            let r = if shift == 0.0 {
-                self.rot[i][k]
-            } else {
-                let (sn, cs) = (d * k as f32).sin_cos();
-                cmul(self.rot[i][k], (cs, sn))
-            };
-            let v = cmul((s.re[i], s.im[i]), r);
-            acc = (acc.0 + v.0, acc.1 + v.1);
-        }
-        acc
-    }
-
-    /// Frequency error (Hz) of the tone near bank frequency `i`, from the phase
-    /// advance between the window's first and last four sub-blocks (unambiguous to
-    /// ±100 Hz), and the window power re-measured at the corrected frequency so an
-    /// off-nominal tone is not penalised twice.
-    fn refine(&self, i: usize) -> (f32, f32) {
-        let early = self.combine(i, 0.0, 0..WIN - 1);
-        let late = self.combine(i, 0.0, 1..WIN);
-        let p = cmul(late, (early.0, -early.1));
-        let err = p.1.atan2(p.0) / TAU * 8000.0 / B as f32;
-        let w = self.combine(i, err, 0..WIN);
-        (err, w.0 * w.0 + w.1 * w.1)
     }
 }
 

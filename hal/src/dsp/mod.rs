@@ -9,6 +9,7 @@ pub mod g711;
 pub mod level;
 pub mod oscillator;
 pub mod progress;
+pub mod r2;
 pub mod resample;
 
 pub mod spectrum;

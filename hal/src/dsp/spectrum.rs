@@ -121,6 +121,157 @@ pub fn cmul(a: (f32, f32), b: (f32, f32)) -> (f32, f32) {
     (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0)
 }
 
+/// One analysed sub-block as a detector keeps it: DFT values, their powers and
+/// the sub-block's energy.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot<const F: usize> {
+    pub re: [f32; F],
+    pub im: [f32; F],
+    pub power: [f32; F],
+    pub energy: f32,
+}
+
+impl<const F: usize> Default for Slot<F> {
+    fn default() -> Self {
+        Self {
+            re: [0.0; F],
+            im: [0.0; F],
+            power: [0.0; F],
+            energy: 0.0,
+        }
+    }
+}
+
+/// The newest `H` sub-blocks of a [`SubBlockDft`], combinable into analysis
+/// windows of up to `H` sub-blocks. Shared by the DTMF and MFC/R2 detectors so
+/// both judge windows (and refine frequencies from the phase advance) the same way.
+#[derive(Debug, Clone)]
+pub struct BlockHistory<const F: usize, const H: usize> {
+    /// Powers of e^{-jωB}: phase references for sub-block k of a window.
+    rot: [[(f32, f32); H]; F],
+    hist: [Slot<F>; H],
+    /// Index of the newest slot.
+    head: usize,
+    seen: usize,
+    block_len: usize,
+}
+
+impl<const F: usize, const H: usize> BlockHistory<F, H> {
+    /// An empty history for the sub-blocks of `bank`.
+    pub fn new<const B: usize>(bank: &SubBlockDft<F, B>) -> Self {
+        let mut rot = [[(1.0, 0.0); H]; F];
+        for (i, r) in rot.iter_mut().enumerate() {
+            for k in 1..H {
+                r[k] = cmul(r[k - 1], bank.block_step(i));
+            }
+        }
+        Self {
+            rot,
+            hist: [Slot::default(); H],
+            head: 0,
+            seen: 0,
+            block_len: B,
+        }
+    }
+
+    /// Forgets every sub-block.
+    pub fn reset(&mut self) {
+        self.hist = [Slot::default(); H];
+        self.seen = 0;
+    }
+
+    /// Sub-blocks pushed since the last reset (saturating).
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+
+    /// Adds the newest sub-block.
+    pub fn push(&mut self, b: &SubBlock<F>) {
+        self.head = (self.head + 1) % H;
+        let mut power = [0.0; F];
+        for (i, p) in power.iter_mut().enumerate() {
+            *p = b.power(i);
+        }
+        self.hist[self.head] = Slot {
+            re: b.re,
+            im: b.im,
+            power,
+            energy: b.energy,
+        };
+        self.seen = self.seen.saturating_add(1);
+    }
+
+    /// The sub-block `age` blocks before the newest (0 = newest).
+    pub fn slot(&self, age: usize) -> &Slot<F> {
+        &self.hist[(self.head + H - age % H) % H]
+    }
+
+    /// Energy of the newest `win` sub-blocks.
+    pub fn energy(&self, win: usize) -> f32 {
+        (0..win.min(H)).map(|a| self.slot(a).energy).sum()
+    }
+
+    /// Sums sub-blocks `ks` of the window made of the newest `win` sub-blocks
+    /// (k = 0 is the oldest) at bank frequency `i` shifted by `shift` Hz,
+    /// referenced to the window's first sample.
+    pub fn combine(
+        &self,
+        win: usize,
+        i: usize,
+        shift: f32,
+        ks: std::ops::Range<usize>,
+    ) -> (f32, f32) {
+        let d = -TAU * shift * self.block_len as f32 / LINE_RATE as f32;
+        let mut acc = (0.0, 0.0);
+        for k in ks {
+            let s = self.slot(win - 1 - k);
+            let r = if shift == 0.0 {
+                self.rot[i][k]
+            } else {
+                let (sn, cs) = (d * k as f32).sin_cos();
+                cmul(self.rot[i][k], (cs, sn))
+            };
+            let v = cmul((s.re[i], s.im[i]), r);
+            acc = (acc.0 + v.0, acc.1 + v.1);
+        }
+        acc
+    }
+
+    /// Power of the newest `win` sub-blocks at bank frequency `i`.
+    pub fn window_power(&self, win: usize, i: usize) -> f32 {
+        self.span_power(0, win, i)
+    }
+
+    /// Power at bank frequency `i` of the `len` consecutive sub-blocks whose
+    /// newest is `age` blocks before the newest: a window shorter than the
+    /// analysis window, e.g. to measure a tone's duration finely when a 5 ms
+    /// sub-block alone cannot separate it from a neighbour.
+    pub fn span_power(&self, age: usize, len: usize, i: usize) -> f32 {
+        let mut acc = (0.0, 0.0);
+        for k in 0..len {
+            let s = self.slot(age + len - 1 - k);
+            let v = cmul((s.re[i], s.im[i]), self.rot[i][k]);
+            acc = (acc.0 + v.0, acc.1 + v.1);
+        }
+        acc.0 * acc.0 + acc.1 * acc.1
+    }
+
+    /// Frequency error (Hz) of the tone near bank frequency `i`, from the phase
+    /// advance between the window's first and last `win - lag` sub-blocks
+    /// (unambiguous to ±half the sub-block rate over `lag`), and the window
+    /// power re-measured at the corrected frequency so an off-nominal tone is
+    /// not penalised twice.
+    pub fn refine(&self, win: usize, lag: usize, i: usize) -> (f32, f32) {
+        let early = self.combine(win, i, 0.0, 0..win - lag);
+        let late = self.combine(win, i, 0.0, lag..win);
+        let p = cmul(late, (early.0, -early.1));
+        let span = (self.block_len * lag) as f32;
+        let err = p.1.atan2(p.0) / TAU * LINE_RATE as f32 / span;
+        let w = self.combine(win, i, err, 0..win);
+        (err, w.0 * w.0 + w.1 * w.1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,11 @@
 //! A simulated E1 span: the far end sets ABCD bits, alarms and plays audio per
 //! channel and sends whole G.704 frames; the gateway side runs the real framer
 //! (frame and CRC-4 alignment, alarms) and CAS receiver on them and gets the
-//! voice channels as A-law, as it would from a framer chip.
+//! voice channels as A-law, as it would from a framer chip. The far end can
+//! also place MFC/R2 (China) calls: it seizes and then sends the numbers as
+//! compelled tones in the timeslot ([`super::r2`]).
 
+use super::r2::{R2Call, R2CallState, R2Caller};
 use super::source::AudioQueue;
 use super::{Audio, Pace, Pacer, SimError, lock};
 use crate::dsp::LINE_RATE;
@@ -19,6 +22,9 @@ use std::sync::{Arc, Mutex};
 const CHANNELS: usize = VOICE_CHANNELS as usize;
 /// Idle ABCD (ITU: A=1, B=0, C/D=01).
 const IDLE: u8 = 0b1001;
+/// Seizure and idle with the China MFC/R2 C/D bits (11).
+const R2_SEIZE: u8 = 0b0011;
+const R2_IDLE: u8 = 0b1011;
 
 #[derive(Debug)]
 struct SpanSim {
@@ -37,6 +43,8 @@ struct SpanSim {
     /// Far-end audio for one read, channel-major, reused across reads.
     pcm: Vec<i16>,
     captured: Vec<Vec<i16>>,
+    /// The MFC/R2 register of each channel's call, once one was placed.
+    r2: Vec<Option<R2Caller>>,
 }
 
 impl SpanSim {
@@ -54,7 +62,14 @@ impl SpanSim {
         let n = self.frame_len;
         out.fill(Law::Alaw.silence());
         for (ch, q) in self.audio.iter_mut().enumerate() {
-            q.fill(&mut self.pcm[ch * n..(ch + 1) * n]);
+            let pcm = &mut self.pcm[ch * n..(ch + 1) * n];
+            q.fill(pcm);
+            if let Some(r2) = &mut self.r2[ch] {
+                r2.on_gateway_bits(self.our_abcd[ch].bits());
+                if r2.signalling() {
+                    r2.fill(pcm);
+                }
+            }
         }
         let mf = cas_multiframe(&self.far_abcd, false);
         let mut delivered = 0;
@@ -139,6 +154,7 @@ pub fn span(id: &str, frame_len: usize, pace: Pace) -> (SimSpan, FarEnd) {
         audio: (0..CHANNELS).map(|_| AudioQueue::default()).collect(),
         pcm: vec![0; CHANNELS * frame_len],
         captured: vec![Vec::new(); CHANNELS],
+        r2: vec![None; CHANNELS],
     }));
     (
         SimSpan {
@@ -215,6 +231,9 @@ impl E1Span for SimSpan {
         for (ch, codes) in frame.chunks_exact(self.frame_len).enumerate() {
             Law::Alaw.decode(codes, &mut pcm[..n]);
             span.captured[ch].extend_from_slice(&pcm[..n]);
+            if let Some(r2) = &mut span.r2[ch] {
+                r2.on_gateway_audio(&pcm[..n]);
+            }
         }
         Ok(())
     }
@@ -224,6 +243,32 @@ impl FarEnd {
     /// Sets the ABCD bits the far end transmits on `channel`.
     pub fn set_abcd(&self, channel: u8, bits: Abcd) -> Result<(), SpanError> {
         lock(&self.shared).far_abcd[index(channel)?] = bits;
+        Ok(())
+    }
+
+    /// Places an MFC/R2 (China) call on idle `channel`: seizes it (C/D bits
+    /// 11) and, once the gateway acknowledges, sends `call`'s numbers.
+    pub fn place_r2_call(&self, channel: u8, call: R2Call) -> Result<(), SpanError> {
+        let i = index(channel)?;
+        let mut span = lock(&self.shared);
+        span.far_abcd[i] = Abcd::new(R2_SEIZE)?;
+        span.r2[i] = Some(R2Caller::new(call));
+        Ok(())
+    }
+
+    /// Where the MFC/R2 call on `channel` stands (`None`: none placed).
+    pub fn r2_state(&self, channel: u8) -> Result<Option<R2CallState>, SpanError> {
+        let i = index(channel)?;
+        Ok(lock(&self.shared).r2[i].as_ref().map(R2Caller::state))
+    }
+
+    /// The MFC/R2 caller on `channel` hangs up: clear-forward (idle with the
+    /// China C/D bits), at any point of the call.
+    pub fn clear_r2_call(&self, channel: u8) -> Result<(), SpanError> {
+        let i = index(channel)?;
+        let mut span = lock(&self.shared);
+        span.far_abcd[i] = Abcd::new(R2_IDLE)?;
+        span.r2[i] = None;
         Ok(())
     }
 
@@ -330,6 +375,35 @@ mod tests {
         assert_eq!(ch2.len(), 160);
         assert!(ch2.iter().all(|&s| (s - 1000).abs() < 32));
         assert!(span.write_frame(&frame[1..]).is_err());
+    }
+
+    #[test]
+    fn an_r2_call_seizes_and_sends_its_first_digit_after_the_seize_ack() {
+        use crate::dsp::r2::{Direction, R2Detector, R2Error, R2Signal};
+        assert_eq!(R2Call::new("80x1", None), Err(R2Error::NotADigit('x')));
+        let (mut span, far) = span("e1a", 160, Pace::Fast);
+        read(&mut span, 1);
+        while span.poll_event().is_some() {}
+        far.place_r2_call(7, R2Call::new("8001", Some("139")).unwrap())
+            .unwrap();
+        let heard = read(&mut span, 5);
+        assert_eq!(span.rx_abcd(7).unwrap(), Some(Abcd::new(R2_SEIZE).unwrap()));
+        assert!(R2Detector::decode(Direction::Forward, &heard[6]).is_empty());
+        assert_eq!(far.r2_state(7).unwrap(), Some(R2CallState::Seizing));
+        // Seize-ack (China C/D bits): the first DNIS digit goes out and stays on.
+        span.set_abcd(7, Abcd::new(0b1111).unwrap()).unwrap();
+        let heard = read(&mut span, 10);
+        assert_eq!(
+            R2Detector::decode(Direction::Forward, &heard[6]),
+            [R2Signal::from_digit('8').unwrap()]
+        );
+        assert_eq!(far.r2_state(7).unwrap(), Some(R2CallState::Signalling));
+        far.clear_r2_call(7).unwrap();
+        assert_eq!(far.r2_state(7).unwrap(), None);
+        assert_eq!(
+            far.place_r2_call(31, R2Call::new("1", None).unwrap()),
+            Err(SpanError::NoSuchChannel(31))
+        );
     }
 
     fn statuses(span: &mut SimSpan) -> Vec<SpanStatus> {

@@ -13,6 +13,7 @@ pub mod audio;
 pub mod e1;
 pub mod line;
 pub mod outputs;
+pub mod r2;
 mod source;
 
 pub use source::Audio;
