@@ -37,6 +37,6 @@ pub use config::{
     ValidCenterConfig,
 };
 pub use messages::{
-    AgentCommand, AgentUpdate, AgentView, CallDown, CallUp, ConfigPush, Endpoint, PartyId,
-    PartyRole, ReleaseReason, TransferTarget,
+    AgentCommand, AgentUpdate, AgentView, AnchoredCall, AnchoredParty, AnchoredState, CallDown,
+    CallUp, ConfigPush, Endpoint, PartyId, PartyRole, ReleaseReason, TransferTarget,
 };

@@ -252,7 +252,7 @@ impl Router {
                 caller,
                 priority,
                 channel,
-            } => self.arrive(call, queue, caller, priority, channel),
+            } => self.arrive(call, queue, caller, priority, channel, self.now),
             Input::AgentLogin { agent } => self.login(agent),
             Input::AgentReady { agent } => self.ready(agent),
             Input::AgentNotReady { agent, reason } => self.not_ready(agent, reason),
@@ -275,6 +275,23 @@ impl Router {
             Input::CallbackRequested { call } => self.request_callback(call),
             Input::ConfigReplaced(config) => self.replace_config(*config),
             Input::Tick => Ok(()),
+            Input::CallRestored {
+                call,
+                queue,
+                caller,
+                priority,
+                channel,
+                age_ms,
+                agent,
+            } => {
+                let since = Timestamp(self.now.0.saturating_sub(age_ms));
+                match agent {
+                    None => self.arrive(call, queue, caller, priority, channel, since),
+                    Some(agent) => {
+                        self.restore_connected(call, queue, caller, priority, channel, since, agent)
+                    }
+                }
+            }
         }
     }
 
