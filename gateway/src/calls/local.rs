@@ -76,6 +76,11 @@ impl LocalRouting {
         }
     }
 
+    /// Whether the local router routes `call` (it took it while the WAN was down).
+    pub fn owns(&self, call: CallId) -> bool {
+        self.calls.contains(&call)
+    }
+
     /// Agents logged in at the local router, with their state.
     pub fn logged_in(&self) -> Vec<(AgentId, AgentState)> {
         let Some(r) = &self.router else {
