@@ -476,12 +476,30 @@ impl CallControl {
         result.map(|()| self.view(agent))
     }
 
-    /// The node of `site` is online (its agents may work again, the restored
-    /// calls' legs to its seats open).
+    /// The node of `site` is online: its agents may work again, the restored
+    /// calls' legs to its seats open, and its seats get the coordinator's view
+    /// of their agents again (while alone they showed the node's own, and a
+    /// view pushed while it was away was lost).
     pub fn node_online(&mut self, now: Timestamp, site: &Site) {
         self.now = self.now.max(now);
         self.online.insert(site.clone());
         self.open_waiting_legs(site);
+        for agent in self.seated_at(site) {
+            self.views.remove(&agent);
+            self.dirty.insert(agent);
+        }
+        self.flush_views();
+    }
+
+    /// The agents whose seat is on the node of `site`.
+    fn seated_at(&self, site: &Site) -> Vec<AgentId> {
+        self.config
+            .config()
+            .seats
+            .iter()
+            .filter(|s| &s.site == site)
+            .map(|s| s.agent)
+            .collect()
     }
 
     /// The node of `site` went away: calls anchored there continue on the box
@@ -499,15 +517,7 @@ impl CallControl {
         for call in anchored {
             self.tear_down(call);
         }
-        let seated: Vec<AgentId> = self
-            .config
-            .config()
-            .seats
-            .iter()
-            .filter(|s| &s.site == site)
-            .map(|s| s.agent)
-            .collect();
-        for agent in seated {
+        for agent in self.seated_at(site) {
             self.seat_lost(agent);
         }
         self.flush_views();

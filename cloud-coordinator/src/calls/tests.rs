@@ -1237,8 +1237,14 @@ fn a_restored_leg_to_a_seat_node_not_back_yet_opens_when_it_returns() {
     assert_eq!(leg_opened(&w.drain()), None);
     assert_eq!(w.state(4), Some(AgentState::OnCall));
     w.cc.node_online(w.now, &site("sh-01"));
-    let (opened, _, seat) = leg_opened(&w.drain()).expect("opened when the seat is back");
+    let out = w.drain();
+    let (opened, _, seat) = leg_opened(&out).expect("opened when the seat is back");
     assert_eq!((opened, seat.site.as_str()), (leg, "sh-01"));
+    // The view pushed while the seat's node was away is pushed again.
+    assert!(sends(&out).iter().any(|(to, c)| to == "sh-01"
+        && matches!(c, CallDown::AgentUpdate(u) if u.agent == AgentId(4)
+            && u.view.state == Some(AgentState::OnCall)
+            && u.view.call == Some(CallId(2)))));
 }
 
 #[test]

@@ -1259,8 +1259,21 @@ impl Engine {
 
     /// A leg opened for a seat hosted here (headset or FXS phone) whose call
     /// is anchored elsewhere; legs for this box's own calls arrive as `Join`.
+    /// A leg the seat already has is only relayed again (a restarted
+    /// coordinator): the seat keeps its sender, whose sequence the anchor's
+    /// jitter buffer follows.
     fn leg_opened(&mut self, open: &tandem_node::proto::LegOpen) {
         let leg = LegId(open.leg);
+        let attached = |r: &Option<SeatLeg>| r.as_ref().is_some_and(|r| r.leg == leg);
+        let again = self.seats.iter().any(|s| attached(&s.remote))
+            || self
+                .ports
+                .iter()
+                .any(|p| matches!(p, Port::Fxs(slot) if attached(&slot.remote)));
+        if again {
+            tracing::info!(leg = open.leg, call = %open.call, "leg relayed again");
+            return;
+        }
         if let Some(s) = self.seats.iter_mut().find(|s| s.id == open.endpoint) {
             let rate = if s.dev.sample_rate() == 16_000 {
                 SampleRate::Wideband
