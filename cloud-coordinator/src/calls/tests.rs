@@ -1190,7 +1190,7 @@ fn a_restarted_coordinator_rebuilds_connected_calls_and_never_offers_their_agent
     assert!(w.drain().contains(&Output::CloseLeg { leg: old_leg }));
     // A repeated report of a call that ended meanwhile rebuilds nothing.
     report(&mut w, "bj-01", Vec::new());
-    assert!(w.cc.calls.get(&CallId(1)).is_none());
+    assert!(!w.cc.calls.contains_key(&CallId(1)));
 }
 
 #[test]

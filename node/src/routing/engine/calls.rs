@@ -7,18 +7,17 @@ use super::*;
 impl Router {
     // ---- calls arriving and moving between queues ---------------------------
 
-    /// A call reaching `queue`; `arrival` orders it among the waiting calls
+    /// A call reaching its queue; `arrival` orders it among the waiting calls
     /// (now for a fresh arrival, earlier for a restored one).
-    pub(super) fn arrive(
-        &mut self,
-        call: CallId,
-        queue: QueueId,
-        caller: Option<String>,
-        priority: u8,
-        channel: Channel,
-        arrival: Timestamp,
-    ) -> Result<(), RouteError> {
-        let mut q = self.check_new_call(call, queue, caller.as_deref(), priority)?;
+    pub(super) fn arrive(&mut self, new: NewCall, arrival: Timestamp) -> Result<(), RouteError> {
+        let mut q = self.check_new_call(&new)?;
+        let NewCall {
+            call,
+            caller,
+            priority,
+            channel,
+            ..
+        } = new;
         let number = caller.as_deref().unwrap_or_default();
         let mut priority = priority;
         if let Some((vip_priority, _)) = self.vips.lookup(number) {
@@ -70,24 +69,22 @@ impl Router {
 
     /// Validates a new call's id, queue, priority and caller; returns the
     /// queue's index.
-    fn check_new_call(
-        &self,
-        call: CallId,
-        queue: QueueId,
-        caller: Option<&str>,
-        priority: u8,
-    ) -> Result<usize, RouteError> {
-        if self.calls.contains_key(&call) {
-            return Err(RouteError::DuplicateCall(call));
+    fn check_new_call(&self, new: &NewCall) -> Result<usize, RouteError> {
+        if self.calls.contains_key(&new.call) {
+            return Err(RouteError::DuplicateCall(new.call));
         }
         let q = *self
             .queue_index
-            .get(&queue)
-            .ok_or(RouteError::UnknownQueue(queue))?;
-        if priority > MAX_CALLER_PRIORITY {
-            return Err(RouteError::BadPriority(priority));
+            .get(&new.queue)
+            .ok_or(RouteError::UnknownQueue(new.queue))?;
+        if new.priority > MAX_CALLER_PRIORITY {
+            return Err(RouteError::BadPriority(new.priority));
         }
-        if caller.is_some_and(|c| c.len() > MAX_CALLER_LEN) {
+        if new
+            .caller
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_CALLER_LEN)
+        {
             return Err(RouteError::TooLong {
                 field: "caller",
                 max: MAX_CALLER_LEN,
@@ -96,21 +93,29 @@ impl Router {
         Ok(q)
     }
 
-    /// A call found connected to `agent` (see [`Input::CallRestored`]): the
-    /// agent holds it from `since` and is offered nothing else meanwhile; any
-    /// offer ringing them is withdrawn (the call it offered goes back in place).
-    #[allow(clippy::too_many_arguments)]
+    /// The instant `ms` before now.
+    pub(super) fn ago(&self, ms: u64) -> Timestamp {
+        Timestamp(self.now.0.saturating_sub(ms))
+    }
+
+    /// A call found connected to `agent` since `since` (see
+    /// [`Input::CallRestored`]): the agent holds it and is offered nothing else
+    /// meanwhile; any offer ringing them is withdrawn (the call it offered goes
+    /// back in place).
     pub(super) fn restore_connected(
         &mut self,
-        call: CallId,
-        queue: QueueId,
-        caller: Option<String>,
-        priority: u8,
-        channel: Channel,
+        new: NewCall,
         since: Timestamp,
         agent: AgentId,
     ) -> Result<(), RouteError> {
-        let q = self.check_new_call(call, queue, caller.as_deref(), priority)?;
+        let q = self.check_new_call(&new)?;
+        let NewCall {
+            call,
+            queue,
+            caller,
+            priority,
+            channel,
+        } = new;
         let a = self.agent_idx(agent)?;
         let rt = &self.agents[a];
         if rt.presence == Presence::LoggedOut {
