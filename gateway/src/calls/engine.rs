@@ -1260,10 +1260,27 @@ impl Engine {
     /// A leg opened for a seat hosted here (headset or FXS phone) whose call
     /// is anchored elsewhere; legs for this box's own calls arrive as `Join`.
     /// A leg the seat already has is only relayed again (a restarted
-    /// coordinator): the seat keeps its sender, whose sequence the anchor's
-    /// jitter buffer follows.
+    /// coordinator): the seat keeps its sender. A leg of a call anchored here
+    /// that is relayed again gets a fresh receiver, since its seat may have
+    /// started a new stream meanwhile.
     fn leg_opened(&mut self, open: &tandem_node::proto::LegOpen) {
         let leg = LegId(open.leg);
+        let ours = self.calls.iter_mut().find(|(_, c)| {
+            c.parties
+                .values()
+                .any(|p| matches!(&p.at, PartyAt::Leg(l, _) if *l == leg))
+        });
+        if let Some((call, c)) = ours {
+            match c.media.restart_receiver(leg) {
+                Ok(Some(old)) => {
+                    tracing::info!(leg = open.leg, call = %call, "leg relayed again: receiving afresh");
+                    self.media_tally.leg_ended(&old);
+                }
+                Ok(None) => {}
+                Err(err) => tracing::warn!(leg = open.leg, call = %call, %err, "leg relayed again"),
+            }
+            return;
+        }
         let attached = |r: &Option<SeatLeg>| r.as_ref().is_some_and(|r| r.leg == leg);
         let again = self.seats.iter().any(|s| attached(&s.remote))
             || self
