@@ -195,8 +195,8 @@ impl CallControl {
     /// Holds `agent` busy with a restored call: connected to it in the Router
     /// (its own visit, so the call's end puts them in wrap-up as usual), or,
     /// for a call without a queue (outbound), not ready until it ends. An agent
-    /// the restart left logged out or merely logged in is ready again: they
-    /// were taking calls.
+    /// the restart left logged out, merely logged in or held out while their
+    /// seat was away is ready again: they were taking calls.
     fn hold_busy(
         &mut self,
         agent: AgentId,
@@ -222,8 +222,15 @@ impl CallControl {
         if before == Some(AgentState::LoggedOut) {
             self.route(Input::AgentLogin { agent })?;
         }
-        let working = matches!(&before, Some(AgentState::LoggedOut | AgentState::Ready))
-            || before == Some(AgentState::NotReady(REASON_LOGGED_IN.into()));
+        // Held out by a restart, a fresh login or their seat's absence, not by
+        // their own choice.
+        let working = match &before {
+            Some(AgentState::LoggedOut | AgentState::Ready) => true,
+            Some(AgentState::NotReady(reason)) => {
+                reason == REASON_LOGGED_IN || reason == REASON_SEAT_OFFLINE
+            }
+            _ => false,
+        };
         let Some(queue) = queue else {
             if working {
                 self.route(Input::AgentNotReady {

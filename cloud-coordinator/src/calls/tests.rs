@@ -1296,3 +1296,29 @@ fn a_party_whose_agent_is_busy_elsewhere_leaves_and_the_caller_queues_again() {
     assert_eq!(w.position(5), Some(1));
     assert_eq!(w.cc.view(AgentId(1)).call, Some(CallId(1)));
 }
+
+#[test]
+fn a_local_agent_whose_branch_dropped_mid_call_is_ready_again_after_the_restored_call() {
+    let mut w = World::new();
+    w.ready(1);
+    answered_call(&mut w, 1);
+    // The coordinator forgets the call (wrap-up) and holds the agent out.
+    w.cc.node_offline(w.now, &site("bj-01"));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+    w.cc.node_online(w.now, &site("bj-01"));
+    report(
+        &mut w,
+        "bj-01",
+        vec![anchored_connected(1, 1, Endpoint::Local("seat1".into()))],
+    );
+    assert_eq!(w.state(1), Some(AgentState::OnCall));
+    w.ok(1, AgentCommand::Hangup);
+    w.ok(
+        1,
+        AgentCommand::WrapUp {
+            disposition: "resolved".into(),
+            note: String::new(),
+        },
+    );
+    assert_eq!(w.state(1), Some(AgentState::Ready));
+}
