@@ -163,3 +163,67 @@ async fn calls_keep_their_agents_and_audio_across_a_coordinator_restart() -> Res
     }
     world.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_branch_cut_off_mid_call_with_a_home_agent_gets_the_call_back_when_the_link_returns()
+-> Result<()> {
+    init_logs();
+    let dir = tempfile::tempdir()?;
+    let mut options = WorldOptions::demo(dir.path()).only(&["bj-01", "home-li"]);
+    options.wan_links = true;
+    let world = World::start(options).await?;
+    world.login_ready(&[8]).await?;
+    let fxo = call(&world, "fxo1", "+8613800000004").await?;
+    let remote_call = answer(&world, 8).await?;
+    let (at_seat, at_line) = talk(&world, &fxo, 8).await?;
+    assert!(
+        at_seat > -30.0 && at_line > -30.0,
+        "{at_seat:.1} / {at_line:.1}"
+    );
+
+    // The branch is cut off: the coordinator forgets the call and closes its
+    // leg (the home seat detaches), the branch keeps the line up.
+    let bj = world.node("bj-01")?;
+    bj.wan_link()?.set_cut(true);
+    let mut state = bj.gateway.state();
+    tokio::time::timeout(
+        LONG,
+        state.wait_for(|s| !matches!(s, tandem_gateway::uplink::UplinkState::Online { .. })),
+    )
+    .await??;
+    world
+        .wait_agent(8, "off the call while the branch is away", LONG, |v| {
+            v.state != Some(AgentState::OnCall)
+        })
+        .await?;
+    bj.wan_link()?.set_cut(false);
+
+    // Back: the branch reports the call, the home agent is on it again, and
+    // both hear each other through a leg relayed again (the seat's new stream
+    // starts over; the anchor receives it afresh).
+    let view = on_call(&world, 8, "on the call again").await?;
+    assert_eq!(view.call, Some(remote_call));
+    let (at_seat, at_line) = talk(&world, &fxo, 8).await?;
+    assert!(
+        at_seat > -30.0 && at_line > -30.0,
+        "audio resumed: {at_seat:.1} / {at_line:.1} dBFS"
+    );
+    world.agent(8, AgentCommand::Hangup)?;
+    let c = world.coordinator().clone();
+    eventually(LONG, "the CDR uploaded", || {
+        let c = c.clone();
+        async move {
+            tokio::task::spawn_blocking(move || c.cdrs().len())
+                .await
+                .unwrap_or(0)
+                >= 1
+        }
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let c = world.coordinator().clone();
+    let cdrs = tokio::task::spawn_blocking(move || c.cdrs()).await?;
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0].hangup, Hangup::Agent(AgentId(8)));
+    world.stop().await
+}
