@@ -1,8 +1,9 @@
-//! Calls survive a coordinator restart: real coordinator and gateways over QUIC
-//! on loopback, simulated lines and headsets in real time, the demo
+//! Calls survive the coordinator losing them: real coordinator and gateways
+//! over QUIC on loopback, simulated lines and headsets in real time, the demo
 //! configuration. The coordinator is stopped and started again on the same
 //! data directory and port while a branch caller talks to a home agent
-//! (through the relay) and another to an agent at the branch.
+//! (through the relay) and another to an agent at the branch; and a branch is
+//! cut off mid-call with a home agent, then comes back.
 
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
