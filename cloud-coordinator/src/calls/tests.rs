@@ -1163,6 +1163,15 @@ fn a_restarted_coordinator_rebuilds_connected_calls_and_never_offers_their_agent
         assert_eq!(view.call, Some(CallId(call)));
         assert_eq!(view.queue, Some(QueueId(1)));
     }
+    // The wallboard counts them, and no arrival or answer twice.
+    let summary = w.cc.summary(w.now, &BTreeMap::new());
+    let bj = summary
+        .sites
+        .iter()
+        .find(|s| s.site == site("bj-01"))
+        .unwrap();
+    assert_eq!(bj.calls_up, 2);
+    assert_eq!((summary.totals.offered, summary.totals.answered), (0, 0));
     // A new call goes to the free agent, not to the ones still talking.
     w.arrive("bj-01", 3, "+8613800000003", 1).unwrap();
     let sent = w.sent();
