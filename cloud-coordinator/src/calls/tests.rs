@@ -1331,3 +1331,31 @@ fn a_local_agent_whose_branch_dropped_mid_call_is_ready_again_after_the_restored
     );
     assert_eq!(w.state(1), Some(AgentState::Ready));
 }
+
+#[test]
+fn a_restored_call_is_supervised_and_transferred_like_any_other() {
+    let mut w = World::new();
+    w.ready(6); // expert at gz-01
+    let mut call = anchored_connected(1, 1, Endpoint::Local("seat1".into()));
+    // The duty manager was listening in on the same box.
+    call.parties.push(AnchoredParty {
+        party: PartyId(2),
+        agent: Some(AgentId(10)),
+        role: PartyRole::Monitor,
+        endpoint: Endpoint::Local("fxs2".into()),
+    });
+    report(&mut w, "bj-01", vec![call]);
+    w.drain();
+    assert_eq!(w.cc.view(AgentId(10)).supervising, Some(AgentId(1)));
+    w.ok(10, AgentCommand::StopSupervising);
+    assert!(has(&w.sent(), "bj-01", &leave(1, 2)));
+    // New parties are numbered after the restored ones.
+    w.ok(5, AgentCommand::Monitor { agent: AgentId(1) });
+    assert!(joined_over_leg(&w.drain(), "sh-01", 3, PartyRole::Monitor));
+    w.ok(5, AgentCommand::StopSupervising);
+    w.transfer(1, TransferTarget::Queue(QueueId(3)), false);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(has(&sent, "gz-01", &ring(1, 6, "seat1")));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+}
