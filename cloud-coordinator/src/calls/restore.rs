@@ -70,10 +70,8 @@ impl CallControl {
         self.calls.insert(call, rec);
         tracing::info!(parties = report.parties.len(), talk_ms, "call restored");
         // Agents first, so a supervisor finds the agent they supervise.
-        let (supervisors, agents): (Vec<AnchoredParty>, Vec<AnchoredParty>) = report
-            .parties
-            .into_iter()
-            .partition(|p| matches!(p.role, PartyRole::Monitor | PartyRole::Whisper { .. }));
+        let (supervisors, agents): (Vec<AnchoredParty>, Vec<AnchoredParty>) =
+            report.parties.into_iter().partition(|p| supervises(p.role));
         for p in agents.into_iter().chain(supervisors) {
             let kept = p.agent.is_some_and(|agent| {
                 self.restore_party(call, agent, &p, report.queue, report.priority, talk_ms)
@@ -116,7 +114,7 @@ impl CallControl {
         let Some(seat) = self.config.seat_of(agent).cloned() else {
             return false;
         };
-        let supervisor = matches!(p.role, PartyRole::Monitor | PartyRole::Whisper { .. });
+        let supervisor = supervises(p.role);
         let routing = if supervisor {
             let supervised = match p.role {
                 PartyRole::Whisper { to } => self
@@ -307,4 +305,10 @@ impl CallControl {
             self.reopen_leg(call, leg, anchor, seat.site, seat.endpoint);
         }
     }
+}
+
+/// Whether a reported party is a supervisor's: listening or coaching. A
+/// supervisor who barged in is a full party and comes back as one.
+fn supervises(role: PartyRole) -> bool {
+    matches!(role, PartyRole::Monitor | PartyRole::Whisper { .. })
 }
