@@ -10,7 +10,9 @@ use tandem_node::calls::{
     AnchoredCall, AnchoredParty, AnchoredState, CallDown, Endpoint, PartyRole,
 };
 use tandem_node::names::Site;
-use tandem_node::routing::{AgentId, AgentState, CallId, Channel, Input, REASON_LOGGED_IN};
+use tandem_node::routing::{
+    AgentId, AgentState, CallId, Channel, Input, OfferEnd, REASON_LOGGED_IN,
+};
 
 use super::*;
 
@@ -214,6 +216,12 @@ impl CallControl {
             Some(Desk::Talking { .. } | Desk::Dialling { .. }) => {
                 return refused("on another call");
             }
+            // A direct offer made meanwhile goes back (a routed one the Router
+            // withdraws itself).
+            Some(Desk::Ringing {
+                ring: Ring::Direct { .. },
+                ..
+            }) => self.direct_offer_ended(agent, OfferEnd::Cancelled),
             Some(Desk::Ringing { .. }) | None => {}
         }
         let before = self.router.agent_state(agent);

@@ -1359,3 +1359,50 @@ fn a_restored_call_is_supervised_and_transferred_like_any_other() {
     assert!(has(&sent, "gz-01", &ring(1, 6, "seat1")));
     assert_eq!(w.state(1), Some(AgentState::WrapUp));
 }
+
+#[test]
+fn a_direct_offer_ringing_an_agent_found_on_a_restored_call_is_withdrawn() {
+    let mut w = World::new();
+    w.ready(1);
+    w.ready(4);
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    let rung = w
+        .sent()
+        .iter()
+        .find_map(|(_, c)| match c {
+            CallDown::Ring { agent, .. } => Some(agent.0),
+            _ => None,
+        })
+        .unwrap();
+    w.ok(rung, AgentCommand::Answer);
+    let other = if rung == 1 { 4 } else { 1 };
+    w.transfer(rung, TransferTarget::Agent(AgentId(other)), false);
+    assert_eq!(
+        w.cc.view(AgentId(other)).call,
+        Some(CallId(1)),
+        "rung directly"
+    );
+    w.drain();
+    // Another branch's anchor says `other` is on its call: that wins.
+    let endpoint = if other == 4 {
+        Endpoint::Local("seat1".into())
+    } else {
+        Endpoint::Leg(super::FIRST_LEG + 50)
+    };
+    report(
+        &mut w,
+        "sh-01",
+        vec![anchored_connected(7, other, endpoint)],
+    );
+    let sent = w.sent();
+    assert!(
+        sent.iter()
+            .any(|(_, c)| matches!(c, CallDown::StopRing { call, .. } if *call == CallId(1))),
+        "{sent:#?}"
+    );
+    let view = w.cc.view(AgentId(other));
+    assert_eq!(
+        (view.state, view.call),
+        (Some(AgentState::OnCall), Some(CallId(7)))
+    );
+}
