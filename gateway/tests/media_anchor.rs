@@ -307,3 +307,25 @@ fn anchor_on_a_dedicated_audio_thread_in_real_time() {
         level(&agent, F_CALLER, 16000)
     );
 }
+
+#[test]
+fn a_seat_that_starts_a_new_stream_on_a_leg_relayed_again_is_heard_after_a_receiver_restart() {
+    let mut call = Call::new();
+    let before = call.run(2);
+    assert!(hears(&before.caller, F_AGENT, 8000));
+    // The seat was detached and attached again: a new sender, from sequence 0.
+    call.from_seat = LegSender::new(LegId(42), CodecConfig::voice(SampleRate::Wideband)).unwrap();
+    let stale = call.run(2);
+    assert!(
+        silent_to(&stale.caller, F_AGENT, 8000),
+        "the old jitter buffer takes the new stream for late packets"
+    );
+    let old = call.anchor.restart_receiver(LegId(42)).unwrap();
+    assert!(old.is_some_and(|s| s.late > 0), "{old:?}");
+    let after = call.run(2);
+    assert!(hears(&after.caller, F_AGENT, 8000));
+    assert!(matches!(
+        call.anchor.restart_receiver(LegId(7)),
+        Err(AnchorError::UnknownLeg(_))
+    ));
+}

@@ -1001,3 +1001,57 @@ fn state_since_restarts_at_every_visible_state_change_only() {
         (Some(AgentState::Ready), Some(39 * S))
     );
 }
+
+fn restored(call: u64, age_ms: u64, agent: Option<u32>) -> Input {
+    Input::CallRestored {
+        call: CallId(call),
+        queue: QueueId(1),
+        caller: None,
+        priority: 0,
+        channel: Channel::Voice,
+        age_ms,
+        agent: agent.map(AgentId),
+    }
+}
+
+#[test]
+fn a_restored_connected_call_keeps_its_agent_busy_until_it_ends() {
+    let mut h = Harness::new(simple(2, Strategy::LongestIdle));
+    h.ready(1);
+    h.ready(2);
+    h.at(60 * S).ok(restored(1, 30 * S, Some(1)));
+    assert_eq!(h.state(1), Some(AgentState::OnCall));
+    // The next call goes to the other agent, then waits: agent 1 is busy.
+    h.arrive(2, 1);
+    assert_eq!(h.one_offer().agent, AgentId(2));
+    h.arrive(3, 1);
+    h.no_offer();
+    // The restored call ends like any other; no answer was counted twice.
+    h.ok(Input::CallEnded { call: CallId(1) });
+    assert!(answered_wait(&h, 1).is_none());
+    let next = h.one_offer();
+    assert_eq!((next.call, next.agent), (CallId(3), AgentId(1)));
+    // An agent cannot be restored onto a second call, nor a logged-out one.
+    h.accept(next);
+    assert!(matches!(
+        h.try_input(restored(4, 0, Some(1))),
+        Err(RouteError::AgentBusy(_))
+    ));
+    assert!(matches!(
+        h.try_input(restored(5, 0, Some(9))),
+        Err(RouteError::UnknownAgent(_))
+    ));
+}
+
+#[test]
+fn a_restored_waiting_call_takes_the_place_its_age_gives_it() {
+    let mut h = Harness::new(simple(1, Strategy::LongestIdle));
+    h.at(100 * S).arrive(1, 1);
+    h.ok(restored(2, 90 * S, None));
+    assert_eq!(h.waiting(1), vec![2, 1], "the older call is ahead");
+    h.ready(1);
+    let offer = h.one_offer();
+    assert_eq!(offer.call, CallId(2));
+    h.accept(offer);
+    assert_eq!(answered_wait(&h, 2), Some(90 * S));
+}

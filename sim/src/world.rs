@@ -179,15 +179,37 @@ impl World {
             config,
             nodes,
         };
-        for n in &world.nodes {
-            let mut state = n.gateway.state();
-            tokio::time::timeout(
-                Duration::from_secs(15),
-                state.wait_for(|s| matches!(s, UplinkState::Online { .. })),
-            )
-            .await
-            .with_context(|| format!("{} did not come online", n.site))??;
-        }
+        wait_nodes(&world.nodes, true).await?;
+        Ok(world)
+    }
+
+    /// Stops the coordinator and starts it again on the same data directory
+    /// and addresses, as a deploy would; the gateways keep running (and their
+    /// calls up) and reconnect by themselves. Returns once all are back online.
+    pub async fn restart_coordinator(self) -> Result<World> {
+        let World {
+            running,
+            config,
+            nodes,
+        } = self;
+        let dir = running.coordinator().data_dir().to_path_buf();
+        let listen = running.local_addr().context("coordinator has no address")?;
+        let http = running.http_addr();
+        running.shutdown().await;
+        // The gateways notice before the new instance answers them.
+        wait_nodes(&nodes, false).await?;
+        let world = World {
+            running: Coordinator::open(&dir)?
+                .serve(ServeOptions {
+                    listen,
+                    http,
+                    http_tls: None,
+                })
+                .await?,
+            config,
+            nodes,
+        };
+        wait_nodes(&world.nodes, true).await?;
         Ok(world)
     }
 
@@ -321,4 +343,18 @@ impl World {
         self.running.shutdown().await;
         Ok(())
     }
+}
+
+/// Waits until every node's uplink is online (or, with `online` false, is not).
+async fn wait_nodes(nodes: &[SimNode], online: bool) -> Result<()> {
+    for n in nodes {
+        let mut state = n.gateway.state();
+        tokio::time::timeout(
+            Duration::from_secs(15),
+            state.wait_for(|s| matches!(s, UplinkState::Online { .. }) == online),
+        )
+        .await
+        .with_context(|| format!("{} did not go online={online}", n.site))??;
+    }
+    Ok(())
 }

@@ -9,6 +9,8 @@ use super::*;
 impl CallControl {
     // ---- arrivals --------------------------------------------------------------
 
+    /// A call handed to `queue`; `age_ms` is how long it already waited when
+    /// it comes from an anchor's report after a restart.
     pub(super) fn arrived(
         &mut self,
         site: &Site,
@@ -16,6 +18,7 @@ impl CallControl {
         caller: Option<String>,
         queue: QueueId,
         priority: u8,
+        age_ms: Option<u64>,
     ) -> Result<(), CallError> {
         if self.calls.contains_key(&call) {
             // A retried report: the call is already routed.
@@ -26,7 +29,7 @@ impl CallControl {
             .insert(call, CallRec::new(site.clone(), caller.clone(), queue));
         // An out-of-range priority is the anchor's mistake, not the caller's.
         let priority = priority.min(tandem_node::routing::MAX_CALLER_PRIORITY);
-        if let Err(e) = self.enqueue(call, queue, priority, Visit::Queue) {
+        if let Err(e) = self.enqueue(call, queue, priority, Visit::Queue, age_ms) {
             // Nobody can take it: the caller must not wait forever in silence.
             self.release(call, ReleaseReason::QueueFull);
             return Err(e);
@@ -45,7 +48,7 @@ impl CallControl {
         // or chosen in the IVR (the IVR confirms and hangs up by itself).
         let queued = self.calls.contains_key(&call);
         if !queued {
-            self.arrived(site, call, caller, queue, 0)?;
+            self.arrived(site, call, caller, queue, 0, None)?;
         }
         let waiting = self.calls.get_mut(&call).and_then(|c| {
             c.callback = true;
@@ -70,13 +73,15 @@ impl CallControl {
         Ok(())
     }
 
-    /// Queues `call` (again) under a fresh routing id.
+    /// Queues `call` (again) under a fresh routing id; a restored call
+    /// (`age_ms`) takes the place its age gives it.
     pub(super) fn enqueue(
         &mut self,
         call: CallId,
         queue: QueueId,
         priority: u8,
         visit: Visit,
+        age_ms: Option<u64>,
     ) -> Result<CallId, CallError> {
         let caller = self.calls.get(&call).and_then(|c| c.caller.clone());
         let routing = self.fresh_routing(call, visit);
@@ -93,12 +98,23 @@ impl CallControl {
                 }
             }
         }
-        let input = Input::CallArrived {
-            call: routing,
-            queue,
-            caller,
-            priority,
-            channel: Channel::Voice,
+        let input = match age_ms {
+            None => Input::CallArrived {
+                call: routing,
+                queue,
+                caller,
+                priority,
+                channel: Channel::Voice,
+            },
+            Some(age_ms) => Input::CallRestored {
+                call: routing,
+                queue,
+                caller,
+                priority,
+                channel: Channel::Voice,
+                age_ms,
+                agent: None,
+            },
         };
         if let Err(e) = self.route(input) {
             self.routes.remove(&routing);

@@ -18,7 +18,11 @@ impl CallControl {
             } => {
                 let span = tracing::info_span!("call", call = %call, site = %site);
                 let _enter = span.enter();
-                self.arrived(site, call, caller, queue, priority)
+                self.arrived(site, call, caller, queue, priority, None)
+            }
+            CallUp::Anchored(calls) => {
+                self.restore_anchored(site, calls);
+                Ok(())
             }
             CallUp::CallbackRequested {
                 call,

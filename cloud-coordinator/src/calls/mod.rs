@@ -18,8 +18,9 @@
 //! Module map: `dispatch` (gateway reports and agent commands to their
 //! handlers), `decisions` (the Router's actions and events), `control`
 //! (arrivals, answers, hold, hang-up, wrap-up), `parties` (joining and leaving,
-//! relay legs, tear-down), `transfer`, `supervision`, `views` (agent views and
-//! the center summary), [`service`] (the async shell).
+//! relay legs, tear-down), `restore` (calls rebuilt from their anchors' reports
+//! after a restart), `transfer`, `supervision`, `views` (agent views and the
+//! center summary), [`service`] (the async shell).
 
 mod control;
 mod decisions;
@@ -27,6 +28,7 @@ pub mod desk;
 mod dispatch;
 pub mod latency;
 mod parties;
+mod restore;
 pub mod service;
 mod supervision;
 mod transfer;
@@ -332,6 +334,8 @@ pub struct CallControl {
     /// Low bits of the next outbound call id.
     next_outbound: u16,
     next_leg: u32,
+    /// Legs of restored calls whose seat node is not back yet.
+    unopened_legs: BTreeSet<u32>,
     out: Vec<Output>,
     stats: views::Stats,
 }
@@ -358,6 +362,7 @@ impl CallControl {
             next_routing: FIRST_ROUTING_ID,
             next_outbound: 0,
             next_leg: FIRST_LEG,
+            unopened_legs: BTreeSet::new(),
             out: Vec::new(),
             stats: views::Stats::default(),
         })
@@ -471,10 +476,30 @@ impl CallControl {
         result.map(|()| self.view(agent))
     }
 
-    /// The node of `site` is online (its agents may work again).
+    /// The node of `site` is online: its agents may work again, the restored
+    /// calls' legs to its seats open, and its seats get the coordinator's view
+    /// of their agents again (while alone they showed the node's own, and a
+    /// view pushed while it was away was lost).
     pub fn node_online(&mut self, now: Timestamp, site: &Site) {
         self.now = self.now.max(now);
         self.online.insert(site.clone());
+        self.open_waiting_legs(site);
+        for agent in self.seated_at(site) {
+            self.views.remove(&agent);
+            self.dirty.insert(agent);
+        }
+        self.flush_views();
+    }
+
+    /// The agents whose seat is on the node of `site`.
+    fn seated_at(&self, site: &Site) -> Vec<AgentId> {
+        self.config
+            .config()
+            .seats
+            .iter()
+            .filter(|s| &s.site == site)
+            .map(|s| s.agent)
+            .collect()
     }
 
     /// The node of `site` went away: calls anchored there continue on the box
@@ -492,15 +517,7 @@ impl CallControl {
         for call in anchored {
             self.tear_down(call);
         }
-        let seated: Vec<AgentId> = self
-            .config
-            .config()
-            .seats
-            .iter()
-            .filter(|s| &s.site == site)
-            .map(|s| s.agent)
-            .collect();
-        for agent in seated {
+        for agent in self.seated_at(site) {
             self.seat_lost(agent);
         }
         self.flush_views();

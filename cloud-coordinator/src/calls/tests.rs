@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use tandem_node::calls::{
-    AgentCommand, CallDown, CallUp, CdrEventKind, EndCause, Endpoint, PartyId, PartyRole,
-    ReleaseReason, TransferTarget, ValidCenterConfig,
+    AgentCommand, AnchoredCall, AnchoredParty, AnchoredState, CallDown, CallUp, CdrEventKind,
+    EndCause, Endpoint, PartyId, PartyRole, ReleaseReason, TransferTarget, ValidCenterConfig,
 };
 use tandem_node::names::Site;
 use tandem_node::routing::{AgentId, AgentState, CallId, OfferEnd, QueueId, Timestamp};
@@ -1087,4 +1087,322 @@ fn a_callback_request_holds_no_line() {
     assert_eq!((bj.calls_up, bj.lines_in_use), (1, 0));
     assert_eq!(bj.trunk_occupancy_percent, Some(0.0));
     assert_eq!(s.queues[0].waiting_now, 1, "the request keeps its place");
+}
+
+// ---- calls restored from their anchors' reports --------------------------------
+
+/// A call `bj-01` reports as connected to `agent` at `endpoint` (party 1).
+fn anchored_connected(call: u64, agent: u32, endpoint: Endpoint) -> AnchoredCall {
+    AnchoredCall {
+        call: CallId(call),
+        line: format!("fxo{call}"),
+        caller: Some("+8613800000001".into()),
+        queue: Some(QueueId(1)),
+        priority: 0,
+        state: AnchoredState::Connected { talk_ms: 30_000 },
+        held: false,
+        parties: vec![AnchoredParty {
+            party: PartyId(1),
+            agent: Some(AgentId(agent)),
+            role: PartyRole::Party,
+            endpoint,
+        }],
+    }
+}
+
+fn report(w: &mut World, at: &str, calls: Vec<AnchoredCall>) {
+    w.cc.call_up(w.now, &site(at), CallUp::Anchored(calls))
+        .unwrap();
+}
+
+fn leg_opened(out: &[Output]) -> Option<(u32, LegSide, LegSide)> {
+    out.iter().find_map(|o| match o {
+        Output::OpenLeg {
+            leg, anchor, seat, ..
+        } => Some((*leg, anchor.clone(), seat.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_restarted_coordinator_rebuilds_connected_calls_and_never_offers_their_agents_another() {
+    // A fresh core is a restarted coordinator: everybody logged out.
+    let mut w = World::new();
+    w.ready(2);
+    w.drain();
+    let old_leg = super::FIRST_LEG + 7;
+    report(
+        &mut w,
+        "bj-01",
+        vec![
+            anchored_connected(1, 1, Endpoint::Local("seat1".into())),
+            anchored_connected(2, 4, Endpoint::Leg(old_leg)),
+        ],
+    );
+    let out = w.drain();
+    // The remote party's leg is relayed again under its old id; no join is
+    // needed, the anchor still mixes it.
+    let (leg, anchor, seat) = leg_opened(&out).expect("the relay leg reopened");
+    assert_eq!(leg, old_leg);
+    assert_eq!(
+        (anchor.site.as_str(), anchor.endpoint.as_str()),
+        ("bj-01", "call-2")
+    );
+    assert_eq!(
+        (seat.site.as_str(), seat.endpoint.as_str()),
+        ("sh-01", "seat1")
+    );
+    assert!(
+        !sends(&out)
+            .iter()
+            .any(|(_, c)| matches!(c, CallDown::Join { .. }))
+    );
+    for (agent, call) in [(1, 1), (4, 2)] {
+        let view = w.cc.view(AgentId(agent));
+        assert_eq!(view.state, Some(AgentState::OnCall), "agent {agent}");
+        assert_eq!(view.call, Some(CallId(call)));
+        assert_eq!(view.queue, Some(QueueId(1)));
+    }
+    // The wallboard counts them, and no arrival or answer twice.
+    let summary = w.cc.summary(w.now, &BTreeMap::new());
+    let bj = summary
+        .sites
+        .iter()
+        .find(|s| s.site == site("bj-01"))
+        .unwrap();
+    assert_eq!(bj.calls_up, 2);
+    assert_eq!((summary.totals.offered, summary.totals.answered), (0, 0));
+    // A new call goes to the free agent, not to the ones still talking.
+    w.arrive("bj-01", 3, "+8613800000003", 1).unwrap();
+    let sent = w.sent();
+    let rung: Vec<AgentId> = sent
+        .iter()
+        .filter_map(|(_, c)| match c {
+            CallDown::Ring { agent, .. } => Some(*agent),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rung, vec![AgentId(2)]);
+    // Legs allocated from now on never collide with the ones still in use.
+    assert!(w.cc.next_leg > old_leg);
+
+    // The restored call ends like any other: released, agent in wrap-up.
+    w.ok(1, AgentCommand::Hangup);
+    let sent = w.sent();
+    assert!(has(
+        &sent,
+        "bj-01",
+        &release(1, ReleaseReason::AgentHungUp(AgentId(1)))
+    ));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+    w.ok(4, AgentCommand::Hangup);
+    assert!(w.drain().contains(&Output::CloseLeg { leg: old_leg }));
+    // A repeated report of a call that ended meanwhile rebuilds nothing.
+    report(&mut w, "bj-01", Vec::new());
+    assert!(!w.cc.calls.contains_key(&CallId(1)));
+}
+
+#[test]
+fn a_call_still_waiting_at_the_anchor_keeps_its_place_by_age() {
+    let mut w = World::new();
+    w.arrive("bj-01", 10, "+8613800000010", 1).unwrap();
+    w.pass(1_000);
+    report(
+        &mut w,
+        "bj-01",
+        vec![AnchoredCall {
+            state: AnchoredState::Queued { waited_ms: 60_000 },
+            parties: Vec::new(),
+            ..anchored_connected(11, 1, Endpoint::Local("seat1".into()))
+        }],
+    );
+    assert_eq!(w.position(11), Some(1), "the older call goes first");
+    assert_eq!(w.position(10), Some(2));
+    w.drain();
+    w.ready(1);
+    assert!(has(
+        &w.sent(),
+        "bj-01",
+        &CallDown::Ring {
+            call: CallId(11),
+            agent: AgentId(1),
+            endpoint: "seat1".into(),
+            caller: Some("+8613800000001".into()),
+        }
+    ));
+}
+
+#[test]
+fn a_restored_leg_to_a_seat_node_not_back_yet_opens_when_it_returns() {
+    let mut w = World::new();
+    w.cc.node_offline(w.now, &site("sh-01"));
+    w.drain();
+    let leg = super::FIRST_LEG + 3;
+    report(
+        &mut w,
+        "bj-01",
+        vec![anchored_connected(2, 4, Endpoint::Leg(leg))],
+    );
+    assert_eq!(leg_opened(&w.drain()), None);
+    assert_eq!(w.state(4), Some(AgentState::OnCall));
+    w.cc.node_online(w.now, &site("sh-01"));
+    let out = w.drain();
+    let (opened, _, seat) = leg_opened(&out).expect("opened when the seat is back");
+    assert_eq!((opened, seat.site.as_str()), (leg, "sh-01"));
+    // The view pushed while the seat's node was away is pushed again.
+    assert!(sends(&out).iter().any(|(to, c)| to == "sh-01"
+        && matches!(c, CallDown::AgentUpdate(u) if u.agent == AgentId(4)
+            && u.view.state == Some(AgentState::OnCall)
+            && u.view.call == Some(CallId(2)))));
+}
+
+#[test]
+fn a_call_forgotten_when_its_anchor_dropped_is_restored_when_it_reconnects() {
+    let mut w = World::new();
+    w.ready(4);
+    let out = answered_call(&mut w, 4);
+    let (leg, ..) = leg_opened(&out).unwrap();
+    // The branch's link drops: the coordinator forgets its calls.
+    w.cc.node_offline(w.now, &site("bj-01"));
+    assert_eq!(w.state(4), Some(AgentState::WrapUp));
+    w.drain();
+    // It comes back and reports the call, still up with the remote agent.
+    w.cc.node_online(w.now, &site("bj-01"));
+    report(
+        &mut w,
+        "bj-01",
+        vec![anchored_connected(1, 4, Endpoint::Leg(leg))],
+    );
+    assert_eq!(w.state(4), Some(AgentState::OnCall));
+    assert_eq!(leg_opened(&w.drain()).map(|l| l.0), Some(leg));
+    // Still theirs to end.
+    w.ok(4, AgentCommand::Hangup);
+    assert!(has(
+        &w.sent(),
+        "bj-01",
+        &release(1, ReleaseReason::AgentHungUp(AgentId(4)))
+    ));
+}
+
+#[test]
+fn a_party_whose_agent_is_busy_elsewhere_leaves_and_the_caller_queues_again() {
+    let mut w = World::new();
+    w.ready(1);
+    answered_call(&mut w, 1);
+    // Another branch reports agent 1 on a call there too: the coordinator's
+    // own record wins, the stale party leaves and its caller waits again.
+    report(
+        &mut w,
+        "sh-01",
+        vec![anchored_connected(
+            5,
+            1,
+            Endpoint::Leg(super::FIRST_LEG + 40),
+        )],
+    );
+    let sent = w.sent();
+    assert!(has(&sent, "sh-01", &leave(5, 1)), "{sent:#?}");
+    assert_eq!(w.position(5), Some(1));
+    assert_eq!(w.cc.view(AgentId(1)).call, Some(CallId(1)));
+}
+
+#[test]
+fn a_local_agent_whose_branch_dropped_mid_call_is_ready_again_after_the_restored_call() {
+    let mut w = World::new();
+    w.ready(1);
+    answered_call(&mut w, 1);
+    // The coordinator forgets the call (wrap-up) and holds the agent out.
+    w.cc.node_offline(w.now, &site("bj-01"));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+    w.cc.node_online(w.now, &site("bj-01"));
+    report(
+        &mut w,
+        "bj-01",
+        vec![anchored_connected(1, 1, Endpoint::Local("seat1".into()))],
+    );
+    assert_eq!(w.state(1), Some(AgentState::OnCall));
+    w.ok(1, AgentCommand::Hangup);
+    w.ok(
+        1,
+        AgentCommand::WrapUp {
+            disposition: "resolved".into(),
+            note: String::new(),
+        },
+    );
+    assert_eq!(w.state(1), Some(AgentState::Ready));
+}
+
+#[test]
+fn a_restored_call_is_supervised_and_transferred_like_any_other() {
+    let mut w = World::new();
+    w.ready(6); // expert at gz-01
+    let mut call = anchored_connected(1, 1, Endpoint::Local("seat1".into()));
+    // The duty manager was listening in on the same box.
+    call.parties.push(AnchoredParty {
+        party: PartyId(2),
+        agent: Some(AgentId(10)),
+        role: PartyRole::Monitor,
+        endpoint: Endpoint::Local("fxs2".into()),
+    });
+    report(&mut w, "bj-01", vec![call]);
+    w.drain();
+    assert_eq!(w.cc.view(AgentId(10)).supervising, Some(AgentId(1)));
+    w.ok(10, AgentCommand::StopSupervising);
+    assert!(has(&w.sent(), "bj-01", &leave(1, 2)));
+    // New parties are numbered after the restored ones.
+    w.ok(5, AgentCommand::Monitor { agent: AgentId(1) });
+    assert!(joined_over_leg(&w.drain(), "sh-01", 3, PartyRole::Monitor));
+    w.ok(5, AgentCommand::StopSupervising);
+    w.transfer(1, TransferTarget::Queue(QueueId(3)), false);
+    let sent = w.sent();
+    assert!(has(&sent, "bj-01", &leave(1, 1)));
+    assert!(has(&sent, "gz-01", &ring(1, 6, "seat1")));
+    assert_eq!(w.state(1), Some(AgentState::WrapUp));
+}
+
+#[test]
+fn a_direct_offer_ringing_an_agent_found_on_a_restored_call_is_withdrawn() {
+    let mut w = World::new();
+    w.ready(1);
+    w.ready(4);
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    let rung = w
+        .sent()
+        .iter()
+        .find_map(|(_, c)| match c {
+            CallDown::Ring { agent, .. } => Some(agent.0),
+            _ => None,
+        })
+        .unwrap();
+    w.ok(rung, AgentCommand::Answer);
+    let other = if rung == 1 { 4 } else { 1 };
+    w.transfer(rung, TransferTarget::Agent(AgentId(other)), false);
+    assert_eq!(
+        w.cc.view(AgentId(other)).call,
+        Some(CallId(1)),
+        "rung directly"
+    );
+    w.drain();
+    // Another branch's anchor says `other` is on its call: that wins.
+    let endpoint = if other == 4 {
+        Endpoint::Local("seat1".into())
+    } else {
+        Endpoint::Leg(super::FIRST_LEG + 50)
+    };
+    report(
+        &mut w,
+        "sh-01",
+        vec![anchored_connected(7, other, endpoint)],
+    );
+    let sent = w.sent();
+    assert!(
+        sent.iter()
+            .any(|(_, c)| matches!(c, CallDown::StopRing { call, .. } if *call == CallId(1))),
+        "{sent:#?}"
+    );
+    let view = w.cc.view(AgentId(other));
+    assert_eq!(
+        (view.state, view.call),
+        (Some(AgentState::OnCall), Some(CallId(7)))
+    );
 }

@@ -81,7 +81,7 @@ impl CallControl {
         let visit = Visit::Consult { from: agent };
         match to {
             TransferTarget::Queue(q) => {
-                if let Err(e) = self.enqueue(call, q, TRANSFER_PRIORITY, visit) {
+                if let Err(e) = self.enqueue(call, q, TRANSFER_PRIORITY, visit, None) {
                     self.end_consult(call);
                     return Err(e);
                 }
@@ -103,7 +103,7 @@ impl CallControl {
         call: CallId,
         queue: tandem_node::routing::QueueId,
     ) -> Result<(), CallError> {
-        if let Err(e) = self.enqueue(call, queue, TRANSFER_PRIORITY, Visit::Queue) {
+        if let Err(e) = self.enqueue(call, queue, TRANSFER_PRIORITY, Visit::Queue, None) {
             self.release(call, ReleaseReason::QueueFull);
             return Err(e);
         }

@@ -22,8 +22,8 @@ use tandem_hal::e1::{E1Span, SpanEvent, SpanStatus, VOICE_CHANNELS};
 use tandem_hal::fxo::SupervisorConfig;
 use tandem_hal::line::{Hook, LineCommand, LineEvent, LinePort, PortKind};
 use tandem_node::calls::{
-    AgentCommand, AgentView, CallDown, CallUp, CdrEventKind, Endpoint, PartyId, PartyRole,
-    ReleaseReason, ValidCenterConfig,
+    AgentCommand, AgentView, AnchoredCall, AnchoredParty, AnchoredState, CallDown, CallUp,
+    CdrEventKind, Endpoint, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
 };
 use tandem_node::media::worker::InboxReader;
 use tandem_node::media::{
@@ -224,12 +224,24 @@ enum PartyAt {
     Leg(LegId, InboxReader<Bytes>),
 }
 
+/// A party in a call's mix, with what the coordinator said of it (reported
+/// back when a session starts, see [`CallUp::Anchored`]).
+struct Joined {
+    at: PartyAt,
+    agent: Option<AgentId>,
+    role: PartyRole,
+}
+
 pub(crate) struct CallState {
     pub line: usize,
     pub media: CallMedia,
-    parties: BTreeMap<PartyId, PartyAt>,
+    parties: BTreeMap<PartyId, Joined>,
     /// The coordinator knows the call (Arrived was sent).
     pub announced: bool,
+    /// When the call reached its queue (ms), for its place after a restart.
+    pub queued_at: Option<u64>,
+    /// When its first party joined (ms).
+    pub joined_at: Option<u64>,
     pub queue: Option<QueueId>,
     pub priority: u8,
     pub caller: Option<String>,
@@ -560,7 +572,7 @@ impl Engine {
                     && self.calls.values().any(|c| {
                         c.parties
                             .values()
-                            .any(|p| matches!(p, PartyAt::Fxs(j) if *j == i))
+                            .any(|p| matches!(p.at, PartyAt::Fxs(j) if j == i))
                     });
             if busy {
                 continue;
@@ -668,9 +680,9 @@ impl Engine {
         let _ = c
             .media
             .set_local_input(LINE_PARTICIPANT, &self.frames[line]);
-        for (party, at) in &mut c.parties {
+        for (party, joined) in &mut c.parties {
             let pid = ParticipantId(party.0);
-            match at {
+            match &mut joined.at {
                 PartyAt::Seat(s) => {
                     if let Some(seat) = self.seats.get(*s) {
                         let _ = c.media.set_local_input(pid, &seat.mic8);
@@ -695,12 +707,12 @@ impl Engine {
         if let Ok(out) = c.media.local_output(LINE_PARTICIPANT) {
             write_line(&mut self.ports, &mut self.spans, line, out);
         }
-        for (party, at) in &c.parties {
+        for (party, joined) in &c.parties {
             let pid = ParticipantId(party.0);
             let Ok(out) = c.media.local_output(pid) else {
                 continue;
             };
-            match at {
+            match &joined.at {
                 PartyAt::Seat(s) => {
                     if let Some(seat) = self.seats.get_mut(*s) {
                         for (e, x) in seat.ear8.iter_mut().zip(out) {
@@ -884,6 +896,8 @@ impl Engine {
                         media,
                         parties: BTreeMap::new(),
                         announced: false,
+                        queued_at: None,
+                        joined_at: None,
                         queue: None,
                         priority: 0,
                         caller,
@@ -933,6 +947,7 @@ impl Engine {
                     c.queue = Some(queue);
                     c.priority = priority;
                     c.announced = self.online;
+                    c.queued_at = Some(now);
                 }
                 if self.online {
                     tracing::info!(call = %call, queue = %queue, "call handed to the coordinator");
@@ -982,8 +997,8 @@ impl Engine {
                 self.media_tally.leg_ended(leg);
             }
             self.stop_recording(&mut state);
-            for (_, at) in state.parties {
-                self.party_gone(at);
+            for (_, joined) in state.parties {
+                self.party_gone(joined.at);
             }
         }
         self.local_call_ended(call);
@@ -1052,7 +1067,8 @@ impl Engine {
             return Err(err.to_string());
         }
         let local = !matches!(at, PartyAt::Leg(..));
-        c.parties.insert(party, at);
+        c.parties.insert(party, Joined { at, agent, role });
+        c.joined_at.get_or_insert_with(now_ms);
         if role == PartyRole::Held {
             let _ = c.media.play(pid, prompts::music_on_hold());
         }
@@ -1094,8 +1110,8 @@ impl Engine {
         if let Ok(Some(leg)) = c.media.remove(pid) {
             self.media_tally.leg_ended(&leg);
         }
-        if let Some(at) = c.parties.remove(&party) {
-            self.party_gone(at);
+        if let Some(joined) = c.parties.remove(&party) {
+            self.party_gone(joined.at);
             self.log(call, CdrEventKind::Left { party });
         }
     }
@@ -1108,6 +1124,9 @@ impl Engine {
         c.media
             .set_role(pid, map_role(role))
             .map_err(|e| e.to_string())?;
+        if let Some(joined) = c.parties.get_mut(&party) {
+            joined.role = role;
+        }
         let _ = c.media.stop_prompts(pid);
         if role == PartyRole::Held {
             let _ = c.media.play(pid, prompts::music_on_hold());
@@ -1248,8 +1267,38 @@ impl Engine {
 
     /// A leg opened for a seat hosted here (headset or FXS phone) whose call
     /// is anchored elsewhere; legs for this box's own calls arrive as `Join`.
+    /// A leg the seat already has is only relayed again (a restarted
+    /// coordinator): the seat keeps its sender. A leg of a call anchored here
+    /// that is relayed again gets a fresh receiver, since its seat may have
+    /// started a new stream meanwhile.
     fn leg_opened(&mut self, open: &tandem_node::proto::LegOpen) {
         let leg = LegId(open.leg);
+        let ours = self.calls.iter_mut().find(|(_, c)| {
+            c.parties
+                .values()
+                .any(|p| matches!(&p.at, PartyAt::Leg(l, _) if *l == leg))
+        });
+        if let Some((call, c)) = ours {
+            match c.media.restart_receiver(leg) {
+                Ok(Some(old)) => {
+                    tracing::info!(leg = open.leg, call = %call, "leg relayed again: receiving afresh");
+                    self.media_tally.leg_ended(&old);
+                }
+                Ok(None) => {}
+                Err(err) => tracing::warn!(leg = open.leg, call = %call, %err, "leg relayed again"),
+            }
+            return;
+        }
+        let attached = |r: &Option<SeatLeg>| r.as_ref().is_some_and(|r| r.leg == leg);
+        let again = self.seats.iter().any(|s| attached(&s.remote))
+            || self
+                .ports
+                .iter()
+                .any(|p| matches!(p, Port::Fxs(slot) if attached(&slot.remote)));
+        if again {
+            tracing::info!(leg = open.leg, call = %open.call, "leg relayed again");
+            return;
+        }
         if let Some(s) = self.seats.iter_mut().find(|s| s.id == open.endpoint) {
             let rate = if s.dev.sample_rate() == 16_000 {
                 SampleRate::Wideband
@@ -1408,10 +1457,70 @@ impl Engine {
                     });
                 }
             }
+            // A coordinator that restarted (or forgot these calls when the
+            // link dropped) rebuilds them from this.
+            let calls = self.anchored_calls(now);
+            if !calls.is_empty() {
+                tracing::info!(calls = calls.len(), "reporting the calls anchored here");
+                self.up(CallUp::Anchored(calls));
+            }
         } else {
             tracing::warn!("WAN lost: routing on this gateway alone");
             self.go_local(now);
         }
+    }
+
+    /// The calls the coordinator routed that are still up here, with their
+    /// parties. Calls the local router took over stay its own until they end
+    /// (one router per call), so they are left out.
+    fn anchored_calls(&self, now: u64) -> Vec<AnchoredCall> {
+        self.calls
+            .iter()
+            .filter(|(id, c)| c.announced && !self.local.owns(**id))
+            .filter_map(|(id, c)| {
+                let line = call_line(&self.ports, c.line)?;
+                let state = match c.joined_at {
+                    Some(at) if !c.parties.is_empty() => AnchoredState::Connected {
+                        talk_ms: now.saturating_sub(at),
+                    },
+                    _ if line.routed() => AnchoredState::Queued {
+                        waited_ms: now.saturating_sub(c.queued_at.unwrap_or(now)),
+                    },
+                    // Neither talking nor waiting (releasing): nothing to rebuild.
+                    _ => return None,
+                };
+                let parties = c
+                    .parties
+                    .iter()
+                    .filter_map(|(party, joined)| {
+                        let endpoint = match &joined.at {
+                            PartyAt::Seat(s) => Endpoint::Local(self.seats.get(*s)?.id.clone()),
+                            PartyAt::Fxs(j) => match self.ports.get(*j)? {
+                                Port::Fxs(slot) => Endpoint::Local(slot.port.id().to_owned()),
+                                _ => return None,
+                            },
+                            PartyAt::Leg(leg, _) => Endpoint::Leg(leg.0),
+                        };
+                        Some(AnchoredParty {
+                            party: *party,
+                            agent: joined.agent,
+                            role: joined.role,
+                            endpoint,
+                        })
+                    })
+                    .collect();
+                Some(AnchoredCall {
+                    call: *id,
+                    line: line.id().to_owned(),
+                    caller: c.caller.clone(),
+                    queue: c.queue,
+                    priority: c.priority,
+                    state,
+                    held: c.held,
+                    parties,
+                })
+            })
+            .collect()
     }
 
     /// The view of an agent served by the local router.

@@ -1,7 +1,8 @@
 //! The engine on a simulated board, driven through its command channel as the
 //! uplink drives it: a call handed to the coordinator, the WAN dropping while
 //! it waits (taken back by the local router, answered at a local seat), the
-//! WAN returning (local agents announced again), the CDR committed before
+//! WAN returning (local agents announced again, the coordinator's calls
+//! reported), the CDR committed before
 //! `Ended` is sent, and calls on E1 timeslots (in, out, span alarms).
 
 use std::sync::Arc;
@@ -15,8 +16,8 @@ use tandem_hal::dsp::tones::CHINA;
 use tandem_hal::sim::line::IncomingCall;
 use tandem_hal::sim::{Audio, Pace, SimBoard};
 use tandem_node::calls::{
-    AgentCommand, AgentUpdate, AgentView, CallDown, CallUp, Cdr, CdrEventKind, EndCause, Endpoint,
-    Hangup, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
+    AgentCommand, AgentUpdate, AgentView, AnchoredParty, AnchoredState, CallDown, CallUp, Cdr,
+    CdrEventKind, EndCause, Endpoint, Hangup, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
 };
 use tandem_node::media::analysis::{goertzel_dbfs, tone};
 use tandem_node::media::{CodecConfig, LegId, LegSender, MediaTotals, SampleRate};
@@ -245,6 +246,68 @@ fn a_waiting_call_is_taken_back_when_the_wan_drops_and_agents_reannounced_when_i
     wait_view(&views, agent, "out of the call", |v| {
         v.state != Some(AgentState::OnCall)
     });
+}
+
+#[test]
+fn calls_the_coordinator_routed_are_reported_when_a_session_starts_again() {
+    let (engine, exchange, _views, mut rx, _) = rig();
+    engine.send(Cmd::Online(true)).unwrap();
+    let _line = call_in(&exchange, "fxo1", "+8613800000011", "1");
+    let (call, _, _, queue) = next_arrival(&mut rx);
+    let down = |d| engine.send(Cmd::Down(d)).unwrap();
+    down(CallDown::Log {
+        call,
+        event: CdrEventKind::Answered { agent: AgentId(1) },
+    });
+    down(CallDown::Join {
+        call,
+        party: PartyId(1),
+        endpoint: Endpoint::Local("seat1".into()),
+        role: PartyRole::Party,
+        agent: Some(AgentId(1)),
+    });
+    down(CallDown::Join {
+        call,
+        party: PartyId(2),
+        endpoint: Endpoint::Leg(77),
+        role: PartyRole::Monitor,
+        agent: Some(AgentId(8)),
+    });
+    // The coordinator goes away (a restart) and comes back: the call is
+    // still up here, and reported with its parties.
+    engine.send(Cmd::Online(false)).unwrap();
+    engine.send(Cmd::Online(true)).unwrap();
+    let calls = match next_effect(&mut rx, "calls reported", |e| {
+        matches!(e, Effect::Up(CallUp::Anchored(_)))
+    }) {
+        Effect::Up(CallUp::Anchored(calls)) => calls,
+        _ => unreachable!(),
+    };
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let c = &calls[0];
+    assert_eq!(
+        (c.call, c.line.as_str(), c.queue),
+        (call, "fxo1", Some(queue))
+    );
+    assert_eq!(c.caller.as_deref(), Some("+8613800000011"));
+    assert!(matches!(c.state, AnchoredState::Connected { .. }), "{c:?}");
+    assert_eq!(
+        c.parties,
+        vec![
+            AnchoredParty {
+                party: PartyId(1),
+                agent: Some(AgentId(1)),
+                role: PartyRole::Party,
+                endpoint: Endpoint::Local("seat1".into()),
+            },
+            AnchoredParty {
+                party: PartyId(2),
+                agent: Some(AgentId(8)),
+                role: PartyRole::Monitor,
+                endpoint: Endpoint::Leg(77),
+            },
+        ]
+    );
 }
 
 #[test]

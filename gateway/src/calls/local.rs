@@ -3,7 +3,9 @@
 //! configuration (`ValidCenterConfig::local_routing`), and the local agents'
 //! buttons drive it. Offers ring the seats here; an answer joins the seat
 //! straight into the call's mixer. Calls that were waiting in the coordinator's
-//! queue when the link dropped are taken back; calls already talking carry on.
+//! queue when the link dropped are taken back (and stay here until they end);
+//! calls already talking carry on and are reported to the coordinator when the
+//! link returns, so it rebuilds them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -74,6 +76,11 @@ impl LocalRouting {
                 Err(err) => tracing::warn!(%err, "local router kept its configuration"),
             }
         }
+    }
+
+    /// Whether the local router routes `call` (it took it while the WAN was down).
+    pub fn owns(&self, call: CallId) -> bool {
+        self.calls.contains(&call)
     }
 
     /// Agents logged in at the local router, with their state.

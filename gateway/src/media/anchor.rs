@@ -131,6 +131,26 @@ impl CallMedia {
         Ok(stats)
     }
 
+    /// Starts `leg`'s receiving side afresh when the leg is relayed again: a
+    /// far end that was detached meanwhile sends a new stream (sequence and
+    /// timestamps from zero) that the old jitter buffer would take for late
+    /// packets. Returns the old receiver's final stats; `None` when it had
+    /// received nothing yet (the first opening, racing the join).
+    pub fn restart_receiver(&mut self, leg: LegId) -> Result<Option<LegStats>, AnchorError> {
+        let r = self
+            .remote
+            .iter_mut()
+            .find(|r| r.leg == leg)
+            .ok_or(AnchorError::UnknownLeg(leg))?;
+        if r.rx.stats().received == 0 {
+            return Ok(None);
+        }
+        let fresh = LegReceiver::new(leg, self.rate, self.jitter)?;
+        let old = std::mem::replace(&mut r.rx, fresh);
+        r.last = FrameSource::Silence;
+        Ok(Some(*old.stats()))
+    }
+
     /// Monitor → whisper → barge, or back.
     pub fn set_role(&mut self, id: ParticipantId, role: Role) -> Result<(), AnchorError> {
         Ok(self.mixer.set_role(id, role)?)

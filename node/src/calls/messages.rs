@@ -124,6 +124,64 @@ pub enum CallUp {
         /// What they asked.
         command: AgentCommand,
     },
+    /// Every call this anchor holds that it had handed to the coordinator,
+    /// sent each time a session starts (after the agents' `Login`/`Ready`).
+    /// A coordinator that restarted (or forgot the calls when the link
+    /// dropped) rebuilds them from it, so the agents on them are not offered
+    /// another call and their relay legs are opened again; a call that ended
+    /// meanwhile is simply absent. Calls still in the IVR are not listed: they
+    /// arrive with [`CallUp::Arrived`] as usual.
+    Anchored(Vec<AnchoredCall>),
+}
+
+/// A call as its anchor reports it in [`CallUp::Anchored`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchoredCall {
+    /// The call.
+    pub call: CallId,
+    /// The port or timeslot.
+    pub line: String,
+    /// Caller ID (the number dialled, for an outbound call).
+    pub caller: Option<String>,
+    /// The queue it waits in or was served from; `None` for an outbound call.
+    pub queue: Option<QueueId>,
+    /// Caller priority 0–9.
+    pub priority: u8,
+    /// Where it stands.
+    pub state: AnchoredState,
+    /// True while the caller hears music on hold.
+    pub held: bool,
+    /// Its parties other than the line.
+    pub parties: Vec<AnchoredParty>,
+}
+
+/// Where an anchored call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AnchoredState {
+    /// Waiting for an agent (queued or ringing one) for `waited_ms`, so it
+    /// keeps its place among the calls waiting.
+    Queued {
+        /// Time since it reached the queue.
+        waited_ms: u64,
+    },
+    /// Parties are connected, for `talk_ms`.
+    Connected {
+        /// Time since the first agent joined.
+        talk_ms: u64,
+    },
+}
+
+/// A party of an [`AnchoredCall`], as the anchor mixes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchoredParty {
+    /// Its number in the call.
+    pub party: PartyId,
+    /// The agent behind it.
+    pub agent: Option<AgentId>,
+    /// What it hears and who hears it.
+    pub role: PartyRole,
+    /// Its seat on the anchor, or the relay leg it arrives on.
+    pub endpoint: Endpoint,
 }
 
 /// Coordinator → gateway: what to do. Commands naming a call go to its anchor;

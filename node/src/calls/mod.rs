@@ -19,6 +19,10 @@
 //!   own seats, built from the last configuration it received, and handles its
 //!   local agents' commands itself; what happened is uploaded from the outbox when
 //!   the link returns.
+//! - **Back** (any new session, including one with a restarted coordinator) a
+//!   gateway reports the calls the coordinator had routed that are still up
+//!   ([`CallUp::Anchored`]), so the coordinator rebuilds them: their agents stay
+//!   busy, their relay legs are opened again.
 //!
 //! # Parties and media
 //! Every call has parties numbered by the coordinator ([`PartyId`]); party 0 is
@@ -37,6 +41,6 @@ pub use config::{
     ValidCenterConfig,
 };
 pub use messages::{
-    AgentCommand, AgentUpdate, AgentView, CallDown, CallUp, ConfigPush, Endpoint, PartyId,
-    PartyRole, ReleaseReason, TransferTarget,
+    AgentCommand, AgentUpdate, AgentView, AnchoredCall, AnchoredParty, AnchoredState, CallDown,
+    CallUp, ConfigPush, Endpoint, PartyId, PartyRole, ReleaseReason, TransferTarget,
 };

@@ -97,6 +97,28 @@ pub enum Input {
     ConfigReplaced(Box<RoutingConfig>),
     /// Only advance the clock (fires due timers: offer timeouts, widening, overflow…).
     Tick,
+    /// A call the engine did not see arrive, learnt from its anchor after the
+    /// engine was rebuilt (a coordinator restart): with `agent` it is connected
+    /// to that agent already (they take nothing else until it ends); without,
+    /// it waits in `queue` in the place its age gives it. No arrival or answer
+    /// is counted again.
+    CallRestored {
+        /// Id for this engine.
+        call: CallId,
+        /// The queue it waits in or was served from.
+        queue: QueueId,
+        /// Caller number if known.
+        caller: Option<String>,
+        /// Caller priority 0–9.
+        priority: u8,
+        /// Voice or chat.
+        channel: Channel,
+        /// How long ago the call reached the queue (waiting) or was answered
+        /// (connected).
+        age_ms: u64,
+        /// The agent it is connected to, if answered.
+        agent: Option<AgentId>,
+    },
 }
 
 /// A command for the node that executes calls.

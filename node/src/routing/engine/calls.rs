@@ -7,30 +7,17 @@ use super::*;
 impl Router {
     // ---- calls arriving and moving between queues ---------------------------
 
-    pub(super) fn arrive(
-        &mut self,
-        call: CallId,
-        queue: QueueId,
-        caller: Option<String>,
-        priority: u8,
-        channel: Channel,
-    ) -> Result<(), RouteError> {
-        if self.calls.contains_key(&call) {
-            return Err(RouteError::DuplicateCall(call));
-        }
-        let mut q = *self
-            .queue_index
-            .get(&queue)
-            .ok_or(RouteError::UnknownQueue(queue))?;
-        if priority > MAX_CALLER_PRIORITY {
-            return Err(RouteError::BadPriority(priority));
-        }
-        if caller.as_ref().is_some_and(|c| c.len() > MAX_CALLER_LEN) {
-            return Err(RouteError::TooLong {
-                field: "caller",
-                max: MAX_CALLER_LEN,
-            });
-        }
+    /// A call reaching its queue; `arrival` orders it among the waiting calls
+    /// (now for a fresh arrival, earlier for a restored one).
+    pub(super) fn arrive(&mut self, new: NewCall, arrival: Timestamp) -> Result<(), RouteError> {
+        let mut q = self.check_new_call(&new)?;
+        let NewCall {
+            call,
+            caller,
+            priority,
+            channel,
+            ..
+        } = new;
         let number = caller.as_deref().unwrap_or_default();
         let mut priority = priority;
         if let Some((vip_priority, _)) = self.vips.lookup(number) {
@@ -54,8 +41,8 @@ impl Router {
             call,
             CallRt {
                 queue: queue_id,
-                key: QueueKey::new(&self.queues[q].cfg, priority, self.now, call),
-                arrival: self.now,
+                key: QueueKey::new(&self.queues[q].cfg, priority, arrival, call),
+                arrival,
                 entered_queue: self.now,
                 caller,
                 priority,
@@ -77,6 +64,102 @@ impl Router {
             channel,
         });
         self.enter_queue(call, q);
+        Ok(())
+    }
+
+    /// Validates a new call's id, queue, priority and caller; returns the
+    /// queue's index.
+    fn check_new_call(&self, new: &NewCall) -> Result<usize, RouteError> {
+        if self.calls.contains_key(&new.call) {
+            return Err(RouteError::DuplicateCall(new.call));
+        }
+        let q = *self
+            .queue_index
+            .get(&new.queue)
+            .ok_or(RouteError::UnknownQueue(new.queue))?;
+        if new.priority > MAX_CALLER_PRIORITY {
+            return Err(RouteError::BadPriority(new.priority));
+        }
+        if new
+            .caller
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_CALLER_LEN)
+        {
+            return Err(RouteError::TooLong {
+                field: "caller",
+                max: MAX_CALLER_LEN,
+            });
+        }
+        Ok(q)
+    }
+
+    /// The instant `ms` before now.
+    pub(super) fn ago(&self, ms: u64) -> Timestamp {
+        Timestamp(self.now.0.saturating_sub(ms))
+    }
+
+    /// A call found connected to `agent` since `since` (see
+    /// [`Input::CallRestored`]): the agent holds it and is offered nothing else
+    /// meanwhile; any offer ringing them is withdrawn (the call it offered goes
+    /// back in place).
+    pub(super) fn restore_connected(
+        &mut self,
+        new: NewCall,
+        since: Timestamp,
+        agent: AgentId,
+    ) -> Result<(), RouteError> {
+        let q = self.check_new_call(&new)?;
+        let NewCall {
+            call,
+            queue,
+            caller,
+            priority,
+            channel,
+        } = new;
+        let a = self.agent_idx(agent)?;
+        let rt = &self.agents[a];
+        if rt.presence == Presence::LoggedOut {
+            return Err(RouteError::NotLoggedIn(agent));
+        }
+        if rt
+            .interactions
+            .iter()
+            .any(|i| !matches!(i.phase, Phase::Offered(_)))
+        {
+            return Err(RouteError::AgentBusy(agent));
+        }
+        self.withdraw_offers(a);
+        self.calls.insert(
+            call,
+            CallRt {
+                queue,
+                key: QueueKey::new(&self.queues[q].cfg, priority, since, call),
+                arrival: since,
+                entered_queue: since,
+                caller,
+                priority,
+                channel,
+                callback: false,
+                callback_offered: false,
+                state: CallState::Connected {
+                    agent,
+                    since,
+                    hold_ms: 0,
+                    held_since: None,
+                },
+                declined: Vec::new(),
+                visited: vec![queue],
+                rings_open: 0,
+                next_announce: None,
+                check_at: None,
+            },
+        );
+        self.agents[a].interactions.push(Interaction {
+            call,
+            channel,
+            phase: Phase::Connected,
+        });
+        self.agent_changed(a);
         Ok(())
     }
 

@@ -180,6 +180,15 @@ impl CallRt {
     }
 }
 
+/// What a call brings when it enters the engine.
+struct NewCall {
+    call: CallId,
+    queue: QueueId,
+    caller: Option<String>,
+    priority: u8,
+    channel: Channel,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct OfferRt {
     call: CallId,
@@ -252,7 +261,16 @@ impl Router {
                 caller,
                 priority,
                 channel,
-            } => self.arrive(call, queue, caller, priority, channel),
+            } => {
+                let new = NewCall {
+                    call,
+                    queue,
+                    caller,
+                    priority,
+                    channel,
+                };
+                self.arrive(new, self.now)
+            }
             Input::AgentLogin { agent } => self.login(agent),
             Input::AgentReady { agent } => self.ready(agent),
             Input::AgentNotReady { agent, reason } => self.not_ready(agent, reason),
@@ -275,6 +293,28 @@ impl Router {
             Input::CallbackRequested { call } => self.request_callback(call),
             Input::ConfigReplaced(config) => self.replace_config(*config),
             Input::Tick => Ok(()),
+            Input::CallRestored {
+                call,
+                queue,
+                caller,
+                priority,
+                channel,
+                age_ms,
+                agent,
+            } => {
+                let new = NewCall {
+                    call,
+                    queue,
+                    caller,
+                    priority,
+                    channel,
+                };
+                let since = self.ago(age_ms);
+                match agent {
+                    None => self.arrive(new, since),
+                    Some(agent) => self.restore_connected(new, since, agent),
+                }
+            }
         }
     }
 
