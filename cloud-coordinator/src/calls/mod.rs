@@ -557,6 +557,19 @@ impl CallControl {
         leg
     }
 
+    /// Asks for relay leg `leg` of `call` between its anchor and a seat.
+    fn open_leg(&mut self, leg: u32, call: CallId, anchor: Site, site: Site, endpoint: String) {
+        self.out.push(Output::OpenLeg {
+            leg,
+            call,
+            anchor: LegSide {
+                site: anchor,
+                endpoint: format!("call-{call}"),
+            },
+            seat: LegSide { site, endpoint },
+        });
+    }
+
     /// Feeds the Router an input the core itself decided on and carries out what
     /// follows. Such inputs follow the core's own bookkeeping, so a refusal means
     /// the two disagree: logged, never fatal.

@@ -30,18 +30,7 @@ impl CallControl {
             None => Endpoint::Local(seat.endpoint.clone()),
             Some(anchor) => {
                 let leg = self.fresh_leg();
-                self.out.push(Output::OpenLeg {
-                    leg,
-                    call,
-                    anchor: LegSide {
-                        site: anchor,
-                        endpoint: format!("call-{call}"),
-                    },
-                    seat: LegSide {
-                        site: seat.site.clone(),
-                        endpoint: seat.endpoint.clone(),
-                    },
-                });
+                self.open_leg(leg, call, anchor, seat.site.clone(), seat.endpoint.clone());
                 Endpoint::Leg(leg)
             }
         };

@@ -275,15 +275,7 @@ impl CallControl {
             self.unopened_legs.insert(leg);
             return;
         }
-        self.out.push(Output::OpenLeg {
-            leg,
-            call,
-            anchor: LegSide {
-                site: anchor,
-                endpoint: format!("call-{call}"),
-            },
-            seat: LegSide { site, endpoint },
-        });
+        self.open_leg(leg, call, anchor, site, endpoint);
     }
 
     /// `site` came online: the restored legs waiting for it open.
