@@ -4,10 +4,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tandem_coordinator::Coordinator;
 use tandem_coordinator::admin::{self, AdminRequest, AdminResponse};
 use tandem_coordinator::http::tls::HttpTls;
 use tandem_coordinator::server::ServeOptions;
+use tandem_coordinator::store::StoreError;
+use tandem_coordinator::{Coordinator, CoordinatorError};
 use tandem_node::names::{NodeId, Site};
 
 /// The Tandem coordinator: federates branch gateways into one contact center.
@@ -376,9 +377,28 @@ async fn account(command: AccountCommand) -> Result<()> {
     }
 }
 
+/// How long `serve` waits for an admin command that has the database open
+/// (they hold it for milliseconds) before giving up.
+const OPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn serve(data: PathBuf, options: ServeOptions) -> Result<()> {
-    let coordinator = Coordinator::open(&data)
-        .with_context(|| format!("opening data directory {}", data.display()))?;
+    let started = std::time::Instant::now();
+    let coordinator = loop {
+        match Coordinator::open(&data) {
+            // An admin command run while no server was up opened the database
+            // itself; a (re)starting service waits for it rather than failing.
+            Err(CoordinatorError::Store(StoreError::Locked))
+                if started.elapsed() < OPEN_PATIENCE =>
+            {
+                tracing::info!("data directory in use by an admin command; waiting");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            opened => {
+                break opened
+                    .with_context(|| format!("opening data directory {}", data.display()))?;
+            }
+        }
+    };
     let running = coordinator.serve(options).await?;
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");
