@@ -242,7 +242,7 @@ impl CallControl {
                 self.dirty.insert(*agent);
             }
             // A rejected visit's route goes with the `Reject` action that follows.
-            EventKind::Abandoned { call, .. } => {
+            EventKind::Abandoned { call, .. } | EventKind::Withdrawn { call, .. } => {
                 self.routes.remove(call);
             }
             _ => {}
@@ -277,6 +277,7 @@ fn event_call(kind: &EventKind) -> Option<CallId> {
         | EventKind::Ended { call, .. }
         | EventKind::Completed { call, .. }
         | EventKind::Abandoned { call, .. }
+        | EventKind::Withdrawn { call, .. }
         | EventKind::CallbackOffered { call, .. }
         | EventKind::CallbackRequested { call, .. } => Some(*call),
         EventKind::AgentStateChanged { .. } => None,

@@ -515,7 +515,7 @@ impl CallControl {
             .map(|(id, _)| *id)
             .collect();
         for call in anchored {
-            self.tear_down(call);
+            self.hand_over(call);
         }
         for agent in self.seated_at(site) {
             self.seat_lost(agent);

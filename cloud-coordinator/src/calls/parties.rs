@@ -239,14 +239,29 @@ impl CallControl {
     /// Forgets a call: queue visits are abandoned, ringing stops, agents go to
     /// wrap-up, legs close. No `Leave` is sent: the line is gone or going.
     pub(super) fn tear_down(&mut self, call: CallId) {
+        self.forget(call, false);
+    }
+
+    /// Forgets a call whose anchor went offline: its gateway's own router
+    /// takes a waiting call over and counts it, so here the queue visit is
+    /// withdrawn rather than abandoned (else a WAN cut would count it twice).
+    pub(super) fn hand_over(&mut self, call: CallId) {
+        self.forget(call, true);
+    }
+
+    fn forget(&mut self, call: CallId, handed_over: bool) {
         let Some(c) = self.calls.get(&call).cloned() else {
             return;
         };
         let visits = [c.waiting, c.consult.as_ref().and_then(|k| k.routing)];
         for routing in visits.into_iter().flatten() {
-            // Waiting or ringing visits are abandoned; the Router's
+            // Waiting or ringing visits leave their queue; the Router's
             // `OfferEnded` events stop the ringing.
-            self.route_logged(Input::CallAbandoned { call: routing });
+            self.route_logged(if handed_over {
+                Input::CallWithdrawn { call: routing }
+            } else {
+                Input::CallAbandoned { call: routing }
+            });
         }
         let ringing: Vec<AgentId> = self
             .desks

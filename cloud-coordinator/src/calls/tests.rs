@@ -7,7 +7,7 @@ use tandem_node::calls::{
     EndCause, Endpoint, PartyId, PartyRole, ReleaseReason, TransferTarget, ValidCenterConfig,
 };
 use tandem_node::names::Site;
-use tandem_node::routing::{AgentId, AgentState, CallId, OfferEnd, QueueId, Timestamp};
+use tandem_node::routing::{AgentId, AgentState, CallId, EventKind, OfferEnd, QueueId, Timestamp};
 
 use super::{CallControl, CallError, LegSide, Output};
 
@@ -702,6 +702,43 @@ fn the_caller_hanging_up_while_ringing_stops_the_ring() {
     assert!(has(&sent, "sh-01", &stop_ring(1, 4, "seat1")));
     assert_eq!(w.state(4), Some(AgentState::Ready));
     assert_eq!(w.cc.summary(w.now, &BTreeMap::new()).queues[0].abandoned, 1);
+}
+
+#[test]
+fn a_call_waiting_when_its_branch_is_cut_off_is_handed_over_not_abandoned() {
+    let mut w = World::new();
+    // Nobody is ready: the call waits at the coordinator.
+    w.arrive("bj-01", 1, "+8613800000001", 1).unwrap();
+    let before = w.cc.summary(w.now, &BTreeMap::new()).queues[0].clone();
+    assert_eq!((before.offered, before.waiting_now), (1, 1));
+    w.cc.node_offline(w.now, &site("bj-01"));
+    let events: Vec<EventKind> = w
+        .drain()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::QueueEvent(e) => Some(e.event.kind),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|k| matches!(k, EventKind::Withdrawn { queue, .. } if *queue == QueueId(1))),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|k| matches!(k, EventKind::Abandoned { .. })),
+        "{events:?}"
+    );
+    // The branch's own router serves and counts it; here it is neither
+    // offered nor abandoned, so the uploaded events count it once.
+    let after = w.cc.summary(w.now, &BTreeMap::new()).queues[0].clone();
+    assert_eq!(
+        (after.offered, after.abandoned, after.waiting_now),
+        (0, 0, 0)
+    );
 }
 
 #[test]

@@ -239,6 +239,11 @@ impl CallControl {
                 EventKind::Queued { queue, .. } | EventKind::Overflowed { to: queue, .. } => {
                     *offered.entry(*queue).or_default() += 1;
                 }
+                // Handed to the branch's own router, which counts it.
+                EventKind::Withdrawn { queue, .. } => {
+                    let n = offered.entry(*queue).or_default();
+                    *n = n.saturating_sub(1);
+                }
                 _ => {}
             }
         }

@@ -119,6 +119,13 @@ pub enum Input {
         /// The agent it is connected to, if answered.
         agent: Option<AgentId>,
     },
+    /// A waiting or ringing call another router took over (its branch was cut
+    /// off and routes it alone): it leaves the queue without counting as
+    /// offered here or as abandoned; the router that serves it counts it.
+    CallWithdrawn {
+        /// The call.
+        call: CallId,
+    },
 }
 
 /// A command for the node that executes calls.
@@ -368,5 +375,12 @@ pub enum EventKind {
         agent: AgentId,
         /// The new state.
         state: AgentState,
+    },
+    /// See [`Input::CallWithdrawn`]: the queue visit is undone, not abandoned.
+    Withdrawn {
+        /// The call.
+        call: CallId,
+        /// The queue it left.
+        queue: QueueId,
     },
 }

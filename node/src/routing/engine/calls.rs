@@ -617,7 +617,9 @@ impl Router {
         self.match_agent(a);
     }
 
-    pub(super) fn abandon(&mut self, call: CallId) -> Result<(), RouteError> {
+    /// Takes a waiting or ringing call out of its queue: the caller hung up
+    /// (abandoned), or another router took it over (`withdrawn`).
+    pub(super) fn abandon(&mut self, call: CallId, withdrawn: bool) -> Result<(), RouteError> {
         let c = self.calls.get(&call).ok_or(RouteError::UnknownCall(call))?;
         let offers = match &c.state {
             CallState::Waiting => Vec::new(),
@@ -641,10 +643,14 @@ impl Router {
         for o in offers {
             self.end_offer(o, OfferEnd::Cancelled);
         }
-        self.emit(EventKind::Abandoned {
-            call,
-            queue,
-            waited_ms,
+        self.emit(if withdrawn {
+            EventKind::Withdrawn { call, queue }
+        } else {
+            EventKind::Abandoned {
+                call,
+                queue,
+                waited_ms,
+            }
         });
         for agent in agents {
             if let Some(&a) = self.agent_index.get(&agent) {
