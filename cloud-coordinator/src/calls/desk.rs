@@ -82,14 +82,13 @@ impl CallDesk for CoordinatorDesk {
     }
 
     fn metrics(&self) -> DeskMetrics {
-        let summary = self.0.summary();
+        let (calls_active, queue_depth) = lock(&self.0.calls().core)
+            .as_ref()
+            .map(|cc| cc.load())
+            .unwrap_or_default();
         DeskMetrics {
-            calls_active: summary.sites.iter().map(|s| s.calls_up).sum(),
-            queue_depth: summary
-                .queues
-                .iter()
-                .map(|q| (q.queue, q.waiting_now))
-                .collect(),
+            calls_active,
+            queue_depth,
             routing_latency: self.0.calls().latency.snapshot(),
         }
     }

@@ -374,25 +374,7 @@ impl Coordinator {
             let core = lock(&self.calls().core);
             match core.as_ref() {
                 Some(cc) => cc.summary(now(), &lines),
-                None => CenterSummary {
-                    config_version: 0,
-                    queues: Vec::new(),
-                    sites: Vec::new(),
-                    agents: Vec::new(),
-                    totals: super::QueueSummary {
-                        queue: tandem_node::routing::QueueId(0),
-                        name: "total".into(),
-                        offered: 0,
-                        answered: 0,
-                        abandoned: 0,
-                        transferred: 0,
-                        service_level_percent: None,
-                        asa_ms: None,
-                        waiting_now: 0,
-                        longest_wait_ms: None,
-                    },
-                    cdrs_stored: 0,
-                },
+                None => CenterSummary::empty(),
             }
         };
         summary.cdrs_stored = self.store().cdr_count().unwrap_or_else(|err| {

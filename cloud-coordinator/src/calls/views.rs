@@ -112,6 +112,9 @@ pub struct AgentSummary {
     pub in_state_ms: Option<u64>,
 }
 
+/// The name of the totals row.
+const TOTALS_NAME: &str = "total";
+
 /// The whole center at a glance, for the demo, the tests and the web UI.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CenterSummary {
@@ -129,7 +132,50 @@ pub struct CenterSummary {
     pub cdrs_stored: u64,
 }
 
+impl CenterSummary {
+    /// The summary before any configuration is loaded: nothing to show.
+    pub fn empty() -> Self {
+        CenterSummary {
+            config_version: 0,
+            queues: Vec::new(),
+            sites: Vec::new(),
+            agents: Vec::new(),
+            totals: QueueSummary {
+                queue: QueueId(0),
+                name: TOTALS_NAME.into(),
+                offered: 0,
+                answered: 0,
+                abandoned: 0,
+                transferred: 0,
+                service_level_percent: None,
+                asa_ms: None,
+                waiting_now: 0,
+                longest_wait_ms: None,
+            },
+            cdrs_stored: 0,
+        }
+    }
+}
+
 impl CallControl {
+    /// What `/metrics` samples at every scrape: calls up, and calls waiting per
+    /// queue. Cheap, unlike [`CallControl::summary`]'s figures.
+    pub fn load(&self) -> (u64, Vec<(QueueId, u64)>) {
+        let depth = self
+            .config
+            .config()
+            .routing
+            .queues
+            .iter()
+            .map(|q| (q.id, self.waiting_now(q.id)))
+            .collect();
+        (self.calls.len() as u64, depth)
+    }
+
+    fn waiting_now(&self, queue: QueueId) -> u64 {
+        self.router.waiting(queue).len() as u64
+    }
+
     /// Counts on the wallboard what a gateway's own router did while the WAN
     /// was down, once its events are uploaded (each event once: the caller
     /// passes only newly stored ones).
@@ -266,7 +312,7 @@ impl CallControl {
                         .unwrap_or_default(),
                     service_level_percent: k.service_level().map(|x| x * 100.0),
                     asa_ms: k.asa_ms(),
-                    waiting_now: self.router.waiting(q.id).len() as u64,
+                    waiting_now: self.waiting_now(q.id),
                     longest_wait_ms: self.router.oldest_waiting(q.id).map(|t| now.since(t)),
                 }
             })
@@ -274,7 +320,7 @@ impl CallControl {
         let t = report.total();
         let totals = QueueSummary {
             queue: QueueId(0),
-            name: "total".into(),
+            name: TOTALS_NAME.into(),
             offered: queues.iter().map(|q| q.offered).sum(),
             answered: t.answered,
             abandoned: t.abandoned,

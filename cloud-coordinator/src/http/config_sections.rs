@@ -526,10 +526,14 @@ fn expected_version(query: &HashMap<String, String>) -> Result<Option<u64>, ApiE
         .transpose()
 }
 
-fn loaded(api: &Api) -> Result<(u64, CenterConfig), ApiError> {
-    api.desk()
-        .config()
-        .ok_or_else(|| ApiError::not_found("no configuration loaded"))
+/// 404: there is nothing to show or edit before the first configuration.
+fn not_loaded() -> ApiError {
+    ApiError::not_found("no configuration loaded")
+}
+
+/// The configuration in force and its version, or [`not_loaded`].
+pub(super) fn loaded(api: &Api) -> Result<(u64, CenterConfig), ApiError> {
+    api.desk().config().ok_or_else(not_loaded)
 }
 
 /// Applies `change` to the configuration in force, validates the result whole
@@ -547,9 +551,7 @@ async fn edit(
             desk.update_config(
                 expected,
                 Box::new(|current| {
-                    let mut config = current
-                        .cloned()
-                        .ok_or_else(|| ApiError::not_found("no configuration loaded"))?;
+                    let mut config = current.cloned().ok_or_else(not_loaded)?;
                     change(&mut config)?;
                     ValidCenterConfig::validate(config).map_err(|e| config_error(&e))
                 }),

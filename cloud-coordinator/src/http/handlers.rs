@@ -217,10 +217,7 @@ pub async fn agent_command(
 }
 
 pub async fn config_get(State(api): State<Api>) -> Result<Response, ApiError> {
-    let (_, config) = api
-        .desk()
-        .config()
-        .ok_or_else(|| ApiError::not_found("no configuration loaded"))?;
+    let (_, config) = super::config_sections::loaded(&api)?;
     let text = toml::to_string_pretty(&config).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/toml")], text).into_response())
 }
