@@ -608,21 +608,45 @@ pub enum ReportFailure {
     Store(#[from] crate::store::StoreError),
 }
 
+/// A site's gateways, as [`crate::Coordinator::site_nodes`] counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SiteNodes {
+    /// Enrolled and not revoked.
+    pub nodes: u32,
+    /// Of those, connected now.
+    pub online: u32,
+    /// Trunk lines (FXO ports and E1 timeslots) they last reported.
+    pub lines: u32,
+}
+
 impl crate::Coordinator {
-    /// Trunk lines per site, over the lines its gateways (enrolled, not revoked)
-    /// last reported; every such site is present, with 0 if it has none. Reports
-    /// and the wallboard share it so their trunk occupancies agree. Blocking.
-    pub fn trunk_lines(&self) -> Result<BTreeMap<Site, u32>, crate::store::StoreError> {
-        let mut lines: BTreeMap<Site, u32> = BTreeMap::new();
+    /// Per site, over its gateways enrolled and not revoked: how many there are,
+    /// how many are online now, and the trunk lines they last reported. Every
+    /// such site is present (with 0 lines if it has none). Reports and the
+    /// wallboard share it so their trunk occupancies agree. Blocking.
+    pub fn site_nodes(&self) -> Result<BTreeMap<Site, SiteNodes>, crate::store::StoreError> {
+        let mut sites: BTreeMap<Site, SiteNodes> = BTreeMap::new();
         for node in self
             .store()
             .nodes()?
             .iter()
             .filter(|n| n.revoked_at.is_none())
         {
-            *lines.entry(node.site.clone()).or_default() += node.inventory.trunk_lines();
+            let site = sites.entry(node.site.clone()).or_default();
+            site.nodes += 1;
+            site.online += u32::from(self.registry().get(&node.node_id).is_some());
+            site.lines += node.inventory.trunk_lines();
         }
-        Ok(lines)
+        Ok(sites)
+    }
+
+    /// [`Self::site_nodes`]' trunk lines alone.
+    pub fn trunk_lines(&self) -> Result<BTreeMap<Site, u32>, crate::store::StoreError> {
+        Ok(self
+            .site_nodes()?
+            .into_iter()
+            .map(|(site, n)| (site, n.lines))
+            .collect())
     }
 
     /// The report for `range`, from everything stored: the coordinator's routing

@@ -366,10 +366,14 @@ impl Coordinator {
     /// Queue, agent, site and total figures, and the number of stored CDRs.
     /// Blocking (reads the store).
     pub fn summary(&self) -> CenterSummary {
-        let lines = self.trunk_lines().unwrap_or_else(|err| {
-            tracing::warn!(%err, "trunk lines unavailable for the summary");
+        let nodes = self.site_nodes().unwrap_or_else(|err| {
+            tracing::warn!(%err, "gateways and trunk lines unavailable for the summary");
             Default::default()
         });
+        let lines = nodes
+            .iter()
+            .map(|(site, n)| (site.clone(), n.lines))
+            .collect();
         let mut summary = {
             let core = lock(&self.calls().core);
             match core.as_ref() {
@@ -377,6 +381,20 @@ impl Coordinator {
                 None => CenterSummary::empty(),
             }
         };
+        // Call control lists every site with gateways once it has a
+        // configuration; before that, the gateways' sites are listed here.
+        for (site, n) in &nodes {
+            if !summary.sites.iter().any(|row| &row.site == site) {
+                summary
+                    .sites
+                    .push(super::SiteSummary::new(site.clone(), n.online > 0, n.lines));
+            }
+        }
+        for row in &mut summary.sites {
+            if let Some(n) = nodes.get(&row.site) {
+                (row.nodes, row.nodes_online) = (n.nodes, n.online);
+            }
+        }
         summary.cdrs_stored = self.store().cdr_count().unwrap_or_else(|err| {
             tracing::error!(%err, "cannot count CDRs");
             0

@@ -82,10 +82,15 @@ pub struct SiteSummary {
     pub lines_in_use: u64,
     /// Lines in use ÷ lines, percent; `None` without lines.
     pub trunk_occupancy_percent: Option<f64>,
+    /// Its gateways enrolled and not revoked (filled in by the coordinator,
+    /// which sees the nodes table).
+    pub nodes: u32,
+    /// Of those, connected now (filled in by the coordinator).
+    pub nodes_online: u32,
 }
 
 impl SiteSummary {
-    fn new(site: Site, online: bool, lines: u32) -> SiteSummary {
+    pub(super) fn new(site: Site, online: bool, lines: u32) -> SiteSummary {
         SiteSummary {
             site,
             calls_up: 0,
@@ -93,6 +98,8 @@ impl SiteSummary {
             lines,
             lines_in_use: 0,
             trunk_occupancy_percent: None,
+            nodes: 0,
+            nodes_online: 0,
         }
     }
 }

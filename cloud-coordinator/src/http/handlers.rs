@@ -243,44 +243,10 @@ pub async fn config_put(
     Ok(Json(serde_json::json!({ "version": version })).into_response())
 }
 
-/// The call desk's wallboard figures plus, per site, how many gateways are
-/// enrolled there and online (added to the desk's site rows; a site with
-/// gateways but no row, as before a configuration is loaded, gets one).
+/// The call desk's wallboard figures (per site they include how many gateways
+/// are enrolled and online).
 pub async fn summary(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
-    let nodes = api.blocking(|c| Ok(c.store().nodes()?)).await?;
-    let mut sites: std::collections::BTreeMap<Site, (u32, u32)> = Default::default();
-    for node in nodes.iter().filter(|n| n.revoked_at.is_none()) {
-        let entry = sites.entry(node.site.clone()).or_default();
-        entry.0 += 1;
-        if api.coordinator().registry().get(&node.node_id).is_some() {
-            entry.1 += 1;
-        }
-    }
-    let desk = api.clone();
-    let mut summary = tokio::task::spawn_blocking(move || desk.desk().summary_json())
-        .await
-        .map_err(ApiError::internal)?;
-    if let Some(object) = summary.as_object_mut() {
-        let rows = object
-            .entry("sites")
-            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-        if let Some(rows) = rows.as_array_mut() {
-            for row in rows.iter_mut() {
-                let counts = row["site"]
-                    .as_str()
-                    .and_then(|site| Site::new(site).ok())
-                    .and_then(|site| sites.remove(&site))
-                    .unwrap_or_default();
-                if let Some(row) = row.as_object_mut() {
-                    row.insert("nodes".into(), counts.0.into());
-                    row.insert("nodes_online".into(), counts.1.into());
-                }
-            }
-            rows.extend(sites.into_iter().map(|(site, (nodes, online))| {
-                serde_json::json!({ "site": site, "nodes": nodes, "nodes_online": online, "calls_up": 0 })
-            }));
-        }
-    }
+    let summary = api.desk_blocking(|desk| Ok(desk.summary_json())).await?;
     Ok(Json(summary))
 }
 
