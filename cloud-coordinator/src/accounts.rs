@@ -477,14 +477,14 @@ impl Coordinator {
             agent: account.agent,
             groups: account.groups,
         };
-        self.store().put_account(&spec, false, crate::now_secs())?;
+        self.store().put_account(&spec, false, self.now_secs())?;
         tracing::info!(user = %username, "password changed");
         Ok(())
     }
 
     /// Creates an account (admin command). Blocking: hashes and commits.
     pub fn add_account(&self, spec: &AccountSpec) -> Result<AccountView, AccountError> {
-        let account = self.store().put_account(spec, true, crate::now_secs())?;
+        let account = self.store().put_account(spec, true, self.now_secs())?;
         tracing::info!(user = %account.username, role = %account.role, "account created");
         Ok(AccountView::from(&account))
     }

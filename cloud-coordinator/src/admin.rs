@@ -131,7 +131,7 @@ impl Coordinator {
                     site: rec.site,
                 };
                 if let Some(live) = live {
-                    view.last_seen = Some(crate::now_secs());
+                    view.last_seen = Some(self.now_secs());
                     view.software_version = Some(live.software_version);
                     view.address = Some(live.address.to_string());
                     view.inventory = live.inventory;

@@ -27,9 +27,12 @@ use registry::Registry;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use store::{NodeRecord, Store, StoreError};
-use tandem_node::link::{EnrollToken, close, now_us};
+use tandem_node::clock::SharedClock;
+use tandem_node::link::{EnrollToken, close};
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{EnrollRefusal, EnrollRequest, EnrollResult, GoodbyeReason};
+use tandem_node::random::{SeededRng, seeded};
+use tandem_node_io::clock::SystemClock;
 use tls::Revocations;
 
 /// The software version reported to peers and operators.
@@ -76,16 +79,31 @@ struct Inner {
     calls: calls::service::CallService,
     events: events::EventBus,
     media_reports: media_reports::MediaReports,
-}
-
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> u64 {
-    now_us() / 1_000_000
+    /// Every core's time: call control, sessions, records.
+    clock: SharedClock,
+    /// Non-secret random choices (node id suffixes), seeded by the driver.
+    rng: std::sync::Mutex<SeededRng>,
 }
 
 impl Coordinator {
-    /// Opens (creating on first use) the data directory: database and CA.
+    /// Opens (creating on first use) the data directory: database and CA. Runs
+    /// on the system clock with randomness seeded from the OS; [`Self::open_in`]
+    /// takes both.
     pub fn open(data_dir: &Path) -> Result<Self, CoordinatorError> {
+        Self::open_in(
+            data_dir,
+            SystemClock::shared(),
+            tandem_node_io::random::os_seed(),
+        )
+    }
+
+    /// [`Self::open`] on `clock`, with its random choices drawn from `seed`, so a
+    /// simulation replays it.
+    pub fn open_in(
+        data_dir: &Path,
+        clock: SharedClock,
+        seed: u64,
+    ) -> Result<Self, CoordinatorError> {
         create_private_dir(data_dir)?;
         let store = Store::open(data_dir)?;
         let ca = Ca::load_or_create(data_dir)?;
@@ -94,7 +112,7 @@ impl Coordinator {
             .into_iter()
             .filter(|n| n.revoked_at.is_some())
             .map(|n| n.node_id);
-        let calls = calls::service::CallService::restore(&store);
+        let calls = calls::service::CallService::restore(&store, clock.as_ref());
         Ok(Self {
             inner: Arc::new(Inner {
                 data_dir: data_dir.to_path_buf(),
@@ -106,8 +124,20 @@ impl Coordinator {
                 relay: Default::default(),
                 events: Default::default(),
                 media_reports: Default::default(),
+                clock,
+                rng: std::sync::Mutex::new(seeded(seed)),
             }),
         })
+    }
+
+    /// The clock every part of this coordinator reads.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// Seconds since the Unix epoch, on [`Self::clock`].
+    pub fn now_secs(&self) -> u64 {
+        self.inner.clock.now_secs()
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -142,7 +172,7 @@ impl Coordinator {
 
     /// Creates a one-time enrollment token for `site`, valid for `ttl_secs`.
     pub fn create_token(&self, site: Site, ttl_secs: u64) -> Result<EnrollToken, StoreError> {
-        let now = now_secs();
+        let now = self.now_secs();
         let token = EnrollToken::generate(
             site,
             self.inner.ca.fingerprint(),
@@ -175,8 +205,8 @@ impl Coordinator {
             .enroll(
                 &token,
                 csr.key_hash(),
-                now_secs(),
-                new_node_id,
+                self.now_secs(),
+                |site| self.new_node_id(site),
                 |id, site| {
                     ca.issue_node_cert(id, site, &csr)
                         .map_err(|e| EnrollRefusal::Internal(e.to_string()))
@@ -195,7 +225,7 @@ impl Coordinator {
     /// Revokes a node: refused at every later handshake, and its live session (if
     /// any) is ended at once. Returns the record and whether it was online.
     pub fn revoke(&self, id: &NodeId) -> Result<(NodeRecord, bool), StoreError> {
-        let record = self.inner.store.revoke(id, now_secs())?;
+        let record = self.inner.store.revoke(id, self.now_secs())?;
         self.inner.revocations.insert(id.clone());
         let was_online = self
             .inner
@@ -206,13 +236,16 @@ impl Coordinator {
     }
 }
 
-/// Node ids are the site plus a random suffix: readable in logs, unique by check.
-fn new_node_id(site: &Site) -> Result<NodeId, EnrollRefusal> {
-    let prefix: String = site.as_str().chars().take(40).collect();
-    let prefix = prefix.trim_end_matches('-');
-    let suffix: u32 = rand::rng().random_range(0..0x100_0000);
-    NodeId::new(format!("{prefix}-{suffix:06x}"))
-        .map_err(|e| EnrollRefusal::Internal(e.to_string()))
+impl Coordinator {
+    /// Node ids are the site plus a random suffix: readable in logs, unique by check.
+    fn new_node_id(&self, site: &Site) -> Result<NodeId, EnrollRefusal> {
+        let prefix: String = site.as_str().chars().take(40).collect();
+        let prefix = prefix.trim_end_matches('-');
+        let mut rng = self.inner.rng.lock().unwrap_or_else(|e| e.into_inner());
+        let suffix: u32 = rng.random_range(0..0x100_0000);
+        NodeId::new(format!("{prefix}-{suffix:06x}"))
+            .map_err(|e| EnrollRefusal::Internal(e.to_string()))
+    }
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), CoordinatorError> {

@@ -1,11 +1,12 @@
 //! The running coordinator: QUIC endpoint, accept loop, presence writer, admin
 //! socket and optional HTTP API.
 
-use crate::{Coordinator, CoordinatorError, admin, http, now_secs, session, tls};
+use crate::{Coordinator, CoordinatorError, admin, http, session, tls};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tandem_node::clock::SharedClock;
 use tandem_node::link::close;
 use tandem_node::names::NodeId;
 use tandem_node::proto::{GoodbyeReason, Hello};
@@ -37,7 +38,7 @@ enum PresenceUpdate {
 /// Sends presence changes to the writer task, which batches them into few
 /// transactions: presence is soft state and must not cost one fsync per event.
 #[derive(Clone)]
-pub struct Presence(mpsc::UnboundedSender<(NodeId, PresenceUpdate)>);
+pub struct Presence(mpsc::UnboundedSender<(NodeId, PresenceUpdate)>, SharedClock);
 
 impl Presence {
     pub fn online(&self, id: &NodeId, hello: &Hello, address: SocketAddr) {
@@ -47,15 +48,18 @@ impl Presence {
                 version: hello.software_version.clone(),
                 address,
                 inventory: hello.inventory.clone(),
-                at: now_secs(),
+                at: self.1.now_secs(),
             },
         ));
     }
 
     pub fn offline(&self, id: &NodeId) {
-        let _ = self
-            .0
-            .send((id.clone(), PresenceUpdate::Offline { at: now_secs() }));
+        let _ = self.0.send((
+            id.clone(),
+            PresenceUpdate::Offline {
+                at: self.1.now_secs(),
+            },
+        ));
     }
 }
 
@@ -130,7 +134,7 @@ impl Coordinator {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let (presence_tx, presence_rx) = mpsc::unbounded_channel();
-        let presence = Presence(presence_tx);
+        let presence = Presence(presence_tx, self.clock().clone());
         tasks.spawn(presence_writer(self.clone(), presence_rx));
         tasks.spawn(accept_loop(self.clone(), endpoint.clone(), presence));
         let socket = admin::bind(self.data_dir()).map_err(|source| CoordinatorError::Listen {

@@ -9,9 +9,9 @@ use crate::events::Event;
 use crate::registry::{OnlineNode, SESSION_COMMAND_QUEUE, SessionCommand};
 use crate::server::Presence;
 use crate::tls::identity_of;
-use crate::{Coordinator, VERSION, now_secs};
+use crate::{Coordinator, VERSION};
 use std::time::Duration;
-use tandem_node::link::{ClockSync, close, now_us};
+use tandem_node::link::{ClockSync, close};
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::kind_name;
 use tandem_node::proto::{GoodbyeReason, Heartbeat, Hello, Message, RejectReason, Welcome};
@@ -126,7 +126,7 @@ async fn session(
         site: hello.site.clone(),
         software_version: hello.software_version.clone(),
         address: conn.remote_address(),
-        connected_at: now_secs(),
+        connected_at: coordinator.now_secs(),
         inventory: hello.inventory.clone(),
         health: Default::default(),
         conn: conn.clone(),
@@ -152,7 +152,7 @@ async fn session(
     let welcome = Message::Welcome(Welcome {
         coordinator_version: VERSION.to_owned(),
         heartbeat_interval_ms: HEARTBEAT_INTERVAL.as_millis() as u32,
-        server_time_us: now_us(),
+        server_time_us: coordinator.clock().now_us(),
     });
     let media = tokio::spawn(crate::media::forward_datagrams(
         coordinator.clone(),
@@ -294,9 +294,9 @@ async fn run(
                     Err(e) => return Ended::Link(e),
                 };
                 let reply = match env.message {
-                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(hb.ack(now_us()))),
+                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(hb.ack(coordinator.clock().now_us()))),
                     Message::HeartbeatAck(ack) => {
-                        if let Some(health) = clock.record(&ack, now_us()) {
+                        if let Some(health) = clock.record(&ack, coordinator.clock().now_us()) {
                             coordinator.registry().set_health(node, session, health);
                         }
                         None
@@ -306,7 +306,7 @@ async fn run(
                         let c = coordinator.clone();
                         let who = node.clone();
                         let stored = tokio::task::spawn_blocking(move || {
-                            let ingested = c.store().ingest(&who, &records, now_us())?;
+                            let ingested = c.store().ingest(&who, &records, c.clock().now_us())?;
                             c.uploads_stored(&records, &ingested.fresh);
                             Ok::<_, crate::store::StoreError>(ingested.acked)
                         })
@@ -357,7 +357,7 @@ async fn run(
             }
             _ = beat.tick() => {
                 seq += 1;
-                let hb = Message::Heartbeat(Heartbeat { seq, sent_us: now_us() });
+                let hb = Message::Heartbeat(Heartbeat { seq, sent_us: coordinator.clock().now_us() });
                 if let Err(e) = control.send(&hb).await {
                     return Ended::Link(e);
                 }

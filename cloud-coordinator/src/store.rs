@@ -9,7 +9,7 @@
 //! time and by caller number, so an export page, a report's range or a screen
 //! pop reads only the CDRs it shows instead of every upload ever received.
 
-use crate::calls::{Disposition, QueueEvent};
+use crate::calls::records::{Disposition, QueueEvent};
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     WriteTransaction,
@@ -851,7 +851,7 @@ mod tests {
 
     #[test]
     fn dispositions_are_stored_durably_and_a_correction_replaces_the_first() {
-        use crate::calls::Disposition;
+        use crate::calls::records::Disposition;
         use tandem_node::routing::{AgentId, CallId};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();

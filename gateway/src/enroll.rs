@@ -2,11 +2,11 @@
 
 use crate::identity::{GatewayStore, Identity, IdentityError};
 use std::time::Duration;
-use tandem_node::link::{
-    COORDINATOR_SERVER_NAME, CaFingerprint, EnrollToken, TokenError, close, now_us,
-};
+use tandem_node::clock::Clock;
+use tandem_node::link::{COORDINATOR_SERVER_NAME, CaFingerprint, EnrollToken, TokenError, close};
 use tandem_node::proto::kind_name;
 use tandem_node::proto::{EnrollRefusal, EnrollRequest, EnrollResult, Message};
+use tandem_node_io::clock::SystemClock;
 use tandem_node_io::link::tls::{TlsError, enrollment_client_config};
 use tandem_node_io::link::{ControlStream, LinkError, NodeKey};
 
@@ -68,7 +68,7 @@ pub async fn enroll(
     force: bool,
 ) -> Result<Identity, EnrollError> {
     let token = EnrollToken::parse(token_text)?;
-    if token.expires_at <= now_us() / 1_000_000 {
+    if token.expires_at <= SystemClock.now_secs() {
         return Err(EnrollError::Expired(token.expires_at));
     }
     if let Some(existing) = store.identity()?

@@ -21,8 +21,11 @@ use std::path::Path;
 use std::sync::Arc;
 use tandem_hal::board::BoardConfig;
 use tandem_node::calls::{AgentCommand, AgentView, ConfigPush};
+use tandem_node::clock::SharedClock;
 use tandem_node::inventory::Inventory;
+use tandem_node::random::{fork, seeded};
 use tandem_node::routing::AgentId;
+use tandem_node_io::clock::SystemClock;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -63,12 +66,32 @@ impl Gateway {
     /// and seats; [`Devices::none`] for a gateway without audio hardware).
     /// Calls are answered with the cached configuration until the coordinator
     /// pushes a newer one, so a branch restarted during a WAN outage still works.
-    /// Must be called within a tokio runtime.
+    /// Must be called within a tokio runtime. Runs on the system clock with
+    /// randomness seeded from the OS; [`Self::start_in`] takes both.
     pub fn start(
         data_dir: &Path,
         board: &BoardConfig,
         devices: Devices,
     ) -> Result<Self, StartError> {
+        Self::start_in(
+            data_dir,
+            board,
+            devices,
+            SystemClock::shared(),
+            tandem_node_io::random::os_seed(),
+        )
+    }
+
+    /// [`Self::start`] on `clock`, with every random choice (call ids,
+    /// reconnection jitter) drawn from `seed`, so a simulation replays it.
+    pub fn start_in(
+        data_dir: &Path,
+        board: &BoardConfig,
+        devices: Devices,
+        clock: SharedClock,
+        seed: u64,
+    ) -> Result<Self, StartError> {
+        let mut rng = seeded(seed);
         let store = GatewayStore::open(data_dir)?;
         let identity = store.identity()?.ok_or(IdentityError::NotEnrolled)?;
         let outbox = store.outbox();
@@ -123,6 +146,8 @@ impl Gateway {
             effects: effects_tx,
             views: views.clone(),
             stats: stats.clone(),
+            clock: clock.clone(),
+            rng: fork(&mut rng),
         })?;
         let effects = {
             let _enter = span.enter();
@@ -149,7 +174,9 @@ impl Gateway {
                         cache: cache.clone(),
                         stats: stats.clone(),
                     },
+                    clock,
                 },
+                fork(&mut rng),
                 stop_rx,
                 state_tx,
             )

@@ -5,16 +5,16 @@ use crate::enroll::{client_endpoint, resolve};
 use crate::identity::{Identity, IdentityError};
 use crate::media_link::{LegEvent, MediaLink};
 use crate::outbox::Outbox;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use std::time::Duration;
+use tandem_node::clock::SharedClock;
 use tandem_node::inventory::Inventory;
-use tandem_node::link::{Backoff, COORDINATOR_SERVER_NAME, ClockSync, LinkHealth, close, now_us};
+use tandem_node::link::{Backoff, COORDINATOR_SERVER_NAME, ClockSync, LinkHealth, close};
 use tandem_node::media::MediaTotals;
 use tandem_node::proto::kind_name;
 use tandem_node::proto::{
     GoodbyeReason, Heartbeat, Hello, Message, RejectReason, UploadRecord, capability,
 };
+use tandem_node::random::SeededRng;
 use tandem_node_io::link::tls::is_revocation;
 use tandem_node_io::link::{ControlStream, LinkError};
 use tokio::sync::watch;
@@ -52,6 +52,8 @@ pub struct Node {
     pub media: MediaLink,
     pub outbox: Outbox,
     pub calls: CallsLink,
+    /// Heartbeat and clock-offset times.
+    pub clock: SharedClock,
 }
 
 /// The call engine's end of the link: configuration and commands in, call
@@ -106,15 +108,16 @@ enum SessionEnd {
     Lost(String),
 }
 
-/// Runs the uplink until stopped or revoked.
+/// Runs the uplink until stopped or revoked; `rng` jitters the reconnection
+/// backoff.
 pub async fn run(
     node: Node,
+    mut rng: SeededRng,
     mut stop: watch::Receiver<bool>,
     state: watch::Sender<UplinkState>,
 ) -> Result<(), UplinkError> {
     let config = node.identity.client_config()?;
     let mut backoff = Backoff::gateway_default();
-    let mut rng = StdRng::from_os_rng();
     let mut endpoint: Option<quinn::Endpoint> = None;
     let mut attempt = 0u32;
     loop {
@@ -220,6 +223,7 @@ async fn established(
         media,
         outbox,
         calls,
+        clock: wall,
     } = node;
     // One session at a time holds the queue of call events.
     let mut up = calls.up.lock().await;
@@ -280,9 +284,9 @@ async fn established(
                     continue;
                 };
                 let reply = match env.message {
-                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(hb.ack(now_us()))),
+                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(hb.ack(wall.now_us()))),
                     Message::HeartbeatAck(ack) => {
-                        if let Some(health) = clock.record(&ack, now_us()) {
+                        if let Some(health) = clock.record(&ack, wall.now_us()) {
                             tracing::debug!(rtt_us = health.rtt_us, offset_us = health.offset_us, "heartbeat");
                             state.send_replace(UplinkState::Online { health });
                         }
@@ -341,7 +345,7 @@ async fn established(
                 upload.on_tick();
                 seq += 1;
                 control
-                    .send(&Message::Heartbeat(Heartbeat { seq, sent_us: now_us() }))
+                    .send(&Message::Heartbeat(Heartbeat { seq, sent_us: wall.now_us() }))
                     .await
                     .map_err(lost)?;
             }

@@ -192,7 +192,7 @@ fn call_media_records_caller_and_remote_agent() {
         queue_frames: 200,
         ..RecorderConfig::call(SampleRate::Narrowband)
     };
-    let (tap, rec) = start(&path, cfg).unwrap();
+    let (tap, rec) = start(&path, cfg, 0x7a4d).unwrap();
     let mut call = Call::new();
     call.anchor.start_recording(tap, CALLER, AGENT);
     call.run(2);

@@ -16,7 +16,7 @@ const AGENT: ParticipantId = ParticipantId(2);
 
 /// Records `seconds` of a call (caller 440 Hz, agent 1 kHz) through the mixer.
 fn record_call(path: &Path, seconds: usize, cfg: RecorderConfig) -> u64 {
-    let (mut tap, rec) = start(path, cfg).unwrap();
+    let (mut tap, rec) = start(path, cfg, 0x7a4d).unwrap();
     let mut mixer = Mixer::new(160);
     mixer.add(CALLER, Role::Party).unwrap();
     mixer.add(AGENT, Role::Party).unwrap();

@@ -310,7 +310,7 @@ impl World {
         let config = self.config.clone();
         // argon2 hashing and redb writes: off the async workers.
         tokio::task::spawn_blocking(move || -> Result<()> {
-            let now = tandem_coordinator::now_secs();
+            let now = coordinator.now_secs();
             let store = coordinator.store();
             for (user, password, role, agent) in accounts {
                 let spec = AccountSpec {

@@ -3,6 +3,7 @@
 //! seat's buttons.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tandem_node::calls::{AgentCommand, AgentView, CenterConfig};
 use tandem_node::routing::{AgentId, CallId, GroupId};
@@ -14,6 +15,13 @@ use crate::http::{ApiError, CallDesk, ConfigEdit, DeskError, DeskMetrics};
 
 /// The coordinator's call control behind the HTTP API.
 pub struct CoordinatorDesk(pub Coordinator);
+
+impl Coordinator {
+    /// The call desk the HTTP API uses. Call control plugs in here.
+    pub fn call_desk(&self) -> Arc<dyn CallDesk> {
+        Arc::new(CoordinatorDesk(self.clone()))
+    }
+}
 
 impl From<CallError> for DeskError {
     fn from(e: CallError) -> Self {

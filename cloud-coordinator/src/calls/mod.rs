@@ -28,6 +28,7 @@ pub mod desk;
 mod dispatch;
 pub mod latency;
 mod parties;
+pub mod records;
 mod restore;
 pub mod service;
 mod supervision;
@@ -39,16 +40,16 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
 use tandem_node::calls::{
     AgentCommand, AgentView, CallDown, CallUp, CenterConfigError, PartyId, PartyRole,
     TransferTarget, ValidCenterConfig,
 };
 use tandem_node::names::Site;
 use tandem_node::routing::{
-    AgentId, CallId, Event, Input, OfferId, QueueId, RouteError, Router, Timestamp,
+    AgentId, CallId, Input, OfferId, QueueId, RouteError, Router, Timestamp,
 };
 
+pub use records::{Disposition, QueueEvent};
 pub use views::{AgentSummary, CenterSummary, QueueSummary, SiteSummary};
 
 /// Caller priority given to a transferred or consulted call, so the caller who
@@ -116,31 +117,6 @@ pub struct LegSide {
     pub site: Site,
     /// The line, call or seat the leg attaches to on that node.
     pub endpoint: String,
-}
-
-/// An agent's disposition after a call, stored under the call id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Disposition {
-    /// The real call.
-    pub call: CallId,
-    /// The agent.
-    pub agent: AgentId,
-    /// Disposition code.
-    pub code: String,
-    /// Free text.
-    pub note: String,
-    /// When it was entered, ms since the epoch.
-    pub at_ms: u64,
-}
-
-/// A Router event with the real call it belongs to (the event itself names the
-/// routing id of the visit).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QueueEvent {
-    /// The real call, if the event concerns one.
-    pub call: Option<CallId>,
-    /// The Router's record.
-    pub event: Event,
 }
 
 /// What [`CallControl`] asks its shell to do, in order.

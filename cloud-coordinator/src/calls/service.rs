@@ -15,7 +15,7 @@ use std::time::Duration;
 use tandem_node::calls::{
     AgentCommand, AgentView, CallDown, CallUp, Cdr, CenterConfig, ConfigPush, ValidCenterConfig,
 };
-use tandem_node::link::now_us;
+use tandem_node::clock::Clock;
 use tandem_node::media::LegId;
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{Message, RecordKind, UploadRecord};
@@ -58,19 +58,19 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The coordinator's clock as the Router sees it.
-pub fn now() -> Timestamp {
-    Timestamp(now_us() / 1000)
+/// `clock`'s time as the Router sees it.
+fn at(clock: &dyn Clock) -> Timestamp {
+    Timestamp(clock.now_ms())
 }
 
 impl CallService {
     /// Starts with the stored configuration, if one was loaded before.
-    pub(crate) fn restore(store: &crate::store::Store) -> Self {
+    pub(crate) fn restore(store: &crate::store::Store, clock: &dyn Clock) -> Self {
         let service = CallService::default();
         match store.latest_config() {
             Ok(Some(stored)) => match ValidCenterConfig::from_postcard(&stored.body)
                 .map_err(CallError::from)
-                .and_then(|c| CallControl::new(c, stored.version, now()))
+                .and_then(|c| CallControl::new(c, stored.version, at(clock)))
             {
                 Ok(core) => {
                     *lock(&service.core) = Some(core);
@@ -92,6 +92,11 @@ impl CallService {
 }
 
 impl Coordinator {
+    /// The coordinator's clock as the Router sees it.
+    pub fn now(&self) -> Timestamp {
+        at(self.clock().as_ref())
+    }
+
     pub(super) fn calls(&self) -> &CallService {
         &self.inner.calls
     }
@@ -131,7 +136,7 @@ impl Coordinator {
             // Told back as a step of its own, every lock released.
             let _ = self.step(|cc| {
                 for leg in failed {
-                    cc.leg_failed(now(), leg);
+                    cc.leg_failed(self.now(), leg);
                 }
                 Ok(())
             });
@@ -260,7 +265,7 @@ impl Coordinator {
         let body = valid.to_postcard()?;
         let service = self.calls();
         let version = self.store().next_config_version()?;
-        let at = now();
+        let at = self.now();
         {
             let mut core = lock(&service.core);
             match core.as_mut() {
@@ -281,7 +286,7 @@ impl Coordinator {
         }
         self.store().save_config(&StoredConfig {
             version,
-            loaded_at_us: now_us(),
+            loaded_at_us: self.clock().now_us(),
             body: body.clone(),
         })?;
         let push = ConfigPush { version, body };
@@ -337,7 +342,7 @@ impl Coordinator {
     pub fn call_up(&self, node: &NodeId, site: &Site, up: CallUp) -> Result<(), CallError> {
         let span = tracing::info_span!("call_up", node = %node, site = %site);
         let _enter = span.enter();
-        self.step(|cc| cc.call_up(now(), site, up))
+        self.step(|cc| cc.call_up(self.now(), site, up))
     }
 
     /// An agent's command from the API (seat nodes come through
@@ -347,7 +352,7 @@ impl Coordinator {
         agent: AgentId,
         command: AgentCommand,
     ) -> Result<AgentView, CallError> {
-        self.step(|cc| cc.agent_command(now(), agent, command))
+        self.step(|cc| cc.agent_command(self.now(), agent, command))
     }
 
     /// An agent's current view; `None` for an agent the configuration lacks.
@@ -377,7 +382,7 @@ impl Coordinator {
         let mut summary = {
             let core = lock(&self.calls().core);
             match core.as_ref() {
-                Some(cc) => cc.summary(now(), &lines),
+                Some(cc) => cc.summary(self.now(), &lines),
                 None => CenterSummary::empty(),
             }
         };
@@ -421,7 +426,7 @@ impl Coordinator {
             self.registry().send(node, Message::Config(push));
         }
         let _ = self.step(|cc| {
-            cc.node_online(now(), site);
+            cc.node_online(self.now(), site);
             Ok(())
         });
     }
@@ -432,7 +437,7 @@ impl Coordinator {
             return;
         }
         let _ = self.step(|cc| {
-            cc.node_offline(now(), site);
+            cc.node_offline(self.now(), site);
             Ok(())
         });
     }
@@ -445,16 +450,16 @@ impl Coordinator {
                 .as_ref()
                 .and_then(|cc| cc.next_deadline());
             let wait = deadline.map_or(IDLE_TICK, |d| {
-                Duration::from_millis(d.since(now())).min(IDLE_TICK)
+                Duration::from_millis(d.since(self.now())).min(IDLE_TICK)
             });
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {
-                    let due = deadline.is_some_and(|d| d <= now());
+                    let due = deadline.is_some_and(|d| d <= self.now());
                     if due {
                         let c = self.clone();
                         let ticked = tokio::task::spawn_blocking(move || {
                             c.step(|cc| {
-                                cc.tick(now());
+                                cc.tick(c.now());
                                 Ok(())
                             })
                         })

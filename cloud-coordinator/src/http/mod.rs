@@ -32,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tandem_node::calls::{AgentCommand, AgentView, CenterConfig, ValidCenterConfig};
+use tandem_node::clock::Clock as _;
 use tandem_node::routing::{AgentId, CallId, GroupId, QueueId};
 use tokio::sync::watch;
 
@@ -97,13 +98,6 @@ pub enum DeskError {
     Unavailable(String),
 }
 
-impl Coordinator {
-    /// The call desk the HTTP API uses. Call control plugs in here.
-    pub fn call_desk(&self) -> Arc<dyn CallDesk> {
-        Arc::new(crate::calls::desk::CoordinatorDesk(self.clone()))
-    }
-}
-
 /// Seconds since the Unix epoch; injectable for tests.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -128,7 +122,7 @@ impl Default for HttpOptions {
             login_failures: 5,
             login_window: Duration::from_secs(60),
             session_check: Duration::from_secs(5),
-            clock: Arc::new(crate::now_secs),
+            clock: Arc::new(|| tandem_node_io::clock::SystemClock.now_secs()),
         }
     }
 }

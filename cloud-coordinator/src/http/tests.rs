@@ -257,7 +257,7 @@ impl Harness {
             .enroll(
                 &token,
                 [1; 32],
-                crate::now_secs(),
+                self.coordinator.now_secs(),
                 |_| Ok(id.clone()),
                 |_, _| Ok(vec![]),
             )

@@ -146,7 +146,9 @@ fn start_recording(req: RecordingRequest, engine: &SyncSender<Cmd>) {
     let mut cfg = RecorderConfig::call(SampleRate::Narrowband);
     cfg.tags
         .push(("TANDEM_CALL".to_owned(), req.call.to_string()));
-    match recorder::start(&req.dir.join(&file), cfg) {
+    // One stream per file: the call id's low bits (random) make a fine serial.
+    let serial = req.call.0 as u32;
+    match recorder::start(&req.dir.join(&file), cfg, serial) {
         Ok((tap, recording)) => {
             let cmd = Cmd::Recording {
                 call: req.call,

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tandem_hal::audio::AudioDevice;
@@ -25,17 +25,20 @@ use tandem_node::calls::{
     AgentCommand, AgentView, AnchoredCall, AnchoredParty, AnchoredState, CallDown, CallUp,
     CdrEventKind, Endpoint, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
 };
+use tandem_node::clock::SharedClock;
+use tandem_node::ids::{IdSource, TimeOrderedIds};
 use tandem_node::media::{
     CodecConfig, FrameDuration, JitterConfig, LegId, LegReceiver, LegSender, SampleRate,
 };
 use tandem_node::names::Site;
+use tandem_node::random::{SeededRng, fork};
 use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
 use tandem_node_io::media::worker::InboxReader;
 use tokio::sync::broadcast;
 
 use super::effects::{Effect, RecordingRequest};
 use super::line::{CallLine, LineOut, Sound};
-use super::local::LocalRouting;
+use super::local::{Here, LocalOut, LocalRouting};
 use super::media_tally::MediaTally;
 use super::prompts::{self, PromptStore};
 use super::{AgentViews, CallsError, Cmd, Stats};
@@ -104,6 +107,10 @@ pub(crate) struct EngineSetup {
     pub effects: std::sync::mpsc::Sender<Effect>,
     pub views: AgentViews,
     pub stats: Arc<Stats>,
+    /// The engine's time: CDR stamps, routing timers, call ids.
+    pub clock: SharedClock,
+    /// The engine's randomness (call ids), seeded by the driver.
+    pub rng: SeededRng,
 }
 
 /// Starts the engine thread.
@@ -121,13 +128,6 @@ pub(crate) fn spawn(setup: EngineSetup) -> Result<EngineHandle, CallsError> {
         tx,
         thread: Some(thread),
     })
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// An FXS port: an analog phone that is an agent's seat.
@@ -271,6 +271,7 @@ pub(crate) struct Engine {
     effects: std::sync::mpsc::Sender<Effect>,
     pub views: AgentViews,
     stats: Arc<Stats>,
+    pub clock: SharedClock,
     /// Every leg's jitter-buffer counters, summed for the coordinator.
     media_tally: MediaTally,
     out_frame: Vec<i16>,
@@ -288,18 +289,18 @@ fn map_role(role: PartyRole) -> Role {
 }
 
 impl Engine {
-    fn new(s: EngineSetup) -> Self {
+    fn new(mut s: EngineSetup) -> Self {
+        let call_ids = |rng: &mut SeededRng| {
+            let mut ids = TimeOrderedIds::new(fork(rng));
+            Box::new(move |now_ms| ids.call_id(now_ms))
+        };
         let supervisor = SupervisorConfig::for_plan(s.plan);
         let mut ports = Vec::new();
         for port in s.lines {
             match port.kind() {
                 PortKind::Fxo => {
-                    let mut line = CallLine::new(
-                        s.site.clone(),
-                        port.id(),
-                        supervisor,
-                        Box::new(super::ids::new_call_id),
-                    );
+                    let mut line =
+                        CallLine::new(s.site.clone(), port.id(), supervisor, call_ids(&mut s.rng));
                     if let Some(c) = &s.config {
                         line.set_config(c.clone());
                     }
@@ -328,7 +329,7 @@ impl Engine {
                     s.site.clone(),
                     &format!("{id}/{channel}"),
                     s.r2_spans.get(&id).copied(),
-                    Box::new(super::ids::new_call_id),
+                    call_ids(&mut s.rng),
                 );
                 if let Some(c) = &s.config {
                     line.set_config(c.clone());
@@ -397,6 +398,7 @@ impl Engine {
             effects: s.effects,
             views: s.views,
             stats: s.stats,
+            clock: s.clock,
             media_tally: MediaTally::default(),
             out_frame: vec![0; FRAME_20MS],
         }
@@ -454,7 +456,7 @@ impl Engine {
                     }
                 }
                 self.config = Some(c.clone());
-                let now = now_ms();
+                let now = self.clock.now_ms();
                 self.local.replace_config(&c, &self.site, now);
             }
             Cmd::Down(down) => self.call_down(down),
@@ -474,7 +476,7 @@ impl Engine {
     // ----------------------------------------------------------------- frames
 
     fn frame(&mut self) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let now_us = now * 1000;
         // Spans in: every channel's audio, then signalling and alarms.
         let mut span_events = Vec::new();
@@ -799,7 +801,7 @@ impl Engine {
 
     /// Adds a fact to a call's CDR.
     pub(crate) fn log(&mut self, call: CallId, kind: CdrEventKind) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if let Some((_, line)) = self.line_mut(call) {
             line.log(now, kind);
         }
@@ -807,7 +809,7 @@ impl Engine {
 
     /// Releases a call's line (message first when the reason calls for one).
     pub(crate) fn release(&mut self, call: CallId, reason: &ReleaseReason) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if let Some((i, line)) = self.line_mut(call) {
             let outs = line.release(now, reason);
             self.line_outs(i, outs);
@@ -863,7 +865,7 @@ impl Engine {
     }
 
     fn line_out(&mut self, i: usize, out: LineOut) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         match out {
             LineOut::Hook(h) => {
                 if let Port::Fxo(port, _) = &mut self.ports[i]
@@ -1068,7 +1070,7 @@ impl Engine {
         }
         let local = !matches!(at, PartyAt::Leg(..));
         c.parties.insert(party, Joined { at, agent, role });
-        c.joined_at.get_or_insert_with(now_ms);
+        c.joined_at.get_or_insert_with(|| self.clock.now_ms());
         if role == PartyRole::Held {
             let _ = c.media.play(pid, prompts::music_on_hold());
         }
@@ -1442,7 +1444,7 @@ impl Engine {
             return;
         }
         self.online = online;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if online {
             tracing::info!("WAN back: new calls go to the coordinator");
             for (agent, state) in self.local.logged_in() {
@@ -1543,7 +1545,7 @@ impl Engine {
         if self.calls.contains_key(&call) {
             return Err(format!("call {call} is already up on this gateway"));
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let i = self
             .ports
             .iter()
@@ -1602,5 +1604,153 @@ fn write_line(ports: &mut [Port], spans: &mut [SpanSlot], i: usize, frame: &[i16
             }
         }
         None => {}
+    }
+}
+
+/// The engine's side of survivable routing: it feeds [`LocalRouting`] and
+/// carries out what it answers.
+impl Engine {
+    /// Queues a call at the local router (WAN down).
+    fn route_locally(
+        &mut self,
+        call: CallId,
+        queue: QueueId,
+        priority: u8,
+        caller: Option<String>,
+        now: u64,
+    ) {
+        let here = Here {
+            config: self.config.as_ref(),
+            site: &self.site,
+        };
+        let out = self.local.route(&here, now, call, queue, priority, caller);
+        self.carry_out_local(out);
+    }
+
+    /// The caller took a callback while queued locally.
+    fn local_callback(&mut self, call: CallId, now: u64) {
+        let here = Here {
+            config: self.config.as_ref(),
+            site: &self.site,
+        };
+        let out = self.local.callback(&here, now, call);
+        self.carry_out_local(out);
+    }
+
+    /// A call's line is released: the local router forgets it.
+    fn local_call_ended(&mut self, call: CallId) {
+        let now = self.clock.now_ms();
+        let here = Here {
+            config: self.config.as_ref(),
+            site: &self.site,
+        };
+        let out = self.local.call_ended(&here, now, call);
+        self.carry_out_local(out);
+    }
+
+    /// Fires the local router's due timers.
+    fn local_tick(&mut self, now: u64) {
+        let here = Here {
+            config: self.config.as_ref(),
+            site: &self.site,
+        };
+        let out = self.local.tick(&here, now);
+        self.carry_out_local(out);
+    }
+
+    /// A local agent's button.
+    fn local_agent_command(&mut self, agent: AgentId, command: AgentCommand) {
+        let now = self.clock.now_ms();
+        let here = Here {
+            config: self.config.as_ref(),
+            site: &self.site,
+        };
+        let out = self.local.agent_command(&here, now, agent, &command);
+        self.carry_out_local(out);
+    }
+
+    /// The WAN went down: the local router takes over this box's agents and
+    /// the calls waiting in the coordinator's queue.
+    fn go_local(&mut self, now: u64) {
+        // Offers the coordinator was ringing are void now: nobody can answer them.
+        self.stop_all_rings();
+        let presence: Vec<(AgentId, AgentState)> =
+            self.presence.iter().map(|(a, s)| (*a, s.clone())).collect();
+        let here = Here {
+            config: self.config.as_ref(),
+            site: &self.site,
+        };
+        let out = self.local.take_over(&here, now, &presence);
+        self.carry_out_local(out);
+        if !self.local.running() {
+            return;
+        }
+        let calls: Vec<CallId> = self.calls.keys().copied().collect();
+        for call in calls {
+            let (routed, answered) = self.line_of(call).unwrap_or((false, false));
+            let Some(c) = self.calls.get(&call) else {
+                continue;
+            };
+            let (queue, priority, caller, announced) =
+                (c.queue, c.priority, c.caller.clone(), c.announced);
+            if answered {
+                self.log(call, CdrEventKind::WanLost);
+            } else if routed
+                && announced
+                && !self.local.owns(call)
+                && let Some(queue) = queue
+            {
+                tracing::info!(call = %call, "taking the call back from the coordinator's queue");
+                self.log(call, CdrEventKind::WanLost);
+                self.route_locally(call, queue, priority, caller, now);
+            }
+        }
+    }
+
+    /// Carries out what the local router decided, in order.
+    fn carry_out_local(&mut self, out: Vec<LocalOut>) {
+        for o in out {
+            match o {
+                LocalOut::Ring { endpoint, call } => {
+                    let caller = self.calls.get(&call).and_then(|c| c.caller.clone());
+                    self.ring(&endpoint, call, caller.as_deref());
+                }
+                LocalOut::StopRing { endpoint } => self.stop_ring(&endpoint),
+                LocalOut::Announce { call, position } => {
+                    self.play_to_caller(call, prompts::announcement(position));
+                    self.log(call, CdrEventKind::Announced { position });
+                }
+                LocalOut::OfferCallback { call } => self.offer_callback(call),
+                LocalOut::Release { call, reason } => self.release(call, &reason),
+                LocalOut::Log { call, kind } => self.log(call, kind),
+                LocalOut::QueueEvents(events) => self.effect(Effect::QueueEvents(events)),
+                LocalOut::Join {
+                    call,
+                    party,
+                    endpoint,
+                    agent,
+                } => {
+                    let joined = self.join(
+                        call,
+                        party,
+                        &Endpoint::Local(endpoint),
+                        PartyRole::Party,
+                        Some(agent),
+                    );
+                    if let Err(err) = joined {
+                        tracing::error!(call = %call, %err, "cannot join the local seat");
+                    }
+                }
+                LocalOut::Leave { call, party } => self.leave(call, party),
+                LocalOut::Hold { call, on } => self.hold(call, on),
+                LocalOut::Presence { agent, state } => {
+                    self.presence.insert(agent, state);
+                }
+                LocalOut::View { agent } => {
+                    let view = self.local_view(agent, self.local.call_of(agent));
+                    self.views.set(agent, view);
+                }
+            }
+        }
     }
 }

@@ -141,6 +141,9 @@ fn rig_with(stats: Arc<Stats>) -> Rig {
         effects,
         views: views.clone(),
         stats,
+        // The sim board paces itself in real time, so the engine does too.
+        clock: tandem_node_io::clock::SystemClock::shared(),
+        rng: tandem_node::random::seeded(1),
     })
     .unwrap();
     (engine, exchange, views, rx, media)

@@ -6,22 +6,60 @@
 //! queue when the link dropped are taken back (and stay here until they end);
 //! calls already talking carry on and are reported to the coordinator when the
 //! link returns, so it rebuilds them.
+//!
+//! [`LocalRouting`] is a component of its own: it takes inputs and answers with
+//! the [`LocalOut`]s the engine carries out (ring a seat, join it, release a
+//! call, log), so it knows nothing of the engine that owns it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use tandem_node::calls::{
-    AgentCommand, CdrEventKind, Endpoint, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
-};
+use tandem_node::calls::{AgentCommand, CdrEventKind, PartyId, ReleaseReason, ValidCenterConfig};
 use tandem_node::names::Site;
 use tandem_node::routing::{
-    ActionKind, AgentId, AgentState, CallId, Channel, EventKind, Input, OfferId, QueueId,
+    ActionKind, AgentId, AgentState, CallId, Channel, Event, EventKind, Input, OfferId, QueueId,
     RejectReason, Router, Timestamp,
 };
 
-use super::effects::Effect;
-use super::engine::Engine;
-use super::prompts;
+/// What the local router needs of the box: the last configuration and the site.
+pub(crate) struct Here<'a> {
+    pub config: Option<&'a Arc<ValidCenterConfig>>,
+    pub site: &'a Site,
+}
+
+/// What the engine does for the local router, in order.
+#[derive(Debug)]
+pub(crate) enum LocalOut {
+    /// Ring the seat `endpoint` for `call`.
+    Ring { endpoint: String, call: CallId },
+    /// Stop ringing the seat `endpoint`.
+    StopRing { endpoint: String },
+    /// Tell the caller their queue position.
+    Announce { call: CallId, position: u32 },
+    /// Offer the caller a callback.
+    OfferCallback { call: CallId },
+    /// Release the call's line.
+    Release { call: CallId, reason: ReleaseReason },
+    /// Add to the call's CDR.
+    Log { call: CallId, kind: CdrEventKind },
+    /// Routing events for the outbox.
+    QueueEvents(Vec<Event>),
+    /// Join the seat `endpoint` of `agent` into the call.
+    Join {
+        call: CallId,
+        party: PartyId,
+        endpoint: String,
+        agent: AgentId,
+    },
+    /// Take the party out of the call.
+    Leave { call: CallId, party: PartyId },
+    /// Hold or resume the call.
+    Hold { call: CallId, on: bool },
+    /// The agent's state as the engine remembers it for hand-overs.
+    Presence { agent: AgentId, state: AgentState },
+    /// The agent's view changed.
+    View { agent: AgentId },
+}
 
 /// The local router and what the engine tracks around it.
 #[derive(Default)]
@@ -44,15 +82,15 @@ impl LocalRouting {
             || self.wrapping.contains_key(&agent)
     }
 
-    fn ensure(&mut self, config: Option<&Arc<ValidCenterConfig>>, site: &Site, now: u64) -> bool {
+    fn ensure(&mut self, here: &Here<'_>, now: u64) -> bool {
         if self.router.is_some() {
             return true;
         }
-        let Some(config) = config else {
+        let Some(config) = here.config else {
             tracing::warn!("no configuration: cannot route locally");
             return false;
         };
-        let routing = config.local_routing(site);
+        let routing = config.local_routing(here.site);
         self.agents = routing.agents.iter().map(|a| a.id).collect();
         match Router::new(routing, Timestamp(now)) {
             Ok(r) => {
@@ -101,47 +139,47 @@ impl LocalRouting {
     }
 
     /// The call `agent` is busy with locally.
-    fn call_of(&self, agent: AgentId) -> Option<CallId> {
+    pub fn call_of(&self, agent: AgentId) -> Option<CallId> {
         self.talking
             .get(&agent)
             .or_else(|| self.offers.get(&agent).map(|(_, c)| c))
             .or_else(|| self.wrapping.get(&agent))
             .copied()
     }
-}
 
-/// The party id a local agent gets in a locally routed call (0 is the line).
-fn party_of(agent: AgentId) -> PartyId {
-    PartyId(agent.0.saturating_add(1))
-}
+    /// Whether the local router runs (it starts with the first call or
+    /// hand-over that needs it, given a configuration).
+    pub fn running(&self) -> bool {
+        self.router.is_some()
+    }
 
-impl Engine {
-    fn router_input(&mut self, now: u64, input: Input) -> bool {
-        if !self.local.ensure(self.config.as_ref(), &self.site, now) {
+    fn input(&mut self, here: &Here<'_>, now: u64, input: Input, out: &mut Vec<LocalOut>) -> bool {
+        if !self.ensure(here, now) {
             return false;
         }
-        let Some(r) = &mut self.local.router else {
+        let Some(r) = &mut self.router else {
             return false;
         };
-        if let Err(err) = r.handle(Timestamp(now), input) {
+        let taken = r.handle(Timestamp(now), input);
+        if let Err(err) = &taken {
             tracing::warn!(%err, "local router refused");
-            self.pump();
-            return false;
         }
-        self.pump();
-        true
+        self.pump(here, out);
+        taken.is_ok()
     }
 
     /// Queues a call at the local router (WAN down).
-    pub(crate) fn route_locally(
+    pub fn route(
         &mut self,
+        here: &Here<'_>,
+        now: u64,
         call: CallId,
         queue: QueueId,
         priority: u8,
         caller: Option<String>,
-        now: u64,
-    ) {
-        self.local.calls.insert(call);
+    ) -> Vec<LocalOut> {
+        let mut out = Vec::new();
+        self.calls.insert(call);
         let input = Input::CallArrived {
             call,
             queue,
@@ -149,104 +187,94 @@ impl Engine {
             priority,
             channel: Channel::Voice,
         };
-        if !self.router_input(now, input) {
-            self.local.calls.remove(&call);
-            self.release(call, &ReleaseReason::QueueFull);
+        if !self.input(here, now, input, &mut out) {
+            self.calls.remove(&call);
+            out.push(LocalOut::Release {
+                call,
+                reason: ReleaseReason::QueueFull,
+            });
         }
+        out
     }
 
     /// The caller took a callback while queued locally.
-    pub(crate) fn local_callback(&mut self, call: CallId, now: u64) {
-        if self.local.calls.contains(&call) {
-            self.router_input(now, Input::CallbackRequested { call });
+    pub fn callback(&mut self, here: &Here<'_>, now: u64, call: CallId) -> Vec<LocalOut> {
+        let mut out = Vec::new();
+        if self.calls.contains(&call) {
+            self.input(here, now, Input::CallbackRequested { call }, &mut out);
         }
+        out
     }
 
     /// A call's line is released: the local router forgets it.
-    pub(crate) fn local_call_ended(&mut self, call: CallId) {
-        if !self.local.calls.remove(&call) {
-            return;
+    pub fn call_ended(&mut self, here: &Here<'_>, now: u64, call: CallId) -> Vec<LocalOut> {
+        let mut out = Vec::new();
+        if !self.calls.remove(&call) {
+            return out;
         }
-        let now = super::engine::now_ms();
-        let talking = self
-            .local
-            .talking
-            .iter()
-            .find(|(_, c)| **c == call)
-            .map(|(a, _)| *a);
-        let input = match talking {
-            Some(_) => Input::CallEnded { call },
-            None => Input::CallAbandoned { call },
+        let talking = self.talking.values().any(|c| *c == call);
+        let input = if talking {
+            Input::CallEnded { call }
+        } else {
+            Input::CallAbandoned { call }
         };
-        self.router_input(now, input);
+        self.input(here, now, input, &mut out);
+        out
     }
 
     /// Fires the local router's due timers (offer timeouts, announcements).
-    pub(crate) fn local_tick(&mut self, now: u64) {
+    pub fn tick(&mut self, here: &Here<'_>, now: u64) -> Vec<LocalOut> {
+        let mut out = Vec::new();
         let due = self
-            .local
             .router
             .as_ref()
             .and_then(|r| r.next_deadline())
             .is_some_and(|d| d.0 <= now);
         if due {
-            self.router_input(now, Input::Tick);
+            self.input(here, now, Input::Tick, &mut out);
         }
+        out
     }
 
-    /// The WAN went down: the local router takes over this box's agents and
-    /// the calls waiting in the coordinator's queue.
-    pub(crate) fn go_local(&mut self, now: u64) {
-        // Offers the coordinator was ringing are void now: nobody can answer them.
-        self.stop_all_rings();
-        if !self.local.ensure(self.config.as_ref(), &self.site, now) {
-            return;
+    /// The WAN went down: the local router takes over this box's agents, as
+    /// `presence` (the engine's last known states) has them.
+    pub fn take_over(
+        &mut self,
+        here: &Here<'_>,
+        now: u64,
+        presence: &[(AgentId, AgentState)],
+    ) -> Vec<LocalOut> {
+        let mut out = Vec::new();
+        if !self.ensure(here, now) {
+            return out;
         }
-        let presence: Vec<(AgentId, AgentState)> = self
-            .presence
-            .iter()
-            .filter(|(a, _)| self.local.agents.contains(a))
-            .map(|(a, s)| (*a, s.clone()))
-            .collect();
         for (agent, state) in presence {
-            if state == AgentState::LoggedOut
-                || self.local.agent_state(agent) != Some(AgentState::LoggedOut)
+            let (agent, state) = (*agent, state.clone());
+            if !self.agents.contains(&agent)
+                || state == AgentState::LoggedOut
+                || self.agent_state(agent) != Some(AgentState::LoggedOut)
             {
                 continue;
             }
-            self.router_input(now, Input::AgentLogin { agent });
+            self.input(here, now, Input::AgentLogin { agent }, &mut out);
             if matches!(state, AgentState::Ready | AgentState::Reserved) {
-                self.router_input(now, Input::AgentReady { agent });
+                self.input(here, now, Input::AgentReady { agent }, &mut out);
             }
-            let view = self.local_view(agent, None);
-            self.views.set(agent, view);
+            out.push(LocalOut::View { agent });
         }
-        let calls: Vec<CallId> = self.calls.keys().copied().collect();
-        for call in calls {
-            let (routed, answered) = self.line_of(call).unwrap_or((false, false));
-            let Some(c) = self.calls.get(&call) else {
-                continue;
-            };
-            let (queue, priority, caller, announced) =
-                (c.queue, c.priority, c.caller.clone(), c.announced);
-            if answered {
-                self.log(call, CdrEventKind::WanLost);
-            } else if routed
-                && announced
-                && !self.local.calls.contains(&call)
-                && let Some(queue) = queue
-            {
-                tracing::info!(call = %call, "taking the call back from the coordinator's queue");
-                self.log(call, CdrEventKind::WanLost);
-                self.route_locally(call, queue, priority, caller, now);
-            }
-        }
+        out
     }
 
     /// A local agent's button.
-    pub(crate) fn local_agent_command(&mut self, agent: AgentId, command: AgentCommand) {
-        let now = super::engine::now_ms();
-        let input = match &command {
+    pub fn agent_command(
+        &mut self,
+        here: &Here<'_>,
+        now: u64,
+        agent: AgentId,
+        command: &AgentCommand,
+    ) -> Vec<LocalOut> {
+        let mut out = Vec::new();
+        let input = match command {
             AgentCommand::Login => Some(Input::AgentLogin { agent }),
             AgentCommand::Logout => Some(Input::AgentLogout { agent }),
             AgentCommand::Ready => Some(Input::AgentReady { agent }),
@@ -255,19 +283,17 @@ impl Engine {
                 reason: reason.clone(),
             }),
             AgentCommand::Answer => self
-                .local
                 .offers
                 .get(&agent)
                 .map(|(offer, _)| Input::OfferAccepted { offer: *offer }),
             AgentCommand::Reject => self
-                .local
                 .offers
                 .get(&agent)
                 .map(|(offer, _)| Input::OfferRejected { offer: *offer }),
             AgentCommand::Hold | AgentCommand::Resume => {
-                self.local.talking.get(&agent).copied().map(|call| {
-                    let on = command == AgentCommand::Hold;
-                    self.hold(call, on);
+                self.talking.get(&agent).copied().map(|call| {
+                    let on = *command == AgentCommand::Hold;
+                    out.push(LocalOut::Hold { call, on });
                     if on {
                         Input::CallHeld { call }
                     } else {
@@ -275,12 +301,11 @@ impl Engine {
                     }
                 })
             }
-            AgentCommand::Hangup => self.local.talking.get(&agent).copied().map(|call| {
-                self.local.calls.remove(&call);
+            AgentCommand::Hangup => self.talking.get(&agent).copied().map(|call| {
+                self.calls.remove(&call);
                 Input::CallEnded { call }
             }),
             AgentCommand::WrapUp { .. } => self
-                .local
                 .wrapping
                 .get(&agent)
                 .map(|call| Input::WrapUpDone { agent, call: *call }),
@@ -289,33 +314,39 @@ impl Engine {
                 None
             }
         };
-        let hung_up = match (&command, &input) {
+        let hung_up = match (command, &input) {
             (AgentCommand::Hangup, Some(Input::CallEnded { call })) => Some(*call),
             _ => None,
         };
         match input {
             Some(input) => {
-                self.router_input(now, input);
+                self.input(here, now, input, &mut out);
             }
             None => tracing::info!(command = ?command, "agent command has nothing to act on"),
         }
         if let Some(call) = hung_up {
-            self.leave(call, party_of(agent));
-            self.release(call, &ReleaseReason::AgentHungUp(agent));
+            out.push(LocalOut::Leave {
+                call,
+                party: party_of(agent),
+            });
+            out.push(LocalOut::Release {
+                call,
+                reason: ReleaseReason::AgentHungUp(agent),
+            });
         }
-        let view = self.local_view(agent, self.local.call_of(agent));
-        self.views.set(agent, view);
+        out.push(LocalOut::View { agent });
+        out
     }
 
-    /// Carries out what the local router decided.
-    fn pump(&mut self) {
-        let Some(r) = &mut self.local.router else {
+    /// Turns what the local router decided into [`LocalOut`]s.
+    fn pump(&mut self, here: &Here<'_>, out: &mut Vec<LocalOut>) {
+        let Some(r) = &mut self.router else {
             return;
         };
         let actions = r.drain_actions();
         let events = r.drain_events();
         if !events.is_empty() {
-            self.effect(Effect::QueueEvents(events.clone()));
+            out.push(LocalOut::QueueEvents(events.clone()));
         }
         let mut touched = BTreeSet::new();
         for a in actions {
@@ -324,101 +355,99 @@ impl Engine {
                     offer, call, agent, ..
                 } => {
                     touched.insert(agent);
-                    self.local.offers.insert(agent, (offer, call));
-                    let caller = self.calls.get(&call).and_then(|c| c.caller.clone());
-                    if let Some(ep) = self.seat_here(agent) {
-                        self.ring(&ep, call, caller.as_deref());
+                    self.offers.insert(agent, (offer, call));
+                    if let Some(endpoint) = seat_here(here, agent) {
+                        out.push(LocalOut::Ring { endpoint, call });
                     }
                 }
                 ActionKind::CancelOffer { agent, offer, .. } => {
                     touched.insert(agent);
-                    if self
-                        .local
-                        .offers
-                        .get(&agent)
-                        .is_some_and(|(o, _)| *o == offer)
-                    {
-                        self.local.offers.remove(&agent);
+                    if self.offers.get(&agent).is_some_and(|(o, _)| *o == offer) {
+                        self.offers.remove(&agent);
                     }
-                    if let Some(ep) = self.seat_here(agent) {
-                        self.stop_ring(&ep);
+                    if let Some(endpoint) = seat_here(here, agent) {
+                        out.push(LocalOut::StopRing { endpoint });
                     }
                 }
                 ActionKind::Announce { call, position, .. } => {
-                    self.play_to_caller(call, prompts::announcement(position));
-                    self.log(call, CdrEventKind::Announced { position });
+                    out.push(LocalOut::Announce { call, position });
                 }
-                ActionKind::OfferCallback { call, .. } => self.offer_callback(call),
+                ActionKind::OfferCallback { call, .. } => {
+                    out.push(LocalOut::OfferCallback { call });
+                }
                 ActionKind::Overflow { .. } => {}
                 ActionKind::Reject { call, reason } => {
-                    self.local.calls.remove(&call);
+                    self.calls.remove(&call);
                     let reason = match reason {
                         RejectReason::Blacklisted => ReleaseReason::Blacklisted,
                         RejectReason::QueueFull => ReleaseReason::QueueFull,
                     };
-                    self.release(call, &reason);
+                    out.push(LocalOut::Release { call, reason });
                 }
             }
         }
         for e in events {
+            let log = |call, kind| LocalOut::Log { call, kind };
             match e.kind {
                 EventKind::Queued { call, queue, .. } => {
-                    self.log(call, CdrEventKind::Queued { queue, local: true });
+                    out.push(log(call, CdrEventKind::Queued { queue, local: true }));
                 }
                 EventKind::Offered { call, agent, .. } => {
-                    self.log(call, CdrEventKind::Offered { agent });
+                    out.push(log(call, CdrEventKind::Offered { agent }));
                 }
                 EventKind::OfferEnded {
                     call, agent, how, ..
-                } => self.log(call, CdrEventKind::OfferEnded { agent, how }),
+                } => out.push(log(call, CdrEventKind::OfferEnded { agent, how })),
                 EventKind::Answered { call, agent, .. } => {
                     touched.insert(agent);
-                    self.local.offers.remove(&agent);
-                    self.local.talking.insert(agent, call);
-                    self.log(call, CdrEventKind::Answered { agent });
-                    if let Some(ep) = self.seat_here(agent) {
-                        self.stop_ring(&ep);
-                        let joined = self.join(
+                    self.offers.remove(&agent);
+                    self.talking.insert(agent, call);
+                    out.push(log(call, CdrEventKind::Answered { agent }));
+                    if let Some(endpoint) = seat_here(here, agent) {
+                        out.push(LocalOut::StopRing {
+                            endpoint: endpoint.clone(),
+                        });
+                        out.push(LocalOut::Join {
                             call,
-                            party_of(agent),
-                            &Endpoint::Local(ep),
-                            PartyRole::Party,
-                            Some(agent),
-                        );
-                        if let Err(err) = joined {
-                            tracing::error!(call = %call, %err, "cannot join the local seat");
-                        }
+                            party: party_of(agent),
+                            endpoint,
+                            agent,
+                        });
                     }
                 }
                 EventKind::Ended { call, agent, .. } => {
                     touched.insert(agent);
-                    self.local.talking.remove(&agent);
-                    self.local.wrapping.insert(agent, call);
-                    self.leave(call, party_of(agent));
+                    self.talking.remove(&agent);
+                    self.wrapping.insert(agent, call);
+                    out.push(LocalOut::Leave {
+                        call,
+                        party: party_of(agent),
+                    });
                 }
                 EventKind::Completed { agent, .. } => {
                     touched.insert(agent);
-                    self.local.wrapping.remove(&agent);
+                    self.wrapping.remove(&agent);
                 }
                 EventKind::AgentStateChanged { agent, state } => {
                     touched.insert(agent);
-                    self.presence.insert(agent, state);
+                    out.push(LocalOut::Presence { agent, state });
                 }
                 _ => {}
             }
         }
-        for agent in touched {
-            let view = self.local_view(agent, self.local.call_of(agent));
-            self.views.set(agent, view);
-        }
+        out.extend(touched.into_iter().map(|agent| LocalOut::View { agent }));
     }
+}
 
-    /// `agent`'s seat endpoint, if it is on this box.
-    fn seat_here(&self, agent: AgentId) -> Option<String> {
-        self.config
-            .as_ref()
-            .and_then(|c| c.seat_of(agent))
-            .filter(|s| s.site == self.site)
-            .map(|s| s.endpoint.clone())
-    }
+/// `agent`'s seat endpoint, if it is on this box.
+fn seat_here(here: &Here<'_>, agent: AgentId) -> Option<String> {
+    here.config
+        .and_then(|c| c.seat_of(agent))
+        .filter(|s| s.site == *here.site)
+        .map(|s| s.endpoint.clone())
+}
+
+/// The party id a local agent gets in a locally routed call (0 is the line).
+fn party_of(agent: AgentId) -> PartyId {
+    PartyId(agent.0.saturating_add(1))
 }

@@ -31,7 +31,6 @@ pub mod effects;
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;
-pub mod ids;
 pub mod line;
 mod local;
 mod media_tally;

@@ -334,14 +334,19 @@ impl Recording {
     }
 }
 
-/// Starts recording to `path`: returns the audio thread's tap and the recorder.
-pub fn start(path: &Path, cfg: RecorderConfig) -> Result<(RecordingTap, Recording), RecorderError> {
+/// Starts recording to `path` as Ogg stream `serial` (the caller chooses it, so
+/// a recording's bytes depend on no global randomness): returns the audio
+/// thread's tap and the recorder.
+pub fn start(
+    path: &Path,
+    cfg: RecorderConfig,
+    serial: u32,
+) -> Result<(RecordingTap, Recording), RecorderError> {
     let io = |source| RecorderError::Io {
         path: path.to_owned(),
         source,
     };
     let file = File::create(path).map_err(io)?;
-    let serial: u32 = rand::random();
     let writer = OggOpusWriter::new(file, &cfg, serial).map_err(|e| with_path(e, path))?;
     let frame = cfg.frame.samples(cfg.rate);
     let (tx, rx) = sync_channel(cfg.queue_frames.max(1));

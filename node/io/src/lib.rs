@@ -4,10 +4,13 @@
 //! call-control contract and depends on no runtime, socket or database crate, so
 //! the compiler keeps it pure. Everything that touches the outside world lives
 //! here, thin: the QUIC link with its TLS identities, media datagrams on a quinn
-//! connection, the audio thread (real clock), redb helpers and log set-up.
+//! connection, the audio thread, the real clock and OS seeds, redb helpers and
+//! log set-up.
 //! quinn-proto / quinn is the model of the split.
 
+pub mod clock;
 pub mod link;
 pub mod logging;
 pub mod media;
+pub mod random;
 pub mod storage;

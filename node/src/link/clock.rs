@@ -7,15 +7,6 @@
 
 use crate::proto::HeartbeatAck;
 use std::collections::VecDeque;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Wall clock in microseconds since the Unix epoch (0 if the clock is before 1970).
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
 
 /// What a session knows about its link at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

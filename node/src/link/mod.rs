@@ -12,7 +12,7 @@ pub mod identity;
 pub mod token;
 
 pub use backoff::Backoff;
-pub use clock::{ClockSync, LinkHealth, now_us};
+pub use clock::{ClockSync, LinkHealth};
 pub use identity::CaFingerprint;
 pub use token::{EnrollToken, TokenError};
 

@@ -5,9 +5,11 @@ use anyhow::{Result, bail};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tandem_coordinator::Coordinator;
-use tandem_node::link::{COORDINATOR_SERVER_NAME, now_us};
+use tandem_node::clock::Clock;
+use tandem_node::link::COORDINATOR_SERVER_NAME;
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{EnrollRequest, EnrollResult, Heartbeat, Hello, Message};
+use tandem_node_io::clock::SystemClock;
 use tandem_node_io::link::tls::enrolled_client_config;
 use tandem_node_io::link::{ControlStream, NodeKey};
 use tokio::sync::{mpsc, oneshot};
@@ -98,7 +100,7 @@ async fn node_loop(
                 let Ok(env) = received else { return };
                 match env.message {
                     Message::Heartbeat(hb) => {
-                        let ack = Message::HeartbeatAck(hb.ack(now_us()));
+                        let ack = Message::HeartbeatAck(hb.ack(SystemClock.now_us()));
                         if control.send(&ack).await.is_err() {
                             return;
                         }
@@ -118,7 +120,7 @@ async fn node_loop(
             Some(reply) = pings.recv(), if waiting.is_none() => {
                 seq += 1;
                 let at = Instant::now();
-                let hb = Message::Heartbeat(Heartbeat { seq, sent_us: now_us() });
+                let hb = Message::Heartbeat(Heartbeat { seq, sent_us: SystemClock.now_us() });
                 if control.send(&hb).await.is_err() {
                     let _ = reply.send(None);
                     return;
