@@ -7,6 +7,7 @@
 pub mod calls;
 pub mod inventory;
 pub mod ivr;
+pub mod limits;
 pub mod link;
 pub mod logging;
 pub mod media;

@@ -169,8 +169,11 @@ fn supervised(command: &AgentCommand) -> Option<AgentId> {
     }
 }
 
-/// Field checks call control would otherwise have to repeat.
+/// Field checks call control would otherwise have to repeat, and the length
+/// limits of [`tandem_node::limits`].
 fn check_command(command: &AgentCommand) -> Result<(), ApiError> {
+    tandem_node::limits::check_agent_command(command)
+        .map_err(|e| ApiError::field(UNPROCESSABLE, e.field, e.problem))?;
     let empty = |field: &str| {
         Err(ApiError::field(
             UNPROCESSABLE,
