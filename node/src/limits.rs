@@ -193,8 +193,8 @@ mod tests {
     use crate::ivr::MAX_EVENTS;
     use crate::names::Site;
     use crate::proto::{
-        FrameDecoder, LegOpen, Message, RecordKind, UploadRecord, decode_envelope,
-        encode_envelope, encode_frame,
+        FrameDecoder, LegOpen, Message, RecordKind, UploadRecord, decode_envelope, encode_envelope,
+        encode_frame,
     };
     use crate::routing::{AgentId, BlacklistAction, BlacklistRule, CallId, NumberPattern, QueueId};
     use proptest::prelude::*;
@@ -346,11 +346,13 @@ mod tests {
                 caller: Some(number()),
                 ..AgentView::default()
             },
-            refused: Some(LimitError {
-                field: "WrapUp.note".into(),
-                problem: format!("{} bytes long, at most {MAX_NOTE} allowed", usize::MAX),
-            }
-            .to_string()),
+            refused: Some(
+                LimitError {
+                    field: "WrapUp.note".into(),
+                    problem: format!("{} bytes long, at most {MAX_NOTE} allowed", usize::MAX),
+                }
+                .to_string(),
+            ),
         })));
         fits(Message::LegOpen(LegOpen {
             leg: u32::MAX,

@@ -29,10 +29,7 @@ pub enum LinkError {
     /// A message of ours could not be encoded into one frame (too large): nothing
     /// was written, so the stream is intact and the session may go on.
     #[error("{kind} not sent: {problem}")]
-    Unsendable {
-        kind: &'static str,
-        problem: String,
-    },
+    Unsendable { kind: &'static str, problem: String },
 }
 
 impl LinkError {
