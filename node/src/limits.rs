@@ -31,6 +31,9 @@ pub const MAX_CONFIG_LIST: usize = 2_000;
 /// at most 255 digits) travel in one frame with the call, so flows stay smaller
 /// than other lists.
 pub const MAX_IVR_NODES: usize = 200;
+/// Longest refusal text sent to an agent's seat (`AgentUpdate.refused`); a
+/// longer one is cut ([`clip`]), as it is built from other values.
+pub const MAX_REFUSAL: usize = 512;
 /// Most records in one upload from a gateway's outbox.
 pub const MAX_UPLOAD_BATCH: usize = 256;
 /// Most record body bytes in one upload (a single larger record travels alone).
@@ -62,6 +65,35 @@ pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), LimitError
         });
     }
     Ok(())
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, ending in `…`
+/// when cut: for texts this node builds from values it does not control.
+pub fn clip(mut text: String, max: usize) -> String {
+    const MORE: &str = "…";
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max.saturating_sub(MORE.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(MORE);
+    text
+}
+
+/// A caller number as a line delivered it, or `None` (withheld) when it is
+/// longer than [`MAX_NUMBER`]: no real number is, and it travels with the call.
+pub fn caller_number(number: String) -> Option<String> {
+    if number.len() > MAX_NUMBER {
+        tracing::warn!(
+            len = number.len(),
+            "caller number over {MAX_NUMBER} bytes treated as withheld"
+        );
+        return None;
+    }
+    Some(number)
 }
 
 /// Checks the free-text fields of an agent's command: from the web desktop (the
@@ -273,6 +305,21 @@ mod tests {
     }
 
     #[test]
+    fn clipped_texts_stay_within_their_limit_on_a_character_boundary() {
+        assert_eq!(clip("short".into(), MAX_REFUSAL), "short");
+        for len in [MAX_REFUSAL, MAX_REFUSAL + 1, 10 * MAX_REFUSAL] {
+            let cut = clip(text(len), MAX_REFUSAL);
+            assert!(cut.len() <= MAX_REFUSAL, "{len}: {}", cut.len());
+            assert!(len == MAX_REFUSAL || cut.ends_with('…'));
+        }
+        assert_eq!(
+            caller_number("9".repeat(MAX_NUMBER)),
+            Some("9".repeat(MAX_NUMBER))
+        );
+        assert_eq!(caller_number("9".repeat(MAX_NUMBER + 1)), None);
+    }
+
+    #[test]
     fn one_byte_more_is_refused_naming_the_field() {
         let too_long = [
             (
@@ -346,13 +393,7 @@ mod tests {
                 caller: Some(number()),
                 ..AgentView::default()
             },
-            refused: Some(
-                LimitError {
-                    field: "WrapUp.note".into(),
-                    problem: format!("{} bytes long, at most {MAX_NOTE} allowed", usize::MAX),
-                }
-                .to_string(),
-            ),
+            refused: Some(clip("refusé ".repeat(MAX_REFUSAL), MAX_REFUSAL)),
         })));
         fits(Message::LegOpen(LegOpen {
             leg: u32::MAX,
