@@ -34,6 +34,10 @@ pub const MAX_IVR_NODES: usize = 200;
 /// Longest refusal text sent to an agent's seat (`AgentUpdate.refused`); a
 /// longer one is cut ([`clip`]), as it is built from other values.
 pub const MAX_REFUSAL: usize = 512;
+/// Most entries of a CDR's timeline, and of its IVR path: a call that loops in
+/// its IVR or is offered for hours keeps its first ones, so one CDR always fits
+/// one upload frame.
+pub const MAX_CDR_EVENTS: usize = 512;
 /// Most records in one upload from a gateway's outbox.
 pub const MAX_UPLOAD_BATCH: usize = 256;
 /// Most record body bytes in one upload (a single larger record travels alone).
@@ -416,6 +420,48 @@ mod tests {
         fits(Message::Upload { records });
         fits(Message::UploadAck {
             seqs: vec![u64::MAX; MAX_UPLOAD_BATCH],
+        });
+    }
+
+    #[test]
+    fn the_largest_cdr_fits_one_upload_alone() {
+        use crate::calls::{Cdr, CdrEvent, CdrEventKind, EndCause, Hangup};
+        let cdr = Cdr {
+            call: CallId(u64::MAX),
+            site: site(),
+            line: text(MAX_CONFIG_TEXT),
+            outbound: true,
+            number: Some(number()),
+            started_us: u64::MAX,
+            answered_us: Some(u64::MAX),
+            ended_us: u64::MAX,
+            hangup: Hangup::Agent(AgentId(u32::MAX)),
+            cause: EndCause::LineFault(text(MAX_REFUSAL)),
+            ivr_path: vec![text(MAX_CONFIG_TEXT); MAX_CDR_EVENTS],
+            queue: Some(QueueId(u32::MAX)),
+            agents: (0..MAX_CONFIG_LIST as u32)
+                .map(|a| AgentId(u32::MAX - a))
+                .collect(),
+            recording: Some(text(MAX_CONFIG_TEXT)),
+            events: vec![
+                CdrEvent {
+                    at_us: u64::MAX,
+                    kind: CdrEventKind::Ivr {
+                        node: text(MAX_CONFIG_TEXT),
+                    },
+                };
+                MAX_CDR_EVENTS
+            ],
+        };
+        let body = cdr.to_record();
+        assert!(body.len() > MAX_UPLOAD_BATCH_BYTES / 2, "{}", body.len());
+        fits(Message::Upload {
+            records: vec![UploadRecord {
+                seq: u64::MAX,
+                kind: RecordKind::Cdr,
+                created_at_us: u64::MAX,
+                body,
+            }],
         });
     }
 

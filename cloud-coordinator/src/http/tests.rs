@@ -1738,8 +1738,10 @@ async fn values_over_their_limits_and_unbounded_reads_get_422_naming_the_field()
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
-    // Reads bounded in time range and rows.
+    // Reads bounded in time range and rows (a new session: the first one
+    // idled out over those 40 days).
     h.advance(40 * 86_400);
+    let admin = h.token(Role::Admin);
     for (query, field) in [
         ("/api/v1/agents/1/stats?since=0", "since"),
         ("/api/v1/history?number=5551&limit=101", "limit"),
