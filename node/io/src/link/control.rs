@@ -1,9 +1,9 @@
 //! The control stream of a session: framed, versioned messages over one QUIC
 //! bidirectional stream.
 
-use crate::proto::{
+use tandem_node::proto::{
     Envelope, FrameDecoder, FrameError, Message, MsgId, ProtoError, RejectReason, decode_envelope,
-    encode_envelope, encode_frame,
+    encode_envelope, encode_frame, kind_name,
 };
 
 /// Why a session's link failed.
@@ -91,7 +91,7 @@ impl ControlStream {
     /// frame is dropped with an error in the log instead of ending the session:
     /// the other traffic of the link (calls, heartbeats, uploads) goes on, and the
     /// message is lost as if the network had lost it. Entry points refuse values
-    /// over the limits of [`crate::limits`], so this is the last line of defence,
+    /// over the limits of [`tandem_node::limits`], so this is the last line of defence,
     /// never the way a long value is noticed.
     pub async fn send_or_skip(&mut self, message: &Message) -> Result<Option<MsgId>, LinkError> {
         match self.send(message).await {
@@ -200,28 +200,5 @@ impl ControlStream {
         // Finishing an already-closed stream is not an error worth reporting.
         let _ = self.send.finish();
         let _ = tokio::time::timeout(limit, self.send.stopped()).await;
-    }
-}
-
-/// Short name of a message for logs and errors.
-pub fn kind_name(message: &Message) -> &'static str {
-    match message {
-        Message::VersionUnsupported { .. } => "VersionUnsupported",
-        Message::Reject { .. } => "Reject",
-        Message::EnrollRequest(_) => "EnrollRequest",
-        Message::EnrollResult(_) => "EnrollResult",
-        Message::Hello(_) => "Hello",
-        Message::Welcome(_) => "Welcome",
-        Message::Heartbeat(_) => "Heartbeat",
-        Message::HeartbeatAck(_) => "HeartbeatAck",
-        Message::Goodbye(_) => "Goodbye",
-        Message::LegOpen(_) => "LegOpen",
-        Message::LegClose { .. } => "LegClose",
-        Message::Upload { .. } => "Upload",
-        Message::UploadAck { .. } => "UploadAck",
-        Message::Config(_) => "Config",
-        Message::CallUp(_) => "CallUp",
-        Message::CallDown(_) => "CallDown",
-        Message::MediaStats(_) => "MediaStats",
     }
 }
