@@ -132,7 +132,7 @@ fn cdr_index(c: &mut Criterion) {
     );
     let caller = number(50_000);
     let day = FIRST_DAY_US + 50 * DAY_US..FIRST_DAY_US + 51 * DAY_US;
-    let history = store.latest_cdrs_of(&caller, HISTORY).expect("history");
+    let history = store.latest_cdrs_of(&caller, 0, HISTORY).expect("history");
     assert_eq!(history, history_scan(&store, &nodes, &caller));
     assert_eq!(history.len(), (DAYS * PER_DAY / NUMBERS) as usize);
     let page = store
@@ -145,7 +145,7 @@ fn cdr_index(c: &mut Criterion) {
         black_box(history_scan(&store, &nodes, &caller));
     });
     let history_new = mean(2_000, || {
-        black_box(store.latest_cdrs_of(&caller, HISTORY).expect("history"));
+        black_box(store.latest_cdrs_of(&caller, 0, HISTORY).expect("history"));
     });
     let page_old = mean(5, || {
         black_box(page_scan(&store, &nodes, day.clone()));
@@ -175,7 +175,7 @@ fn cdr_index(c: &mut Criterion) {
     let mut g = c.benchmark_group("cdr_index_100k");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     g.bench_function("history_index", |b| {
-        b.iter(|| store.latest_cdrs_of(&caller, HISTORY).expect("history"))
+        b.iter(|| store.latest_cdrs_of(&caller, 0, HISTORY).expect("history"))
     });
     g.bench_function("history_full_scan", |b| {
         b.iter(|| history_scan(&store, &nodes, &caller))

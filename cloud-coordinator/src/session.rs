@@ -350,7 +350,7 @@ async fn run(
                     }),
                 };
                 if let Some(reply) = reply
-                    && let Err(e) = control.send(&reply).await
+                    && let Err(e) = control.send_or_skip(&reply).await
                 {
                     return Ended::Link(e);
                 }
@@ -365,7 +365,9 @@ async fn run(
             Some(command) = commands.recv() => match command {
                 SessionCommand::Goodbye(reason) => return Ended::Kicked(reason),
                 SessionCommand::Send(message) => {
-                    if let Err(e) = control.send(&message).await {
+                    // A message too large for a frame is dropped and logged; the
+                    // node keeps its link (see `ControlStream::send_or_skip`).
+                    if let Err(e) = control.send_or_skip(&message).await {
                         return Ended::Link(e);
                     }
                 }

@@ -23,7 +23,7 @@ use tandem_node::link::EnrollToken;
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{EnrollRefusal, RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
-use tandem_node::routing::Event;
+use tandem_node::routing::{CallId, Event};
 use tandem_node_io::storage::{DbError, read_table};
 
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
@@ -62,6 +62,63 @@ const CURSOR_VERSION: u8 = 1;
 /// Center configurations by version (1, 2, …): the latest is in force.
 const CONFIGS: TableDefinition<u64, &[u8]> = TableDefinition::new("center_configs");
 const CONFIG_RECORD_VERSION: u8 = 1;
+
+/// Which stored configuration versions are kept: every form save stores a whole
+/// configuration (up to [`tandem_node::limits::MAX_CONFIG_BYTES`]), so without
+/// pruning the table grows by that much per click.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigRetention {
+    /// The latest this many versions are always kept.
+    pub keep_last: usize,
+    /// Older ones: the last version of each day (UTC) of this many days back
+    /// from the newest is kept, the rest removed.
+    pub daily_days: u64,
+}
+
+/// The retention the coordinator applies: the last 50 versions, and one a day
+/// for 90 days.
+pub const CONFIG_RETENTION: ConfigRetention = ConfigRetention {
+    keep_last: 50,
+    daily_days: 90,
+};
+
+const DAY_US: u64 = 86_400_000_000;
+
+impl ConfigRetention {
+    /// The versions to remove from `stored` ((version, day loaded), oldest
+    /// first), `now_us` being when the newest was loaded.
+    pub fn doomed(&self, stored: &[(u64, Option<u64>)], now_us: u64) -> Vec<u64> {
+        let recent = stored.len().saturating_sub(self.keep_last);
+        let first_day = (now_us / DAY_US).saturating_sub(self.daily_days);
+        let mut out = Vec::new();
+        for (i, &(version, day)) in stored[..recent].iter().enumerate() {
+            // A record this build cannot read is left alone, not guessed at.
+            let Some(day) = day else { continue };
+            let next_day = stored.get(i + 1).and_then(|(_, d)| *d);
+            let last_of_its_day = next_day != Some(day);
+            if day < first_day || !last_of_its_day {
+                out.push(version);
+            }
+        }
+        out
+    }
+}
+
+/// (version, day loaded) of every stored configuration, oldest first; the day
+/// is `None` for a record this build cannot decode.
+fn config_days(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+) -> Result<Vec<(u64, Option<u64>)>, StoreError> {
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (k, v) = entry?;
+        let day = record::decode::<StoredConfig>(CONFIG_RECORD_VERSION, v.value())
+            .ok()
+            .map(|c| c.loaded_at_us / DAY_US);
+        out.push((k.value(), day));
+    }
+    Ok(out)
+}
 /// Router events (queue log) in the order they happened.
 const QUEUE_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("queue_events");
 const QUEUE_EVENT_RECORD_VERSION: u8 = 1;
@@ -543,15 +600,39 @@ impl Store {
         Ok(self.latest_config()?.map_or(1, |c| c.version + 1))
     }
 
-    /// Stores a validated configuration as `version`.
+    /// Stores a validated configuration as `version` and, in the same
+    /// transaction, prunes the older ones by [`CONFIG_RETENTION`].
     pub fn save_config(&self, config: &StoredConfig) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
-        tx.open_table(CONFIGS)?.insert(
-            config.version,
-            record::encode(CONFIG_RECORD_VERSION, config).as_slice(),
-        )?;
+        {
+            let mut table = tx.open_table(CONFIGS)?;
+            table.insert(
+                config.version,
+                record::encode(CONFIG_RECORD_VERSION, config).as_slice(),
+            )?;
+            let doomed = CONFIG_RETENTION.doomed(&config_days(&table)?, config.loaded_at_us);
+            for version in &doomed {
+                table.remove(*version)?;
+            }
+            if !doomed.is_empty() {
+                tracing::info!(pruned = doomed.len(), "old configuration versions pruned");
+            }
+        }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The versions of the stored configurations, oldest first.
+    pub fn config_versions(&self) -> Result<Vec<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, CONFIGS)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            out.push(entry?.0.value());
+        }
+        Ok(out)
     }
 
     /// The configuration in force: the highest version stored.
@@ -608,6 +689,23 @@ impl Store {
         self.all(DISPOSITIONS, DISPOSITION_RECORD_VERSION)
     }
 
+    /// The dispositions of `calls`, read by key: the work grows with the calls
+    /// asked about, not with every disposition ever stored.
+    pub fn dispositions_of(&self, calls: &[CallId]) -> Result<Vec<Disposition>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(table) = read_table(&tx, DISPOSITIONS)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for call in calls {
+            for entry in table.range((call.0, 0)..=(call.0, u32::MAX))? {
+                let (_, v) = entry?;
+                out.push(record::decode(DISPOSITION_RECORD_VERSION, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The CDRs that started in `started_us`, oldest first (by start, then call),
     /// after the cursor `after`, at most `limit` of those `keep` accepts. Reads
     /// only the index rows from the cursor to the page's end (plus one to know
@@ -660,9 +758,15 @@ impl Store {
         Ok(page.cdrs)
     }
 
-    /// The latest `limit` CDRs of calls from or to `number`, newest first (the
-    /// screen pop's history), from the number index.
-    pub fn latest_cdrs_of(&self, number: &str, limit: usize) -> Result<Vec<Cdr>, StoreError> {
+    /// The latest `limit` CDRs of calls from or to `number` that started at or
+    /// after `since_us`, newest first (the screen pop's history), from the
+    /// number index: reads at most `limit` index rows.
+    pub fn latest_cdrs_of(
+        &self,
+        number: &str,
+        since_us: u64,
+        limit: usize,
+    ) -> Result<Vec<Cdr>, StoreError> {
         let tx = self.db.begin_read()?;
         let (Some(by_number), Some(by_start)) =
             (read_table(&tx, CDRS_BY_NUMBER)?, read_table(&tx, CDRS)?)
@@ -671,7 +775,8 @@ impl Store {
         };
         // Every key of `number` sorts before those of the next string, `number\0`.
         let successor = format!("{number}\0");
-        let rows = by_number.range((number, 0, 0, "", 0)..(successor.as_str(), 0, 0, "", 0))?;
+        let rows =
+            by_number.range((number, since_us, 0, "", 0)..(successor.as_str(), 0, 0, "", 0))?;
         let mut out = Vec::new();
         for entry in rows.rev().take(limit) {
             let (k, _) = entry?;
@@ -747,6 +852,48 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn configuration_versions_keep_the_last_ones_and_one_a_day_for_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let retention = CONFIG_RETENTION;
+        // 200 days of edits, three a day, then a busy last day of 60 saves.
+        let mut version = 0;
+        let mut save = |day: u64, n: u64| {
+            for i in 0..n {
+                version += 1;
+                store
+                    .save_config(&StoredConfig {
+                        version,
+                        loaded_at_us: day * DAY_US + i * 1_000_000,
+                        body: vec![1, 2, 3],
+                    })
+                    .unwrap();
+            }
+        };
+        for day in 0..200 {
+            save(day, 3);
+        }
+        save(200, 60);
+        let kept = store.config_versions().unwrap();
+        let last = 200 * 3 + 60;
+        // The last 50: all from the busy day.
+        assert_eq!(
+            kept[kept.len() - 50..],
+            (last - 49..=last).collect::<Vec<_>>()
+        );
+        // Before them, one a day (the day's last) for the 90 days back from
+        // day 200; the busy day's earlier saves are gone, as is everything older.
+        let daily: Vec<u64> = (110..200).map(|day| day * 3 + 3).collect();
+        assert_eq!(kept[..kept.len() - 50], daily[..]);
+        assert_eq!(
+            kept.len(),
+            retention.keep_last + retention.daily_days as usize
+        );
+        // The latest is still the one in force.
+        assert_eq!(store.latest_config().unwrap().unwrap().version, last);
+    }
+
     use super::*;
     use tandem_node::link::CaFingerprint;
 
@@ -1026,13 +1173,13 @@ mod tests {
             .cloned()
             .collect();
         of_5551.reverse();
-        assert_eq!(store.latest_cdrs_of("5551", 100).unwrap(), of_5551);
-        assert_eq!(store.latest_cdrs_of("5551", 3).unwrap(), of_5551[..3]);
+        assert_eq!(store.latest_cdrs_of("5551", 0, 100).unwrap(), of_5551);
+        assert_eq!(store.latest_cdrs_of("5551", 0, 3).unwrap(), of_5551[..3]);
         assert!(
-            store.latest_cdrs_of("555", 10).unwrap().is_empty(),
+            store.latest_cdrs_of("555", 0, 10).unwrap().is_empty(),
             "no prefix match"
         );
-        assert!(store.latest_cdrs_of("55510", 10).unwrap().is_empty());
+        assert!(store.latest_cdrs_of("55510", 0, 10).unwrap().is_empty());
     }
 
     #[test]
@@ -1058,7 +1205,7 @@ mod tests {
             .unwrap();
         assert_eq!(all_cdrs(&store), vec![first.clone()]);
         assert_eq!(store.cdr_count().unwrap(), 1);
-        assert_eq!(store.latest_cdrs_of("5550", 10).unwrap(), vec![first]);
+        assert_eq!(store.latest_cdrs_of("5550", 0, 10).unwrap(), vec![first]);
     }
 
     #[test]
@@ -1083,7 +1230,7 @@ mod tests {
         assert_eq!(store.cdr_count().unwrap(), 60);
         let of_5552 = all.iter().filter(|c| c.number.as_deref() == Some("5552"));
         assert_eq!(
-            store.latest_cdrs_of("5552", 100).unwrap().len(),
+            store.latest_cdrs_of("5552", 0, 100).unwrap().len(),
             of_5552.count()
         );
         assert_eq!(

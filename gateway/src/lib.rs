@@ -20,7 +20,7 @@ use outbox::Outbox;
 use std::path::Path;
 use std::sync::Arc;
 use tandem_hal::board::BoardConfig;
-use tandem_node::calls::{AgentCommand, AgentView, ConfigPush};
+use tandem_node::calls::{AgentCommand, AgentView, ConfigPush, ValidCenterConfig};
 use tandem_node::clock::SharedClock;
 use tandem_node::inventory::Inventory;
 use tandem_node::random::{fork, seeded};
@@ -220,7 +220,10 @@ impl Gateway {
 
     /// An agent seated on this gateway pressed a button: forwarded to the
     /// coordinator while online, handled by the local router while alone.
+    /// A value over its limit ([`tandem_node::limits`]) is refused here, at
+    /// the seat, before it could reach a frame.
     pub fn agent_command(&self, agent: AgentId, command: AgentCommand) -> Result<(), CallsError> {
+        tandem_node::limits::check_agent_command(&command)?;
         // The engine hears of uplink changes from a task that may not have run
         // yet; telling it the state seen here first (idempotent) keeps a command
         // given right after the link came up from being routed locally.
@@ -243,6 +246,12 @@ impl Gateway {
     /// Calls on the lines now.
     pub fn calls_active(&self) -> usize {
         self.stats.snapshot().calls_active
+    }
+
+    /// The configuration this gateway caches (the last one pushed) and its
+    /// version; `None` before the first. Blocking (reads the database).
+    pub fn cached_config(&self) -> Option<(u64, Arc<ValidCenterConfig>)> {
+        self.cache.load_valid()
     }
 
     /// Applies a configuration as if the coordinator had pushed it: validated,

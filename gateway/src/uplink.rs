@@ -270,14 +270,14 @@ async fn established(
     loop {
         if let Some(records) = upload.next_batch(outbox).await {
             control
-                .send(&Message::Upload { records })
+                .send_or_skip(&Message::Upload { records })
                 .await
                 .map_err(lost)?;
         }
         tokio::select! {
             _ = outbox.appended(), if upload.is_idle() => upload.wanted = true,
             Some(msg) = up.recv() => {
-                control.send(&Message::CallUp(msg)).await.map_err(lost)?;
+                control.send_or_skip(&Message::CallUp(msg)).await.map_err(lost)?;
             }
             received = control.recv() => {
                 let Some(env) = control.triage(received).await.map_err(lost)? else {
@@ -326,13 +326,13 @@ async fn established(
                     }),
                 };
                 if let Some(reply) = reply {
-                    control.send(&reply).await.map_err(lost)?;
+                    control.send_or_skip(&reply).await.map_err(lost)?;
                 }
             }
             _ = media_report.tick() => {
                 let totals = calls.stats.media();
                 if totals != media_reported {
-                    control.send(&Message::MediaStats(totals)).await.map_err(lost)?;
+                    control.send_or_skip(&Message::MediaStats(totals)).await.map_err(lost)?;
                     tracing::debug!(
                         expected = totals.expected,
                         lost = totals.lost,
@@ -354,8 +354,8 @@ async fn established(
 }
 
 /// Records per upload batch, and their body bytes (well under the frame limit).
-const UPLOAD_BATCH: usize = 256;
-const UPLOAD_BATCH_BYTES: usize = 128 * 1024;
+const UPLOAD_BATCH: usize = tandem_node::limits::MAX_UPLOAD_BATCH;
+const UPLOAD_BATCH_BYTES: usize = tandem_node::limits::MAX_UPLOAD_BATCH_BYTES;
 
 /// An unacknowledged batch is sent again after this long (idempotent at the
 /// coordinator); a new session resends it at once.

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod ids;
 pub mod inventory;
 pub mod ivr;
+pub mod limits;
 pub mod link;
 pub mod media;
 pub mod names;

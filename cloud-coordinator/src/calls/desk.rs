@@ -102,12 +102,8 @@ impl CallDesk for CoordinatorDesk {
     }
 
     fn dispositions(&self, calls: &[CallId]) -> HashMap<CallId, String> {
-        match self.0.store().dispositions() {
-            Ok(all) => all
-                .into_iter()
-                .filter(|d| calls.contains(&d.call))
-                .map(|d| (d.call, d.code))
-                .collect(),
+        match self.0.store().dispositions_of(calls) {
+            Ok(found) => found.into_iter().map(|d| (d.call, d.code)).collect(),
             Err(err) => {
                 tracing::warn!(%err, "dispositions unavailable");
                 HashMap::new()

@@ -442,7 +442,11 @@ impl CallControl {
         }
         let span = tracing::debug_span!("agent_command", agent = %agent);
         let _enter = span.enter();
-        let result = self.command(agent, command);
+        // Seats' commands arrive here without passing the API's checks; a value
+        // over its limit would reach other nodes' frames.
+        let result = tandem_node::limits::check_agent_command(&command)
+            .map_err(|e| CallError::Refused(e.to_string()))
+            .and_then(|()| self.command(agent, command));
         if let Err(e) = &result {
             tracing::info!(err = %e, "agent command refused");
             self.refusals.insert(agent, e.to_string());

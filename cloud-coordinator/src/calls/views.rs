@@ -246,7 +246,7 @@ impl CallControl {
         let dirty = std::mem::take(&mut self.dirty);
         for agent in dirty {
             let view = self.view(agent);
-            let refused = self.refusals.remove(&agent);
+            let refused = self.refusals.remove(&agent).map(clip_refusal);
             if refused.is_none() && self.views.get(&agent) == Some(&view) {
                 continue;
             }
@@ -272,7 +272,7 @@ impl CallControl {
                     CallDown::AgentUpdate(AgentUpdate {
                         agent,
                         view,
-                        refused: Some(refused),
+                        refused: Some(clip_refusal(refused)),
                     }),
                 );
             }
@@ -387,4 +387,9 @@ impl CallControl {
             cdrs_stored: 0,
         }
     }
+}
+/// A refusal as it goes to the seat: refusals quote what the agent typed, so
+/// one is cut to [`tandem_node::limits::MAX_REFUSAL`] bytes.
+fn clip_refusal(text: String) -> String {
+    tandem_node::limits::clip(text, tandem_node::limits::MAX_REFUSAL)
 }

@@ -110,8 +110,15 @@ pub async fn agent_view(
     Ok(Json(view).into_response())
 }
 
+/// How far back an agent's figures may reach: a month and a day, so "this month"
+/// always fits. Older `since` values get 422.
+pub const MAX_STATS_DAYS: u64 = 32;
+/// Most calls an agent's figures are computed from; beyond it the answer says
+/// `truncated` (a month of one agent's calls stays far below it).
+pub const MAX_STATS_CALLS: usize = 10_000;
+
 /// An agent's own figures since `since` (Unix seconds; default: midnight UTC
-/// today), from the stored CDRs.
+/// today; at most [`MAX_STATS_DAYS`] ago), from the stored CDRs.
 pub async fn agent_stats(
     State(api): State<Api>,
     Extension(granted): Extension<Granted>,
@@ -120,21 +127,29 @@ pub async fn agent_stats(
 ) -> Result<Response, ApiError> {
     let id = agent_id(&id)?;
     granted.require(&api, id, Action::ViewAgent)?;
+    let now = api.now();
     let since = match query.get("since") {
         Some(raw) => raw
             .parse::<u64>()
             .map_err(|_| ApiError::field(UNPROCESSABLE, "since", "must be Unix seconds"))?,
-        None => api.now() / 86_400 * 86_400,
+        None => now / 86_400 * 86_400,
     };
+    if since < now.saturating_sub(MAX_STATS_DAYS * 86_400) {
+        return Err(ApiError::field(
+            UNPROCESSABLE,
+            "since",
+            format!("must be within the last {MAX_STATS_DAYS} days (reports cover longer ranges)"),
+        ));
+    }
     let since_us = since.saturating_mul(1_000_000);
-    let cdrs = api
+    let (cdrs, truncated) = api
         .blocking(move |c| {
             let page = c
                 .store()
-                .cdr_page(since_us..u64::MAX, None, usize::MAX, |cdr| {
+                .cdr_page(since_us..u64::MAX, None, MAX_STATS_CALLS, |cdr| {
                     cdr.agents.contains(&id)
                 })?;
-            Ok(page.cdrs)
+            Ok((page.cdrs, page.next.is_some()))
         })
         .await?;
     let talk_us: u64 = cdrs
@@ -154,6 +169,7 @@ pub async fn agent_stats(
         "talk_secs": talk_us / 1_000_000,
         "average_talk_secs": (talk_us / 1_000_000).checked_div(calls).unwrap_or(0),
         "dispositions": dispositions,
+        "truncated": truncated,
     }))
     .into_response())
 }
@@ -169,8 +185,11 @@ fn supervised(command: &AgentCommand) -> Option<AgentId> {
     }
 }
 
-/// Field checks call control would otherwise have to repeat.
+/// Field checks call control would otherwise have to repeat, and the length
+/// limits of [`tandem_node::limits`].
 fn check_command(command: &AgentCommand) -> Result<(), ApiError> {
+    tandem_node::limits::check_agent_command(command)
+        .map_err(|e| ApiError::field(UNPROCESSABLE, e.field, e.problem))?;
     let empty = |field: &str| {
         Err(ApiError::field(
             UNPROCESSABLE,
@@ -265,8 +284,13 @@ fn date_param(
         .transpose()
 }
 
+/// Longest range of one report request: a year and a day (a leap year and its
+/// first day next year); longer ranges get 422 naming `to`.
+pub const MAX_REPORT_DAYS: i64 = 367;
+
 /// Reports per day, week or month: `from` and `to` are local dates
-/// (YYYY-MM-DD, both included), `period` is day (default), week or month.
+/// (YYYY-MM-DD, both included, at most [`MAX_REPORT_DAYS`] days), `period` is
+/// day (default), week or month.
 pub async fn reports(
     State(api): State<Api>,
     Query(query): Query<HashMap<String, String>>,
@@ -293,6 +317,13 @@ pub async fn reports(
         to: date("to")?,
         period,
     };
+    if range.to.epoch_day() - range.from.epoch_day() >= MAX_REPORT_DAYS {
+        return Err(ApiError::field(
+            UNPROCESSABLE,
+            "to",
+            format!("a report covers at most {MAX_REPORT_DAYS} days"),
+        ));
+    }
     let report = api
         .blocking(move |c| {
             c.report(range).map_err(|e| match e {
@@ -462,10 +493,16 @@ pub async fn cdrs(
     Ok(response)
 }
 
-/// Calls shown in a screen pop.
-const HISTORY_LIMIT: usize = 20;
+/// Calls shown in a screen pop unless `limit` says otherwise.
+const HISTORY_DEFAULT: usize = 20;
+/// Most calls one history request may ask for.
+pub const MAX_HISTORY_ROWS: usize = 100;
+/// How far back a caller's history reaches.
+pub const HISTORY_DAYS: u64 = 365;
 
-/// The earlier calls of `number`, newest first, with their dispositions.
+/// The earlier calls of `number` in the last [`HISTORY_DAYS`] days, newest
+/// first, with their dispositions; `limit` of them (at most
+/// [`MAX_HISTORY_ROWS`]).
 pub async fn history(
     State(api): State<Api>,
     Extension(granted): Extension<Granted>,
@@ -476,6 +513,26 @@ pub async fn history(
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::field(UNPROCESSABLE, "number", "is required"))?
         .clone();
+    tandem_node::limits::check_text("number", &number, tandem_node::limits::MAX_NUMBER)
+        .map_err(|e| ApiError::field(UNPROCESSABLE, e.field, e.problem))?;
+    let limit = match query.get("limit") {
+        None => HISTORY_DEFAULT,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_HISTORY_ROWS).contains(n))
+            .ok_or_else(|| {
+                ApiError::field(
+                    UNPROCESSABLE,
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_HISTORY_ROWS}"),
+                )
+            })?,
+    };
+    let since_us = api
+        .now()
+        .saturating_sub(HISTORY_DAYS * 86_400)
+        .saturating_mul(1_000_000);
     if granted.scope != Scope::All {
         let current = granted
             .account
@@ -489,7 +546,7 @@ pub async fn history(
         }
     }
     let calls = api
-        .blocking(move |c| Ok(c.store().latest_cdrs_of(&number, HISTORY_LIMIT)?))
+        .blocking(move |c| Ok(c.store().latest_cdrs_of(&number, since_us, limit)?))
         .await?;
     let ids: Vec<_> = calls.iter().map(|c| c.call).collect();
     let dispositions = api.desk().dispositions(&ids);

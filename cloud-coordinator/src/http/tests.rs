@@ -1417,7 +1417,8 @@ async fn reports_name_the_wrong_parameter_and_cover_the_range() {
         ("from=2026-13-01&to=2026-11-30", "from"),
         ("from=2026-11-01&to=2026-11-30&period=year", "period"),
         ("from=2026-11-30&to=2026-11-01", "to"),
-        ("from=2000-01-01&to=2026-11-30&period=day", "period"),
+        ("from=2000-01-01&to=2026-11-30&period=day", "to"),
+        ("from=2000-01-01&to=2026-11-30&period=month", "to"),
     ] {
         let r = h
             .call("GET", &format!("/api/v1/reports?{query}"), Some(&admin), "")
@@ -1642,4 +1643,141 @@ async fn a_report_reads_its_days_calls_and_those_still_on_a_line_from_before() {
     );
     let occupancy = site["trunk_occupancy_percent"].as_f64().unwrap();
     assert!((occupancy - 7.0 * 100.0 / 24.0).abs() < 1e-9, "{occupancy}");
+}
+
+#[tokio::test]
+async fn values_over_their_limits_and_unbounded_reads_get_422_naming_the_field() {
+    use tandem_node::limits::{MAX_CODE, MAX_CONFIG_LIST, MAX_NOTE, MAX_NUMBER};
+    let h = Harness::new();
+    h.desk.load(DEMO);
+    let admin = h.token(Role::Admin);
+    let command = |c: AgentCommand| serde_json::to_string(&c).unwrap();
+    let bj = tandem_node::names::Site::new("bj-01").unwrap();
+    let cases = [
+        (
+            command(AgentCommand::Dial {
+                site: bj.clone(),
+                number: "9".repeat(300_000),
+            }),
+            "Dial.number",
+        ),
+        (
+            command(AgentCommand::Dial {
+                site: bj.clone(),
+                number: "9".repeat(MAX_NUMBER + 1),
+            }),
+            "Dial.number",
+        ),
+        (
+            command(AgentCommand::NotReady {
+                reason: "x".repeat(MAX_CODE + 1),
+            }),
+            "NotReady.reason",
+        ),
+        (
+            command(AgentCommand::WrapUp {
+                disposition: "ok".into(),
+                note: "x".repeat(MAX_NOTE + 1),
+            }),
+            "WrapUp.note",
+        ),
+    ];
+    for (body, field) in &cases {
+        let r = h
+            .call("POST", "/api/v1/agents/1/commands", Some(&admin), body)
+            .await;
+        assert_eq!(
+            (r.status, r.field()),
+            (StatusCode::UNPROCESSABLE_ENTITY, (*field).to_owned()),
+            "{}",
+            r.body
+        );
+    }
+    assert!(h.desk.commands.lock().unwrap().is_empty());
+    // At the limit, the command reaches call control.
+    let longest = command(AgentCommand::Dial {
+        site: bj,
+        number: "9".repeat(MAX_NUMBER),
+    });
+    let r = h
+        .call("POST", "/api/v1/agents/1/commands", Some(&admin), &longest)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // A blacklist one entry over the limit, through the list form's API.
+    let list = |n: usize| {
+        let rules: Vec<_> = (0..n)
+            .map(|i| serde_json::json!({ "pattern": { "Exact": format!("+{}", 100_000 + i) }, "action": "Reject" }))
+            .collect();
+        serde_json::to_string(&rules).unwrap()
+    };
+    let r = h
+        .call(
+            "PUT",
+            "/api/v1/config/blacklist",
+            Some(&admin),
+            &list(MAX_CONFIG_LIST + 1),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.field()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "routing.blacklist".to_owned()
+        ),
+        "{}",
+        r.body
+    );
+    let r = h
+        .call(
+            "PUT",
+            "/api/v1/config/blacklist",
+            Some(&admin),
+            &list(MAX_CONFIG_LIST),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // Reads bounded in time range and rows (a new session: the first one
+    // idled out over those 40 days).
+    h.advance(40 * 86_400);
+    let admin = h.token(Role::Admin);
+    for (query, field) in [
+        ("/api/v1/agents/1/stats?since=0", "since"),
+        ("/api/v1/history?number=5551&limit=101", "limit"),
+        ("/api/v1/history?number=5551&limit=0", "limit"),
+        (
+            "/api/v1/history?number=123456789012345678901234567890123",
+            "number",
+        ),
+        ("/api/v1/reports?from=2025-01-01&to=2026-01-03", "to"),
+    ] {
+        let r = h.call("GET", query, Some(&admin), "").await;
+        assert_eq!(
+            (r.status, r.field()),
+            (StatusCode::UNPROCESSABLE_ENTITY, field.to_owned()),
+            "{query}: {}",
+            r.body
+        );
+    }
+    let since = 1_000_000 + 40 * 86_400 - 32 * 86_400;
+    let r = h
+        .call(
+            "GET",
+            &format!("/api/v1/agents/1/stats?since={since}"),
+            Some(&admin),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["truncated"], false);
+    let r = h
+        .call(
+            "GET",
+            "/api/v1/history?number=5551&limit=100",
+            Some(&admin),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }

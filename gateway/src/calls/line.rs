@@ -329,10 +329,14 @@ impl CallLine {
         match outcome {
             R2Outcome::Accepted(numbers) => {
                 tracing::info!(%call, line = %self.id, dnis = %numbers.dnis, ani = ?numbers.ani, "MFC/R2 numbers received");
-                if let Some(ani) = &numbers.ani {
+                if let Some(ani) = numbers
+                    .ani
+                    .as_ref()
+                    .filter(|n| n.len() <= tandem_node::limits::MAX_NUMBER)
+                {
                     c.cdr.set_number(ani.clone());
                 }
-                c.caller = numbers.ani;
+                c.caller = numbers.ani.and_then(tandem_node::limits::caller_number);
                 c.dialled = Some(numbers.dnis);
                 self.answer(now_ms, out);
             }
@@ -562,6 +566,7 @@ impl CallLine {
                 let number = r.id.number.as_str().to_owned();
                 if let Some(c) = &mut self.call
                     && !number.is_empty()
+                    && let Some(number) = tandem_node::limits::caller_number(number)
                 {
                     let n = number;
                     tracing::info!(call = %c.cdr.call(), caller = %n, "caller ID");

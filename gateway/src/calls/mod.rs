@@ -114,6 +114,9 @@ pub enum CallsError {
     /// The configuration cache could not be read or written.
     #[error("configuration cache: {0}")]
     Cache(String),
+    /// A value of an agent's command is over its documented limit.
+    #[error(transparent)]
+    Limit(#[from] tandem_node::limits::LimitError),
 }
 
 /// Counters for status displays, the demo and tests.

@@ -3,6 +3,7 @@
 //! follow from the facts, so a CDR can never contradict its own events.
 
 use tandem_node::calls::{Cdr, CdrEvent, CdrEventKind, EndCause, Hangup};
+use tandem_node::limits::MAX_CDR_EVENTS;
 use tandem_node::names::Site;
 use tandem_node::routing::CallId;
 
@@ -62,10 +63,14 @@ impl CdrBuilder {
         self.cdr.queue
     }
 
-    /// Adds a fact at `at_us`; summary fields follow.
+    /// Adds a fact at `at_us`; summary fields follow. The timeline and the IVR
+    /// path keep their first [`MAX_CDR_EVENTS`] entries (summary fields follow
+    /// every fact), so a CDR always fits one upload frame.
     pub fn event(&mut self, at_us: u64, kind: CdrEventKind) {
         match &kind {
-            CdrEventKind::Ivr { node } => self.cdr.ivr_path.push(node.clone()),
+            CdrEventKind::Ivr { node } if self.cdr.ivr_path.len() < MAX_CDR_EVENTS => {
+                self.cdr.ivr_path.push(node.clone())
+            }
             CdrEventKind::Queued { queue, .. } => {
                 self.cdr.queue.get_or_insert(*queue);
             }
@@ -93,7 +98,9 @@ impl CdrBuilder {
             }
             _ => {}
         }
-        self.cdr.events.push(CdrEvent { at_us, kind });
+        if self.cdr.events.len() < MAX_CDR_EVENTS {
+            self.cdr.events.push(CdrEvent { at_us, kind });
+        }
     }
 
     /// Closes the record.
@@ -113,4 +120,32 @@ pub fn encode_cdr(cdr: &Cdr) -> Vec<u8> {
 /// Reads an outbox CDR body back (tests, tools).
 pub fn decode_cdr(body: &[u8]) -> Result<Cdr, tandem_node::record::RecordError> {
     Cdr::from_record(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_node::routing::AgentId;
+
+    #[test]
+    fn a_call_looping_in_its_ivr_keeps_its_first_facts_and_every_summary() {
+        let site = Site::new("bj-01").unwrap();
+        let mut cdr = CdrBuilder::inbound(CallId(1), site, "fxo1", 0);
+        for i in 0..3 * MAX_CDR_EVENTS as u64 {
+            cdr.event(
+                i,
+                CdrEventKind::Ivr {
+                    node: "menu".into(),
+                },
+            );
+        }
+        let last = 3 * MAX_CDR_EVENTS as u64;
+        cdr.event(last, CdrEventKind::Answered { agent: AgentId(7) });
+        let cdr = cdr.finish(last + 1, Hangup::Caller, EndCause::Completed);
+        assert_eq!(cdr.events.len(), MAX_CDR_EVENTS);
+        assert_eq!(cdr.ivr_path.len(), MAX_CDR_EVENTS);
+        // The answer came after the cap: the summary still has it.
+        assert_eq!(cdr.answered_us, Some(last));
+        assert_eq!(cdr.agents, [AgentId(7)]);
+    }
 }

@@ -159,10 +159,12 @@ impl ValidCenterConfig {
         postcard::to_stdvec(&self.config).map_err(|e| CenterConfigError::Postcard(e.to_string()))
     }
 
-    /// Checks every cross-reference: seats and supervisors name known agents,
-    /// sites name known flows, IVR queue nodes known queues, queue hours known
-    /// calendars, nobody has two seats and no seat two agents.
+    /// Checks the size limits of [`crate::limits`] (so the configuration fits
+    /// one push frame), then every cross-reference: seats and supervisors name
+    /// known agents, sites name known flows, IVR queue nodes known queues, queue
+    /// hours known calendars, nobody has two seats and no seat two agents.
     pub fn validate(config: CenterConfig) -> Result<Self, CenterConfigError> {
+        crate::limits::check_config(&config).map_err(|e| field(e.field, e.problem))?;
         config.routing.validate()?;
         let ivr = crate::ivr::validate(config.ivr.clone())?;
         let agents: BTreeSet<AgentId> = config.routing.agents.iter().map(|a| a.id).collect();

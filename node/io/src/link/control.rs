@@ -3,7 +3,7 @@
 
 use tandem_node::proto::{
     Envelope, FrameDecoder, FrameError, Message, MsgId, ProtoError, RejectReason, decode_envelope,
-    encode_envelope, encode_frame,
+    encode_envelope, encode_frame, kind_name,
 };
 
 /// Why a session's link failed.
@@ -26,6 +26,18 @@ pub enum LinkError {
         expected: &'static str,
         got: &'static str,
     },
+    /// A message of ours could not be encoded into one frame (too large): nothing
+    /// was written, so the stream is intact and the session may go on.
+    #[error("{kind} not sent: {problem}")]
+    Unsendable { kind: &'static str, problem: String },
+}
+
+impl LinkError {
+    /// Whether the session must end: every failure but a message of ours that
+    /// could not be encoded, which leaves the stream untouched.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, LinkError::Unsendable { .. })
+    }
 }
 
 impl From<FrameError> for LinkError {
@@ -75,8 +87,30 @@ impl ControlStream {
         Ok(id)
     }
 
+    /// Sends like [`Self::send`], but a message that cannot be encoded into one
+    /// frame is dropped with an error in the log instead of ending the session:
+    /// the other traffic of the link (calls, heartbeats, uploads) goes on, and the
+    /// message is lost as if the network had lost it. Entry points refuse values
+    /// over the limits of [`tandem_node::limits`], so this is the last line of defence,
+    /// never the way a long value is noticed.
+    pub async fn send_or_skip(&mut self, message: &Message) -> Result<Option<MsgId>, LinkError> {
+        match self.send(message).await {
+            Ok(id) => Ok(Some(id)),
+            Err(err) if !err.is_fatal() => {
+                tracing::error!(%err, "control message dropped");
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     async fn send_with_id(&mut self, id: MsgId, message: &Message) -> Result<(), LinkError> {
-        let frame = encode_frame(&encode_envelope(id, message)?)?;
+        let unsendable = |problem: String| LinkError::Unsendable {
+            kind: kind_name(message),
+            problem,
+        };
+        let payload = encode_envelope(id, message).map_err(|e| unsendable(e.to_string()))?;
+        let frame = encode_frame(&payload).map_err(|e| unsendable(e.to_string()))?;
         self.send.write_all(&frame).await?;
         Ok(())
     }
