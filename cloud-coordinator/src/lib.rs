@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod authority;
 pub mod ca;
 pub mod calls;
 pub mod events;
@@ -44,6 +45,9 @@ pub enum CoordinatorError {
         #[source]
         source: std::io::Error,
     },
+    /// The data directory could not be made owner-only.
+    #[error(transparent)]
+    Private(#[from] tandem_node::private_files::PrivateFileError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -76,6 +80,7 @@ struct Inner {
     calls: calls::service::CallService,
     events: events::EventBus,
     media_reports: media_reports::MediaReports,
+    refusals: authority::RefusalCounts,
 }
 
 /// Seconds since the Unix epoch.
@@ -86,7 +91,7 @@ pub fn now_secs() -> u64 {
 impl Coordinator {
     /// Opens (creating on first use) the data directory: database and CA.
     pub fn open(data_dir: &Path) -> Result<Self, CoordinatorError> {
-        create_private_dir(data_dir)?;
+        tandem_node::private_files::dir(data_dir)?;
         let store = Store::open(data_dir)?;
         let ca = Ca::load_or_create(data_dir)?;
         let revoked = store
@@ -106,6 +111,7 @@ impl Coordinator {
                 relay: Default::default(),
                 events: Default::default(),
                 media_reports: Default::default(),
+                refusals: Default::default(),
             }),
         })
     }
@@ -133,6 +139,11 @@ impl Coordinator {
     /// Gateways' latest jitter-buffer totals, for `/metrics`.
     pub fn media_reports(&self) -> &media_reports::MediaReports {
         &self.inner.media_reports
+    }
+
+    /// Site-authority refusals per node and kind, for `/metrics`.
+    pub fn authority_refusals(&self) -> &authority::RefusalCounts {
+        &self.inner.refusals
     }
 
     /// Live call, queue, agent and node events for the operator surfaces.
@@ -208,17 +219,4 @@ fn new_node_id(site: &Site) -> Result<NodeId, EnrollRefusal> {
     let suffix: u32 = rand::rng().random_range(0..0x100_0000);
     NodeId::new(format!("{prefix}-{suffix:06x}"))
         .map_err(|e| EnrollRefusal::Internal(e.to_string()))
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), CoordinatorError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let err = |source| CoordinatorError::DataDir {
-        path: dir.to_path_buf(),
-        source,
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(err)
 }

@@ -11,6 +11,7 @@ pub mod link;
 pub mod logging;
 pub mod media;
 pub mod names;
+pub mod private_files;
 pub mod proto;
 pub mod record;
 pub mod routing;
