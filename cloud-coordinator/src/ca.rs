@@ -204,7 +204,7 @@ fn days_from_now(days: i64) -> time::OffsetDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tandem_node::link::NodeKey;
+    use tandem_node_io::link::NodeKey;
 
     #[test]
     fn persists_and_issues() {
