@@ -262,7 +262,7 @@ pub fn render_table(nodes: &[NodeView]) -> String {
 /// Binds the admin socket, replacing a stale one (we hold the database lock, so no
 /// other server can be using it).
 pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
-    use tandem_node::private_files::{FILE_MODE, chmod};
+    use tandem_node_io::private_files::{FILE_MODE, chmod};
     let path = socket_path(data_dir);
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),

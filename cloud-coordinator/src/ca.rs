@@ -31,9 +31,9 @@ pub enum CaError {
         #[source]
         source: std::io::Error,
     },
-    /// The key file is open to others (see [`tandem_node::private_files`]).
+    /// The key file is open to others (see [`tandem_node_io::private_files`]).
     #[error(transparent)]
-    Private(#[from] tandem_node::private_files::PrivateFileError),
+    Private(#[from] tandem_node_io::private_files::PrivateFileError),
     #[error("certificate operation failed")]
     Rcgen(#[from] rcgen::Error),
     #[error("the certificate request is not valid: {0}")]
@@ -82,7 +82,7 @@ impl Ca {
         };
         if cert_path.exists() {
             let cert_der = std::fs::read(&cert_path).map_err(io(&cert_path))?;
-            tandem_node::private_files::secret_file(&key_path)?;
+            tandem_node_io::private_files::secret_file(&key_path)?;
             let key_pem = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
             let key = KeyPair::from_pem(&key_pem)?;
             let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(cert_der.as_slice()), key)?;
@@ -106,7 +106,7 @@ impl Ca {
         params.not_before = days_from_now(-1);
         params.not_after = days_from_now(CA_DAYS);
         let cert = params.self_signed(&key)?;
-        tandem_node::private_files::write_new(&key_path, key.serialize_pem().as_bytes())?;
+        tandem_node_io::private_files::write_new(&key_path, key.serialize_pem().as_bytes())?;
         std::fs::write(&cert_path, cert.der()).map_err(io(&cert_path))?;
         Ok(Self::from_parts(
             cert.der().to_vec(),

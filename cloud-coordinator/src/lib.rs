@@ -47,7 +47,7 @@ pub enum CoordinatorError {
     },
     /// The data directory could not be made owner-only.
     #[error(transparent)]
-    Private(#[from] tandem_node::private_files::PrivateFileError),
+    Private(#[from] tandem_node_io::private_files::PrivateFileError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -91,7 +91,7 @@ pub fn now_secs() -> u64 {
 impl Coordinator {
     /// Opens (creating on first use) the data directory: database and CA.
     pub fn open(data_dir: &Path) -> Result<Self, CoordinatorError> {
-        tandem_node::private_files::dir(data_dir)?;
+        tandem_node_io::private_files::dir(data_dir)?;
         let store = Store::open(data_dir)?;
         let ca = Ca::load_or_create(data_dir)?;
         let revoked = store

@@ -90,9 +90,9 @@ pub enum StoreError {
     UnknownNode(NodeId),
     #[error("cannot make a token")]
     Token(#[from] tandem_node::link::TokenError),
-    /// The database file is open to others (see [`tandem_node::private_files`]).
+    /// The database file is open to others (see [`tandem_node_io::private_files`]).
     #[error(transparent)]
-    Private(#[from] tandem_node::private_files::PrivateFileError),
+    Private(#[from] tandem_node_io::private_files::PrivateFileError),
 }
 
 tandem_node_io::redb_errors_into!(StoreError, |e| StoreError::Db(e.into()));
@@ -260,7 +260,7 @@ impl Store {
     /// the store predates it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join(DB_FILE);
-        tandem_node::private_files::secret_file(&path)?;
+        tandem_node_io::private_files::secret_file(&path)?;
         let store = match Database::create(path) {
             Ok(db) => Self { db },
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::Locked),

@@ -17,9 +17,9 @@ const IDENTITY_RECORD_VERSION: u8 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     /// The data directory or the database is open to others (see
-    /// [`tandem_node::private_files`]).
+    /// [`tandem_node_io::private_files`]).
     #[error(transparent)]
-    Private(#[from] tandem_node::private_files::PrivateFileError),
+    Private(#[from] tandem_node_io::private_files::PrivateFileError),
     #[error(transparent)]
     Db(#[from] tandem_node_io::storage::DbError),
     #[error("stored identity")]
@@ -65,9 +65,9 @@ pub struct GatewayStore {
 impl GatewayStore {
     pub fn open(dir: &Path) -> Result<Self, IdentityError> {
         // The database holds the node's private key.
-        tandem_node::private_files::dir(dir)?;
+        tandem_node_io::private_files::dir(dir)?;
         let path = dir.join(DB_FILE);
-        tandem_node::private_files::secret_file(&path)?;
+        tandem_node_io::private_files::secret_file(&path)?;
         Ok(Self {
             db: std::sync::Arc::new(Database::create(path)?),
         })

@@ -74,7 +74,7 @@ impl Gateway {
         // Recordings are the calls themselves: owner-only from the start, and
         // closed again if someone opened the directory up.
         let recordings_dir = data_dir.join("recordings");
-        tandem_node::private_files::dir(&recordings_dir).map_err(IdentityError::from)?;
+        tandem_node_io::private_files::dir(&recordings_dir).map_err(IdentityError::from)?;
         let outbox = store.outbox();
         let cache = store.config_cache();
         let cached = cache.load_valid();

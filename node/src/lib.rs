@@ -13,7 +13,6 @@ pub mod ivr;
 pub mod link;
 pub mod media;
 pub mod names;
-pub mod private_files;
 pub mod proto;
 pub mod record;
 pub mod routing;

@@ -14,10 +14,11 @@ use tandem_hal::dsp::tones::CHINA;
 use tandem_hal::sim::line::IncomingCall;
 use tandem_hal::sim::{Audio, Pace, SimBoard};
 use tandem_node::calls::{AgentCommand, AgentView};
-use tandem_node::link::{COORDINATOR_SERVER_NAME, ControlStream};
+use tandem_node::link::COORDINATOR_SERVER_NAME;
 use tandem_node::media::analysis::{goertzel_dbfs, tone};
 use tandem_node::proto::{Hello, Message};
 use tandem_node::routing::{AgentId, AgentState};
+use tandem_node_io::link::ControlStream;
 use tokio::sync::watch;
 
 use crate::{TestCoordinator, eventually, sim_board};

@@ -13,12 +13,13 @@ use tandem_node::calls::{
     AgentCommand, AnchoredCall, AnchoredParty, AnchoredState, CallUp, Cdr, EndCause, Endpoint,
     Hangup, PartyId, PartyRole,
 };
-use tandem_node::link::{ControlStream, close};
+use tandem_node::link::close;
 use tandem_node::media::LegId;
 use tandem_node::media::datagram::{Flags, Header};
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{Message, RecordKind, UploadRecord};
 use tandem_node::routing::{AgentId, AgentState, CallId, Event, EventKind, QueueId, Timestamp};
+use tandem_node_io::link::ControlStream;
 use tandem_tests::*;
 
 /// Li Na, headset at home-li.

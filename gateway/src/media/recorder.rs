@@ -340,7 +340,7 @@ pub fn start(path: &Path, cfg: RecorderConfig) -> Result<(RecordingTap, Recordin
         path: path.to_owned(),
         source,
     };
-    let file = tandem_node::private_files::create(path).map_err(io)?;
+    let file = tandem_node_io::private_files::create(path).map_err(io)?;
     let serial: u32 = rand::random();
     let writer = OggOpusWriter::new(file, &cfg, serial).map_err(|e| with_path(e, path))?;
     let frame = cfg.frame.samples(cfg.rate);

@@ -10,4 +10,5 @@
 pub mod link;
 pub mod logging;
 pub mod media;
+pub mod private_files;
 pub mod storage;
