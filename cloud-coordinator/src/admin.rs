@@ -262,14 +262,15 @@ pub fn render_table(nodes: &[NodeView]) -> String {
 /// Binds the admin socket, replacing a stale one (we hold the database lock, so no
 /// other server can be using it).
 pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::PermissionsExt;
+    use tandem_node_io::private_files::{FILE_MODE, chmod};
     let path = socket_path(data_dir);
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
     let listener = UnixListener::bind(&path)?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    // The data directory is owner-only already; the socket is too.
+    chmod(&path, FILE_MODE)?;
     Ok(listener)
 }
 

@@ -31,6 +31,9 @@ pub enum CaError {
         #[source]
         source: std::io::Error,
     },
+    /// The key file is open to others (see [`tandem_node_io::private_files`]).
+    #[error(transparent)]
+    Private(#[from] tandem_node_io::private_files::PrivateFileError),
     #[error("certificate operation failed")]
     Rcgen(#[from] rcgen::Error),
     #[error("the certificate request is not valid: {0}")]
@@ -79,6 +82,7 @@ impl Ca {
         };
         if cert_path.exists() {
             let cert_der = std::fs::read(&cert_path).map_err(io(&cert_path))?;
+            tandem_node_io::private_files::secret_file(&key_path)?;
             let key_pem = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
             let key = KeyPair::from_pem(&key_pem)?;
             let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(cert_der.as_slice()), key)?;
@@ -102,7 +106,7 @@ impl Ca {
         params.not_before = days_from_now(-1);
         params.not_after = days_from_now(CA_DAYS);
         let cert = params.self_signed(&key)?;
-        write_private(&key_path, key.serialize_pem().as_bytes()).map_err(io(&key_path))?;
+        tandem_node_io::private_files::write_new(&key_path, key.serialize_pem().as_bytes())?;
         std::fs::write(&cert_path, cert.der()).map_err(io(&cert_path))?;
         Ok(Self::from_parts(
             cert.der().to_vec(),
@@ -195,19 +199,6 @@ fn hex_id(key: &KeyPair) -> String {
 
 fn days_from_now(days: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc() + time::Duration::days(days)
-}
-
-/// Writes a secret file readable only by its owner.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod authority;
 pub mod ca;
 pub mod calls;
 pub mod events;
@@ -47,6 +48,9 @@ pub enum CoordinatorError {
         #[source]
         source: std::io::Error,
     },
+    /// The data directory could not be made owner-only.
+    #[error(transparent)]
+    Private(#[from] tandem_node_io::private_files::PrivateFileError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -83,6 +87,7 @@ struct Inner {
     clock: SharedClock,
     /// Non-secret random choices (node id suffixes), seeded by the driver.
     rng: std::sync::Mutex<SeededRng>,
+    refusals: authority::RefusalCounts,
 }
 
 impl Coordinator {
@@ -104,7 +109,7 @@ impl Coordinator {
         clock: SharedClock,
         seed: u64,
     ) -> Result<Self, CoordinatorError> {
-        create_private_dir(data_dir)?;
+        tandem_node_io::private_files::dir(data_dir)?;
         let store = Store::open(data_dir)?;
         let ca = Ca::load_or_create(data_dir)?;
         let revoked = store
@@ -126,6 +131,7 @@ impl Coordinator {
                 media_reports: Default::default(),
                 clock,
                 rng: std::sync::Mutex::new(seeded(seed)),
+                refusals: Default::default(),
             }),
         })
     }
@@ -163,6 +169,11 @@ impl Coordinator {
     /// Gateways' latest jitter-buffer totals, for `/metrics`.
     pub fn media_reports(&self) -> &media_reports::MediaReports {
         &self.inner.media_reports
+    }
+
+    /// Site-authority refusals per node and kind, for `/metrics`.
+    pub fn authority_refusals(&self) -> &authority::RefusalCounts {
+        &self.inner.refusals
     }
 
     /// Live call, queue, agent and node events for the operator surfaces.
@@ -246,17 +257,4 @@ impl Coordinator {
         NodeId::new(format!("{prefix}-{suffix:06x}"))
             .map_err(|e| EnrollRefusal::Internal(e.to_string()))
     }
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), CoordinatorError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let err = |source| CoordinatorError::DataDir {
-        path: dir.to_path_buf(),
-        source,
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(err)
 }

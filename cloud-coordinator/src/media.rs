@@ -4,11 +4,15 @@
 //! Forwarding runs in one task per session, reading that node's QUIC datagrams;
 //! the relay table lock is held only for the hash lookup, never across a send.
 
+use std::sync::Arc;
+
 use crate::Coordinator;
+use crate::authority::{SessionStrikes, Verdict};
 use crate::relay::{LegCounters, RelayCounters, RelayError};
+use tandem_node::link::close;
 use tandem_node::media::LegId;
 use tandem_node::names::NodeId;
-use tandem_node::proto::{LegOpen, Message};
+use tandem_node::proto::{GoodbyeReason, LegOpen, Message};
 
 /// Why call control could not open or close a relayed leg.
 #[derive(Debug, thiserror::Error)]
@@ -88,15 +92,32 @@ impl Coordinator {
     }
 }
 
-/// Forwards every datagram `node` sends to the other end of its leg.
+/// Forwards every datagram `node` sends to the other end of its leg. Media on
+/// a leg the node is not an end of is a site-authority refusal; enough of
+/// them end the session.
 pub(crate) async fn forward_datagrams(
     coordinator: Coordinator,
     conn: quinn::Connection,
     node: NodeId,
+    strikes: Arc<SessionStrikes>,
 ) {
     while let Ok(datagram) = conn.read_datagram().await {
-        let destination = match coordinator.relay().route(&node, &datagram) {
-            Ok(to) => to.clone(),
+        let routed = coordinator.relay().route(&node, &datagram).cloned();
+        let destination = match routed {
+            Ok(to) => to,
+            Err(RelayError::NotOwner { leg, .. }) => {
+                let verdict = strikes.refuse_media(coordinator.authority_refusals(), leg);
+                if let Verdict::Drop(why) = verdict {
+                    tracing::warn!(%why, "dropping the session");
+                    coordinator.registry().kick(
+                        &node,
+                        GoodbyeReason::ProtocolViolation(why),
+                        close::PROTOCOL_VIOLATION,
+                    );
+                    return;
+                }
+                continue;
+            }
             Err(err) => {
                 tracing::debug!(%err, "media datagram refused");
                 continue;

@@ -5,11 +5,14 @@
 //! the handshake) runs a session: hello, welcome, heartbeats both ways, until the
 //! link dies, the node leaves, or an administrator revokes it.
 
+use crate::authority::{AuthorityKind, Refusal, SessionStrikes, Verdict};
+use crate::calls::CallError;
 use crate::events::Event;
 use crate::registry::{OnlineNode, SESSION_COMMAND_QUEUE, SessionCommand};
 use crate::server::Presence;
 use crate::tls::identity_of;
 use crate::{Coordinator, VERSION};
+use std::sync::Arc;
 use std::time::Duration;
 use tandem_node::link::{ClockSync, close};
 use tandem_node::names::{NodeId, Site};
@@ -154,27 +157,32 @@ async fn session(
         heartbeat_interval_ms: HEARTBEAT_INTERVAL.as_millis() as u32,
         server_time_us: coordinator.clock().now_us(),
     });
-    let media = tokio::spawn(crate::media::forward_datagrams(
-        coordinator.clone(),
-        conn.clone(),
-        node.clone(),
-    ));
+    let strikes = Arc::new(SessionStrikes::new(node.clone()));
+    let media = tokio::spawn(
+        crate::media::forward_datagrams(
+            coordinator.clone(),
+            conn.clone(),
+            node.clone(),
+            strikes.clone(),
+        )
+        .in_current_span(),
+    );
     let ended = match control.send(&welcome).await {
         Ok(_) => {
             // Queued behind the welcome: the configuration, then call control.
             let c = coordinator.clone();
             let (n, s) = (node.clone(), site.clone());
             let _ = tokio::task::spawn_blocking(move || c.calls_node_online(&n, &s)).await;
-            run(
-                &conn,
-                &mut control,
-                &node,
-                &site,
+            let mut link = Link {
+                conn: &conn,
+                control: &mut control,
+                node: &node,
+                site: &site,
                 session,
-                &coordinator,
-                &mut commands,
-            )
-            .await
+                coordinator: &coordinator,
+                strikes: &strikes,
+            };
+            link.run(&mut commands).await
         }
         Err(e) => Ended::Link(e),
     };
@@ -272,108 +280,155 @@ enum Ended {
     Link(LinkError),
 }
 
-async fn run(
-    conn: &quinn::Connection,
-    control: &mut ControlStream,
-    node: &NodeId,
-    site: &Site,
+/// A session past its hello: what the control loop needs.
+struct Link<'a> {
+    conn: &'a quinn::Connection,
+    control: &'a mut ControlStream,
+    node: &'a NodeId,
+    site: &'a Site,
     session: u64,
-    coordinator: &Coordinator,
-    commands: &mut mpsc::Receiver<SessionCommand>,
-) -> Ended {
-    let mut clock = ClockSync::new();
-    let mut beat = tokio::time::interval(HEARTBEAT_INTERVAL);
-    beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut seq = 0u64;
-    loop {
-        tokio::select! {
-            received = control.recv() => {
-                let env = match control.triage(received).await {
-                    Ok(Some(env)) => env,
-                    Ok(None) => continue,
-                    Err(e) => return Ended::Link(e),
-                };
-                let reply = match env.message {
-                    Message::Heartbeat(hb) => Some(Message::HeartbeatAck(hb.ack(coordinator.clock().now_us()))),
-                    Message::HeartbeatAck(ack) => {
-                        if let Some(health) = clock.record(&ack, coordinator.clock().now_us()) {
-                            coordinator.registry().set_health(node, session, health);
-                        }
-                        None
-                    }
-                    Message::Goodbye(reason) => return Ended::Left(reason),
-                    Message::Upload { records } => {
-                        let c = coordinator.clone();
-                        let who = node.clone();
-                        let stored = tokio::task::spawn_blocking(move || {
-                            let ingested = c.store().ingest(&who, &records, c.clock().now_us())?;
-                            c.uploads_stored(&records, &ingested.fresh);
-                            Ok::<_, crate::store::StoreError>(ingested.acked)
-                        })
-                        .await;
-                        match stored {
-                            Ok(Ok(seqs)) => Some(Message::UploadAck { seqs }),
-                            Ok(Err(err)) => {
-                                // Not acknowledged: the gateway keeps the records and retries.
-                                tracing::error!(%err, "could not store uploaded records");
-                                None
+    coordinator: &'a Coordinator,
+    strikes: &'a SessionStrikes,
+}
+
+impl Link<'_> {
+    async fn run(&mut self, commands: &mut mpsc::Receiver<SessionCommand>) -> Ended {
+        let mut clock = ClockSync::new();
+        let mut beat = tokio::time::interval(HEARTBEAT_INTERVAL);
+        beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut seq = 0u64;
+        loop {
+            tokio::select! {
+                received = self.control.recv() => {
+                    let env = match self.control.triage(received).await {
+                        Ok(Some(env)) => env,
+                        Ok(None) => continue,
+                        Err(e) => return Ended::Link(e),
+                    };
+                    let (reply, verdict) = match env.message {
+                        Message::Heartbeat(hb) => (Some(Message::HeartbeatAck(hb.ack(self.coordinator.clock().now_us()))), Verdict::Keep),
+                        Message::HeartbeatAck(ack) => {
+                            if let Some(health) = clock.record(&ack, self.coordinator.clock().now_us()) {
+                                self.coordinator.registry().set_health(self.node, self.session, health);
                             }
-                            Err(err) => {
-                                tracing::error!(%err, "upload storage task failed");
-                                None
+                            (None, Verdict::Keep)
+                        }
+                        Message::Goodbye(reason) => return Ended::Left(reason),
+                        Message::Upload { records } => self.upload(records).await,
+                        Message::MediaStats(totals) => {
+                            let reports = self.coordinator.media_reports();
+                            if let Err(err) = reports.record(self.node, self.site, self.session, totals) {
+                                tracing::warn!(%err, "media report ignored");
                             }
+                            (None, Verdict::Keep)
                         }
+                        Message::CallUp(up) => (None, self.call_up(up).await),
+                        other => (Some(Message::Reject {
+                            request: env.id,
+                            reason: RejectReason::NotAllowed(format!(
+                                "{} is not accepted in a session",
+                                kind_name(&other)
+                            )),
+                        }), Verdict::Keep),
+                    };
+                    if let Some(reply) = reply
+                        && let Err(e) = self.control.send_or_skip(&reply).await
+                    {
+                        return Ended::Link(e);
                     }
-                    Message::MediaStats(totals) => {
-                        let reports = coordinator.media_reports();
-                        if let Err(err) = reports.record(node, site, session, totals) {
-                            tracing::warn!(%err, "media report ignored");
-                        }
-                        None
+                    if let Verdict::Drop(why) = verdict {
+                        tracing::warn!(%why, "dropping the session");
+                        return Ended::Kicked(GoodbyeReason::ProtocolViolation(why));
                     }
-                    Message::CallUp(up) => {
-                        let c = coordinator.clone();
-                        let (who, site) = (node.clone(), site.clone());
-                        match tokio::task::spawn_blocking(move || c.call_up(&who, &site, up)).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(err)) => tracing::info!(%err, "call report not carried out"),
-                            Err(err) => tracing::error!(%err, "call control task failed"),
-                        }
-                        None
-                    }
-                    other => Some(Message::Reject {
-                        request: env.id,
-                        reason: RejectReason::NotAllowed(format!(
-                            "{} is not accepted in a session",
-                            kind_name(&other)
-                        )),
-                    }),
-                };
-                if let Some(reply) = reply
-                    && let Err(e) = control.send_or_skip(&reply).await
-                {
-                    return Ended::Link(e);
                 }
-            }
-            _ = beat.tick() => {
-                seq += 1;
-                let hb = Message::Heartbeat(Heartbeat { seq, sent_us: coordinator.clock().now_us() });
-                if let Err(e) = control.send(&hb).await {
-                    return Ended::Link(e);
-                }
-            }
-            Some(command) = commands.recv() => match command {
-                SessionCommand::Goodbye(reason) => return Ended::Kicked(reason),
-                SessionCommand::Send(message) => {
-                    // A message too large for a frame is dropped and logged; the
-                    // node keeps its link (see `ControlStream::send_or_skip`).
-                    if let Err(e) = control.send_or_skip(&message).await {
+                _ = beat.tick() => {
+                    seq += 1;
+                    let hb = Message::Heartbeat(Heartbeat { seq, sent_us: self.coordinator.clock().now_us() });
+                    if let Err(e) = self.control.send(&hb).await {
                         return Ended::Link(e);
                     }
                 }
-            },
-            closed = conn.closed() => return Ended::Link(LinkError::Connection(closed)),
+                Some(command) = commands.recv() => match command {
+                    SessionCommand::Goodbye(reason) => return Ended::Kicked(reason),
+                    SessionCommand::Send(message) => {
+                        // A message too large for a frame is dropped and logged; the
+                        // node keeps its link (see `ControlStream::send_or_skip`).
+                        if let Err(e) = self.control.send_or_skip(&message).await {
+                            return Ended::Link(e);
+                        }
+                    }
+                },
+                closed = self.conn.closed() => return Ended::Link(LinkError::Connection(closed)),
+            }
         }
+    }
+
+    /// Stores what the node may upload and acknowledges it; records speaking
+    /// for another site are neither stored nor acknowledged (they stay in the
+    /// node's outbox), and the batch counts as one refusal.
+    async fn upload(
+        &self,
+        records: Vec<tandem_node::proto::UploadRecord>,
+    ) -> (Option<Message>, Verdict) {
+        let c = self.coordinator.clone();
+        let (who, at) = (self.node.clone(), self.site.clone());
+        let stored = tokio::task::spawn_blocking(move || {
+            let foreign = c.foreign_uploads(&at, &records);
+            let records: Vec<_> = records
+                .into_iter()
+                .filter(|r| foreign.iter().all(|(seq, _)| *seq != r.seq))
+                .collect();
+            let ingested = c.store().ingest(&who, &records, c.clock().now_us())?;
+            c.uploads_stored(&records, &ingested.fresh);
+            Ok::<_, crate::store::StoreError>((ingested.acked, foreign))
+        })
+        .await;
+        match stored {
+            Ok(Ok((seqs, foreign))) => {
+                let verdict = match foreign.first() {
+                    Some((seq, why)) => {
+                        let why = format!(
+                            "{} of the uploaded records speak for another site (record {seq}: {why})",
+                            foreign.len()
+                        );
+                        self.refuse(&Refusal::new(AuthorityKind::Upload, why))
+                    }
+                    None => Verdict::Keep,
+                };
+                (Some(Message::UploadAck { seqs }), verdict)
+            }
+            Ok(Err(err)) => {
+                // Not acknowledged: the gateway keeps the records and retries.
+                tracing::error!(%err, "could not store uploaded records");
+                (None, Verdict::Keep)
+            }
+            Err(err) => {
+                tracing::error!(%err, "upload storage task failed");
+                (None, Verdict::Keep)
+            }
+        }
+    }
+
+    async fn call_up(&self, up: tandem_node::calls::CallUp) -> Verdict {
+        let c = self.coordinator.clone();
+        let (who, site) = (self.node.clone(), self.site.clone());
+        match tokio::task::spawn_blocking(move || c.call_up(&who, &site, up)).await {
+            Ok(Ok(())) => Verdict::Keep,
+            Ok(Err(CallError::NotOurs(refusal))) => self.refuse(&refusal),
+            Ok(Err(err)) => {
+                tracing::info!(%err, "call report not carried out");
+                Verdict::Keep
+            }
+            Err(err) => {
+                tracing::error!(%err, "call control task failed");
+                Verdict::Keep
+            }
+        }
+    }
+
+    fn refuse(&self, refusal: &Refusal) -> Verdict {
+        self.strikes
+            .refuse(self.coordinator.authority_refusals(), refusal)
     }
 }
 

@@ -147,6 +147,9 @@ pub enum StoreError {
     UnknownNode(NodeId),
     #[error("cannot make a token")]
     Token(#[from] tandem_node::link::TokenError),
+    /// The database file is open to others (see [`tandem_node_io::private_files`]).
+    #[error(transparent)]
+    Private(#[from] tandem_node_io::private_files::PrivateFileError),
 }
 
 tandem_node_io::redb_errors_into!(StoreError, |e| StoreError::Db(e.into()));
@@ -313,7 +316,9 @@ impl Store {
     /// Opens (or creates) the database in `dir`, building the CDR index first if
     /// the store predates it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let store = match Database::create(dir.join(DB_FILE)) {
+        let path = dir.join(DB_FILE);
+        tandem_node_io::private_files::secret_file(&path)?;
+        let store = match Database::create(path) {
             Ok(db) => Self { db },
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::Locked),
             Err(e) => return Err(e.into()),

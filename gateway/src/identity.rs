@@ -16,8 +16,10 @@ const IDENTITY_RECORD_VERSION: u8 = 1;
 /// Identity storage failures.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
-    #[error("data directory {0}: {1}")]
-    DataDir(String, std::io::Error),
+    /// The data directory or the database is open to others (see
+    /// [`tandem_node_io::private_files`]).
+    #[error(transparent)]
+    Private(#[from] tandem_node_io::private_files::PrivateFileError),
     #[error(transparent)]
     Db(#[from] tandem_node_io::storage::DbError),
     #[error("stored identity")]
@@ -62,14 +64,12 @@ pub struct GatewayStore {
 
 impl GatewayStore {
     pub fn open(dir: &Path) -> Result<Self, IdentityError> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| IdentityError::DataDir(dir.display().to_string(), e))?;
+        // The database holds the node's private key.
+        tandem_node_io::private_files::dir(dir)?;
+        let path = dir.join(DB_FILE);
+        tandem_node_io::private_files::secret_file(&path)?;
         Ok(Self {
-            db: std::sync::Arc::new(Database::create(dir.join(DB_FILE))?),
+            db: std::sync::Arc::new(Database::create(path)?),
         })
     }
 

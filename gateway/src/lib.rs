@@ -94,6 +94,10 @@ impl Gateway {
         let mut rng = seeded(seed);
         let store = GatewayStore::open(data_dir)?;
         let identity = store.identity()?.ok_or(IdentityError::NotEnrolled)?;
+        // Recordings are the calls themselves: owner-only from the start, and
+        // closed again if someone opened the directory up.
+        let recordings_dir = data_dir.join("recordings");
+        tandem_node_io::private_files::dir(&recordings_dir).map_err(IdentityError::from)?;
         let outbox = store.outbox();
         let cache = store.config_cache();
         let cached = cache.load_valid();
@@ -140,7 +144,7 @@ impl Gateway {
             seats,
             plan: &tandem_hal::dsp::tones::CHINA,
             prompt_dir: Some(data_dir.join("prompts")),
-            recordings_dir: data_dir.join("recordings"),
+            recordings_dir,
             config: cached.map(|(_, c)| c),
             media: media.clone(),
             effects: effects_tx,

@@ -1,6 +1,10 @@
 //! Shared helpers for the end-to-end tests: real coordinator and gateway code over
 //! real QUIC on loopback, in process or as real processes.
 
+pub mod branch;
+
+pub use branch::*;
+
 use anyhow::{Context, Result, bail};
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@ use tandem_gateway::identity::GatewayStore;
 use tandem_gateway::uplink::{UplinkError, UplinkState};
 use tandem_node::link::{COORDINATOR_SERVER_NAME, close};
 use tandem_node::proto::{
-    self, EnrollRefusal, EnrollRequest, EnrollResult, Hello, KNOWN_KINDS, Message, RejectReason,
+    self, EnrollRefusal, EnrollRequest, EnrollResult, KNOWN_KINDS, Message, RejectReason,
 };
 use tandem_node_io::link::tls::{enrolled_client_config, enrollment_client_config};
 use tandem_node_io::link::{ControlStream, NodeKey};
@@ -251,16 +251,6 @@ async fn certificate_from_another_ca_is_refused_at_the_handshake() -> Result<()>
     Ok(())
 }
 
-fn hello(identity: &tandem_gateway::identity::Identity) -> Hello {
-    Hello {
-        node_id: identity.node_id.clone(),
-        site: identity.site.clone(),
-        software_version: "test".into(),
-        capabilities: vec![],
-        inventory: Default::default(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_node_is_kicked_at_once_and_refused_afterwards() -> Result<()> {
     init_logs();
@@ -311,29 +301,6 @@ async fn revoked_node_is_kicked_at_once_and_refused_afterwards() -> Result<()> {
     bystander.stop().await?;
     running.shutdown().await;
     Ok(())
-}
-
-/// Connects with a real node identity and returns the control stream after hello.
-async fn session_as(
-    coord: &TestCoordinator,
-    identity: &tandem_gateway::identity::Identity,
-) -> Result<(quinn::Endpoint, quinn::Connection, ControlStream)> {
-    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
-    let conn = endpoint
-        .connect_with(
-            identity.client_config()?,
-            coord.addr().parse()?,
-            COORDINATOR_SERVER_NAME,
-        )?
-        .await?;
-    let mut control = ControlStream::open(&conn).await?;
-    control.send(&Message::Hello(hello(identity))).await?;
-    let welcome = control.recv().await?;
-    assert!(
-        matches!(welcome.message, Message::Welcome(_)),
-        "{welcome:?}"
-    );
-    Ok((endpoint, conn, control))
 }
 
 async fn expect_dropped(conn: &quinn::Connection) -> Result<()> {

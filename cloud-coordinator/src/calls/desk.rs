@@ -36,9 +36,10 @@ impl From<CallError> for DeskError {
                 problem: inner.to_string(),
             },
             CallError::Store(_) => DeskError::Unavailable(e.to_string()),
-            CallError::UnknownCall(_) | CallError::Refused(_) | CallError::Route(_) => {
-                DeskError::Refused(e.to_string())
-            }
+            CallError::UnknownCall(_)
+            | CallError::Refused(_)
+            | CallError::Route(_)
+            | CallError::NotOurs(_) => DeskError::Refused(e.to_string()),
         }
     }
 }

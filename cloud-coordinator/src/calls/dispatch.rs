@@ -2,11 +2,54 @@
 
 use tandem_node::calls::{AgentCommand, CallDown, CallUp};
 use tandem_node::names::Site;
-use tandem_node::routing::{AgentId, Input};
+use tandem_node::routing::{AgentId, CallId, Input};
 
 use super::*;
+use crate::authority::{AuthorityKind, Refusal};
 
 impl CallControl {
+    /// Whether `site` anchors `call`: false when the call is unknown (it may
+    /// have ended meanwhile), a refusal when another site anchors it.
+    pub(super) fn anchored_at(
+        &self,
+        site: &Site,
+        call: CallId,
+        kind: AuthorityKind,
+    ) -> Result<bool, CallError> {
+        match self.calls.get(&call) {
+            None => Ok(false),
+            Some(c) if &c.anchor == site => Ok(true),
+            Some(c) => Err(Refusal::new(
+                kind,
+                format!("call {call} is anchored at {}, not at {site}", c.anchor),
+            )
+            .into()),
+        }
+    }
+
+    /// Why `site` may not upload a routing event of `kind`: it names a call
+    /// another site anchors, or an agent seated at another site.
+    pub fn foreign_event(
+        &self,
+        site: &Site,
+        kind: &tandem_node::routing::EventKind,
+    ) -> Option<String> {
+        let (call, agent) = crate::authority::event_subjects(kind);
+        if let Some(call) = call
+            && let Err(e) = self.anchored_at(site, call, AuthorityKind::Upload)
+        {
+            return Some(e.to_string());
+        }
+        let seat = agent.and_then(|a| self.config.seat_of(a).map(|s| (a, s)));
+        match seat {
+            Some((agent, seat)) if &seat.site != site => Some(format!(
+                "an event names agent {agent}, seated at {}",
+                seat.site
+            )),
+            _ => None,
+        }
+    }
+
     pub(super) fn dispatch_up(&mut self, site: &Site, up: CallUp) -> Result<(), CallError> {
         match up {
             CallUp::Arrived {
@@ -18,32 +61,37 @@ impl CallControl {
             } => {
                 let span = tracing::info_span!("call", call = %call, site = %site);
                 let _enter = span.enter();
+                self.anchored_at(site, call, AuthorityKind::Call)?;
                 self.arrived(site, call, caller, queue, priority, None)
             }
-            CallUp::Anchored(calls) => {
-                self.restore_anchored(site, calls);
-                Ok(())
-            }
+            CallUp::Anchored(calls) => self.restore_anchored(site, calls),
             CallUp::CallbackRequested {
                 call,
                 caller,
                 queue,
                 ..
-            } => self.callback_requested(site, call, caller, queue),
+            } => {
+                self.anchored_at(site, call, AuthorityKind::Call)?;
+                self.callback_requested(site, call, caller, queue)
+            }
             CallUp::Ended { call, cause } => {
                 tracing::info!(call = %call, site = %site, ?cause, "call ended at the anchor");
-                if self.calls.get(&call).is_some_and(|c| c.callback) {
-                    // The line is gone but the callback keeps its place.
+                if !self.anchored_at(site, call, AuthorityKind::Call)? {
                     return Ok(());
                 }
-                if !self.calls.contains_key(&call) {
+                if self.calls.get(&call).is_some_and(|c| c.callback) {
+                    // The line is gone but the callback keeps its place.
                     return Ok(());
                 }
                 self.tear_down(call);
                 Ok(())
             }
-            CallUp::DialAnswered { call } => self.dial_answered(call),
+            CallUp::DialAnswered { call } => {
+                self.anchored_at(site, call, AuthorityKind::Call)?;
+                self.dial_answered(call)
+            }
             CallUp::Failed { call, reason } => {
+                self.anchored_at(site, call, AuthorityKind::Call)?;
                 tracing::warn!(call = %call, site = %site, %reason, "gateway could not carry out a command");
                 // A callback the anchor cannot dial is over: the agent gets their
                 // desk back (through wrap-up) and the reason on screen.
@@ -85,7 +133,7 @@ impl CallControl {
                             refused: Some(why.clone()),
                         }),
                     );
-                    return refused(why);
+                    return Err(Refusal::new(AuthorityKind::Agent, why).into());
                 }
                 self.agent_command(self.now, agent, command).map(|_| ())
             }

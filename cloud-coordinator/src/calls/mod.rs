@@ -101,6 +101,9 @@ pub enum CallError {
     /// The configuration is invalid.
     #[error("configuration: {0}")]
     Config(#[from] CenterConfigError),
+    /// The reporting node spoke for another site (see [`crate::authority`]).
+    #[error(transparent)]
+    NotOurs(#[from] crate::authority::Refusal),
     /// Storage failed.
     #[error("storage: {0}")]
     Store(#[from] crate::store::StoreError),

@@ -15,16 +15,36 @@ use tandem_node::routing::{
 };
 
 use super::*;
+use crate::authority::{AuthorityKind, Refusal};
 
 impl CallControl {
     /// Rebuilds the calls `site` anchors. Calls already known are left alone
     /// (a repeated report); calls that ended meanwhile are not in the report.
-    pub(super) fn restore_anchored(&mut self, site: &Site, calls: Vec<AnchoredCall>) {
+    /// A report may not claim another site's call, put another site's seat on
+    /// its box or take a relay leg another call uses: such calls are left out
+    /// and the last refusal is returned once the others are restored.
+    pub(super) fn restore_anchored(
+        &mut self,
+        site: &Site,
+        calls: Vec<AnchoredCall>,
+    ) -> Result<(), CallError> {
+        let mut refusal = None;
         for report in calls {
             let span = tracing::info_span!("restore", call = %report.call, site = %site);
             let _enter = span.enter();
-            if self.calls.contains_key(&report.call) {
-                tracing::debug!("call already known");
+            match self.anchored_at(site, report.call, AuthorityKind::Restore) {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::debug!("call already known");
+                    continue;
+                }
+                Err(e) => {
+                    refusal = Some(e);
+                    continue;
+                }
+            }
+            if let Err(e) = self.claims_only_its_own(site, &report) {
+                refusal = Some(e);
                 continue;
             }
             match report.state {
@@ -51,6 +71,44 @@ impl CallControl {
                 }
             }
         }
+        refusal.map_or(Ok(()), Err)
+    }
+
+    /// A restored call's parties: a seat on the anchor's own box must be one of
+    /// the site's seats, and a relay leg may not be one another call uses.
+    fn claims_only_its_own(&self, site: &Site, report: &AnchoredCall) -> Result<(), CallError> {
+        for p in &report.parties {
+            let why = match &p.endpoint {
+                Endpoint::Local(endpoint) => match p.agent {
+                    Some(agent) if self.config.seat_of(agent).is_some_and(|s| &s.site != site) => {
+                        format!(
+                            "agent {agent} on local seat {endpoint}, but their seat is at another site"
+                        )
+                    }
+                    _ => continue,
+                },
+                Endpoint::Leg(leg) => match self.leg_user(*leg) {
+                    Some(other) if other != report.call => {
+                        format!("leg {leg} belongs to call {other}")
+                    }
+                    _ => continue,
+                },
+            };
+            return Err(Refusal::new(
+                AuthorityKind::Restore,
+                format!("call {}: {why}", report.call),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The call whose party holds relay leg `leg`.
+    fn leg_user(&self, leg: u32) -> Option<CallId> {
+        self.calls
+            .iter()
+            .find(|(_, c)| c.parties.values().any(|p| p.leg == Some(leg)))
+            .map(|(call, _)| *call)
     }
 
     /// A connected call: its agents talk on it again, its legs are relayed.

@@ -321,6 +321,30 @@ impl Coordinator {
         }
     }
 
+    /// Uploaded records `site` may not speak for, by sequence number with why
+    /// (see [`crate::authority`]): CDRs labelled with another site, routing
+    /// events about another site's live call or agent.
+    pub(crate) fn foreign_uploads(
+        &self,
+        site: &Site,
+        records: &[UploadRecord],
+    ) -> Vec<(u64, String)> {
+        let mut foreign = crate::authority::foreign_cdrs(site, records);
+        let events = crate::authority::uploaded_events(records);
+        if events.is_empty() {
+            return foreign;
+        }
+        let core = lock(&self.calls().core);
+        if let Some(cc) = core.as_ref() {
+            for (seq, event) in events {
+                if let Some(why) = cc.foreign_event(site, &event.kind) {
+                    foreign.push((seq, why));
+                }
+            }
+        }
+        foreign
+    }
+
     /// The routing part of the configuration in force (queue names, service-level
     /// thresholds, agents), for reports.
     pub fn routing_config(&self) -> Option<tandem_node::routing::RoutingConfig> {

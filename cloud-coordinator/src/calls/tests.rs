@@ -1443,3 +1443,83 @@ fn a_direct_offer_ringing_an_agent_found_on_a_restored_call_is_withdrawn() {
         (Some(AgentState::OnCall), Some(CallId(7)))
     );
 }
+
+// ---- site authority -----------------------------------------------------------
+
+#[test]
+fn a_site_cannot_report_restore_or_upload_for_another_sites_call() {
+    use crate::authority::AuthorityKind;
+    let not_ours = |r: Result<(), CallError>, kind: AuthorityKind| match r {
+        Err(CallError::NotOurs(refusal)) => assert_eq!(refusal.kind, kind, "{refusal}"),
+        other => panic!("expected a {kind:?} refusal, got {other:?}"),
+    };
+    let mut w = World::new();
+    let leg = super::FIRST_LEG + 7;
+    // bj-01's call 2, its caller talking to agent 4 (sh-01) over a relay leg.
+    report(
+        &mut w,
+        "bj-01",
+        vec![anchored_connected(2, 4, Endpoint::Leg(leg))],
+    );
+    w.drain();
+    let call = CallId(2);
+    for up in [
+        CallUp::Ended {
+            call,
+            cause: EndCause::Completed,
+        },
+        CallUp::DialAnswered { call },
+        CallUp::Failed {
+            call,
+            reason: "no".into(),
+        },
+    ] {
+        not_ours(w.cc.call_up(w.now, &site("gz-01"), up), AuthorityKind::Call);
+    }
+    // Re-reporting bj-01's call, taking its leg under another call id, or
+    // putting bj-01's agent 1 on a gz-01 seat.
+    for (call, agent, endpoint) in [
+        (2, 6, Endpoint::Local("seat1".into())),
+        (3, 6, Endpoint::Leg(leg)),
+        (4, 1, Endpoint::Local("seat1".into())),
+    ] {
+        let claim = CallUp::Anchored(vec![anchored_connected(call, agent, endpoint)]);
+        not_ours(
+            w.cc.call_up(w.now, &site("gz-01"), claim),
+            AuthorityKind::Restore,
+        );
+    }
+    // Nothing changed: the call, its agent and its leg are as they were.
+    assert!(w.drain().iter().all(|o| !matches!(
+        o,
+        Output::OpenLeg { .. } | Output::CloseLeg { .. } | Output::Send { .. }
+    )));
+    assert_eq!(w.cc.view(AgentId(4)).call, Some(call));
+    assert_eq!(w.cc.view(AgentId(4)).state, Some(AgentState::OnCall));
+    assert!(!w.cc.calls.contains_key(&CallId(3)) && !w.cc.calls.contains_key(&CallId(4)));
+    assert_eq!(w.cc.view(AgentId(1)).call, None);
+    // Uploaded events naming bj-01's call or agent are refused, gz-01's own pass.
+    let gz = site("gz-01");
+    assert!(w.cc.foreign_event(&gz, &EventKind::Held { call }).is_some());
+    let changed = |agent| EventKind::AgentStateChanged {
+        agent: AgentId(agent),
+        state: AgentState::Ready,
+    };
+    assert!(w.cc.foreign_event(&gz, &changed(1)).is_some());
+    assert!(w.cc.foreign_event(&gz, &changed(6)).is_none());
+    assert!(
+        w.cc.foreign_event(&site("bj-01"), &EventKind::Held { call })
+            .is_none()
+    );
+    // The anchor itself still ends its call.
+    w.cc.call_up(
+        w.now,
+        &site("bj-01"),
+        CallUp::Ended {
+            call,
+            cause: EndCause::Completed,
+        },
+    )
+    .unwrap();
+    assert!(!w.cc.calls.contains_key(&call));
+}

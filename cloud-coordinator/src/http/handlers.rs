@@ -698,6 +698,18 @@ pub async fn metrics(State(api): State<Api>) -> Response {
         "Media datagrams the relay refused.",
         &refused,
     );
+    let refusals: Vec<_> = c
+        .authority_refusals()
+        .all()
+        .into_iter()
+        .map(|(node, kind, n)| (format!("{{node=\"{node}\",kind=\"{}\"}}", kind.as_str()), n))
+        .collect();
+    metric(
+        "tandem_authority_refusals_total",
+        "counter",
+        "Acts refused because a node spoke for another site, by node and kind (media counts datagrams).",
+        &refusals,
+    );
     metric(
         "tandem_uptime_seconds",
         "gauge",

@@ -1076,6 +1076,11 @@ async fn metrics_pages_and_openapi_are_served() {
         .media_reports()
         .record(&node, &site, 1, report)
         .unwrap();
+    use crate::authority::{AuthorityKind, Refusal, SessionStrikes};
+    SessionStrikes::new(node.clone()).refuse(
+        h.coordinator.authority_refusals(),
+        &Refusal::new(AuthorityKind::Call, "call 1 is anchored at sh-01"),
+    );
     let m = h.call("GET", "/metrics", None, "").await;
     assert_eq!(m.status, StatusCode::OK);
     for line in [
@@ -1086,6 +1091,8 @@ async fn metrics_pages_and_openapi_are_served() {
         "tandem_relay_bytes_forwarded_total 0",
         "tandem_relay_datagrams_refused_total{reason=\"malformed\"} 0",
         "# TYPE tandem_uptime_seconds gauge",
+        "# TYPE tandem_authority_refusals_total counter",
+        "tandem_authority_refusals_total{node=\"bj-01-3fa2c1\",kind=\"call\"} 1",
         "# TYPE tandem_routing_decision_seconds histogram",
         "tandem_routing_decision_seconds_bucket{le=\"0.00001\"} 1",
         "tandem_routing_decision_seconds_bucket{le=\"0.00005\"} 3",

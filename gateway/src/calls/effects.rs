@@ -139,7 +139,7 @@ fn run(
 /// engine cannot use any more (the call ended meanwhile) is closed at once.
 fn start_recording(req: RecordingRequest, engine: &SyncSender<Cmd>) {
     let file = format!("{}.opus", req.call);
-    if let Err(err) = std::fs::create_dir_all(&req.dir) {
+    if let Err(err) = tandem_node_io::private_files::dir(&req.dir) {
         tracing::error!(dir = %req.dir.display(), %err, "cannot create the recordings directory");
         return;
     }

@@ -346,7 +346,7 @@ pub fn start(
         path: path.to_owned(),
         source,
     };
-    let file = File::create(path).map_err(io)?;
+    let file = tandem_node_io::private_files::create(path).map_err(io)?;
     let writer = OggOpusWriter::new(file, &cfg, serial).map_err(|e| with_path(e, path))?;
     let frame = cfg.frame.samples(cfg.rate);
     let (tx, rx) = sync_channel(cfg.queue_frames.max(1));

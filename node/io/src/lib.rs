@@ -13,4 +13,5 @@ pub mod link;
 pub mod logging;
 pub mod media;
 pub mod random;
+pub mod private_files;
 pub mod storage;
