@@ -17,6 +17,8 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use std::ops::{Bound, Range};
 use std::path::Path;
+use std::sync::Arc;
+use tandem_node::durable::{Durable, HealthReport, OpenError, Unavailable};
 use tandem_node::calls::Cdr;
 use tandem_node::inventory::Inventory;
 use tandem_node::link::EnrollToken;
@@ -84,6 +86,10 @@ pub enum StoreError {
     Locked,
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error("cannot open the database: {0}")]
+    Open(#[from] OpenError),
     #[error("stored record")]
     Record(#[from] RecordError),
     #[error("no node {0}")]
@@ -249,16 +255,16 @@ pub struct Ingested {
 
 /// The coordinator database.
 pub struct Store {
-    db: Database,
+    db: Durable,
 }
 
 impl Store {
     /// Opens (or creates) the database in `dir`, building the CDR index first if
     /// the store predates it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let store = match Database::create(dir.join(DB_FILE)) {
+        let store = match Durable::open(&dir.join(DB_FILE)) {
             Ok(db) => Self { db },
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::Locked),
+            Err(OpenError::InUse) => return Err(StoreError::Locked),
             Err(e) => return Err(e.into()),
         };
         store.build_cdr_index(INDEX_BATCH)?;
@@ -267,7 +273,7 @@ impl Store {
 
     /// A store-wide marker from [`META`].
     fn meta(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         Ok(match read_table(&tx, META)? {
             Some(meta) => meta.get(key)?.map(|v| v.value()),
             None => None,
@@ -282,14 +288,14 @@ impl Store {
         if self.meta(CDR_INDEX_VERSION_KEY)? == Some(CDR_INDEX_VERSION) {
             return Ok(());
         }
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         tx.delete_table(CDRS)?;
         tx.delete_table(CDRS_BY_NUMBER)?;
         tx.open_table(META)?.remove(LONGEST_CALL_KEY)?;
         tx.commit()?;
         let (mut resume, mut indexed, mut undecodable) = (None::<(String, u64)>, 0u64, 0u64);
         loop {
-            let tx = self.db.begin_write()?;
+            let tx = self.db()?.begin_write()?;
             let done = {
                 let uploads = tx.open_table(UPLOADS)?;
                 let mut index = CdrIndex::open(&tx)?;
@@ -335,9 +341,21 @@ impl Store {
         Ok(())
     }
 
-    /// The database, for tables kept by other modules (accounts).
-    pub(crate) fn db(&self) -> &Database {
-        &self.db
+    /// The database, for tables kept by other modules (accounts); reopened
+    /// first after a storage fault (see [`Durable`]).
+    pub(crate) fn db(&self) -> Result<Arc<Database>, StoreError> {
+        Ok(self.db.get()?)
+    }
+
+    /// Whether writes work, and the fault counters, for `/healthz` and `/metrics`.
+    pub fn health(&self) -> HealthReport {
+        self.db.health().report()
+    }
+
+    /// Reopens the database if a storage fault was seen (at most once per
+    /// [`tandem_node::durable::RETRY`]); returns whether writes work. Blocking.
+    pub fn recover(&self) -> bool {
+        self.db.recover()
     }
 
     /// Records a new token.
@@ -349,7 +367,7 @@ impl Store {
             expires_at: token.expires_at,
             used: None,
         };
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         tx.open_table(TOKENS)?.insert(
             token.token_id.as_slice(),
             record::encode(TOKEN_RECORD_VERSION, &rec).as_slice(),
@@ -369,7 +387,7 @@ impl Store {
         new_id: impl Fn(&Site) -> Result<NodeId, EnrollRefusal>,
         issue: impl FnOnce(&NodeId, &Site) -> Result<Vec<u8>, EnrollRefusal>,
     ) -> Result<Result<(NodeRecord, Vec<u8>), EnrollRefusal>, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         let outcome = {
             let mut tokens = tx.open_table(TOKENS)?;
             let mut nodes = tx.open_table(NODES)?;
@@ -438,7 +456,7 @@ impl Store {
     }
 
     pub fn node(&self, id: &NodeId) -> Result<Option<NodeRecord>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let table = tx.open_table(NODES)?;
         let found = table.get(id.as_str())?;
         Ok(match found {
@@ -459,7 +477,7 @@ impl Store {
         ids: impl IntoIterator<Item = &'a NodeId>,
         mut update: impl FnMut(&mut NodeRecord),
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         {
             let mut table = tx.open_table(NODES)?;
             for id in ids {
@@ -489,7 +507,7 @@ impl Store {
         records: &[UploadRecord],
         now_us: u64,
     ) -> Result<Ingested, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         let mut fresh = Vec::new();
         {
             let mut table = tx.open_table(UPLOADS)?;
@@ -523,7 +541,7 @@ impl Store {
 
     /// Every stored upload of `node`, by sequence number.
     pub fn uploads(&self, node: &NodeId) -> Result<Vec<(u64, StoredUpload)>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, UPLOADS)? else {
             return Ok(Vec::new());
         };
@@ -545,7 +563,7 @@ impl Store {
 
     /// Stores a validated configuration as `version`.
     pub fn save_config(&self, config: &StoredConfig) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         tx.open_table(CONFIGS)?.insert(
             config.version,
             record::encode(CONFIG_RECORD_VERSION, config).as_slice(),
@@ -556,7 +574,7 @@ impl Store {
 
     /// The configuration in force: the highest version stored.
     pub fn latest_config(&self) -> Result<Option<StoredConfig>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, CONFIGS)? else {
             return Ok(None);
         };
@@ -576,7 +594,7 @@ impl Store {
         if events.is_empty() && dispositions.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         {
             let mut table = tx.open_table(QUEUE_EVENTS)?;
             let first = table.last()?.map_or(1, |(k, _)| k.value() + 1);
@@ -620,7 +638,7 @@ impl Store {
         mut keep: impl FnMut(&Cdr) -> bool,
     ) -> Result<CdrPage, StoreError> {
         let mut page = CdrPage::default();
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, CDRS)? else {
             return Ok(page);
         };
@@ -663,7 +681,7 @@ impl Store {
     /// The latest `limit` CDRs of calls from or to `number`, newest first (the
     /// screen pop's history), from the number index.
     pub fn latest_cdrs_of(&self, number: &str, limit: usize) -> Result<Vec<Cdr>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let (Some(by_number), Some(by_start)) =
             (read_table(&tx, CDRS_BY_NUMBER)?, read_table(&tx, CDRS)?)
         else {
@@ -685,7 +703,7 @@ impl Store {
 
     /// How many CDRs are indexed (read from the index's length, not counted).
     pub fn cdr_count(&self) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         Ok(match read_table(&tx, CDRS)? {
             Some(table) => table.len()?,
             None => 0,
@@ -722,7 +740,7 @@ impl Store {
         table: TableDefinition<'_, K, &'static [u8]>,
         version: u8,
     ) -> Result<Vec<T>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, table)? else {
             return Ok(Vec::new());
         };

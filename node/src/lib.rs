@@ -14,4 +14,5 @@ pub mod names;
 pub mod proto;
 pub mod record;
 pub mod routing;
+pub mod durable;
 pub mod storage;
