@@ -1,8 +1,10 @@
 //! The gateway's enrolled identity, kept in its data directory across reboots.
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
+use tandem_node::durable::{Durable, OpenError, StoreHealth, Unavailable};
 use tandem_node::link::NodeKey;
 use tandem_node::link::tls::{TlsError, enrolled_client_config};
 use tandem_node::names::{NodeId, Site};
@@ -20,6 +22,10 @@ pub enum IdentityError {
     DataDir(String, std::io::Error),
     #[error(transparent)]
     Db(#[from] tandem_node::storage::DbError),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error("cannot open the gateway database: {0}")]
+    Open(#[from] OpenError),
     #[error("stored identity")]
     Record(#[from] RecordError),
     #[error("stored key")]
@@ -57,7 +63,8 @@ impl Identity {
 /// The gateway database: identity, outbox and the cached configuration. One
 /// handle per process, since redb admits one opener.
 pub struct GatewayStore {
-    db: std::sync::Arc<Database>,
+    /// Reopened by itself after a storage fault (see [`Durable`]).
+    db: Arc<Durable>,
 }
 
 impl GatewayStore {
@@ -69,8 +76,13 @@ impl GatewayStore {
             .create(dir)
             .map_err(|e| IdentityError::DataDir(dir.display().to_string(), e))?;
         Ok(Self {
-            db: std::sync::Arc::new(Database::create(dir.join(DB_FILE))?),
+            db: Arc::new(Durable::open(&dir.join(DB_FILE))?),
         })
+    }
+
+    /// Whether the database takes writes, and its fault counters.
+    pub fn health(&self) -> &Arc<StoreHealth> {
+        self.db.health()
     }
 
     /// The outbox, sharing this database.
@@ -84,7 +96,7 @@ impl GatewayStore {
     }
 
     pub fn identity(&self) -> Result<Option<Identity>, IdentityError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         let Some(table) = tandem_node::storage::read_table(&tx, IDENTITY)? else {
             return Ok(None);
         };
@@ -96,7 +108,7 @@ impl GatewayStore {
     }
 
     pub fn save_identity(&self, identity: &Identity) -> Result<(), IdentityError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db.get()?.begin_write()?;
         tx.open_table(IDENTITY)?.insert(
             KEY,
             record::encode(IDENTITY_RECORD_VERSION, identity).as_slice(),

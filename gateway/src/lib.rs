@@ -72,6 +72,7 @@ impl Gateway {
         let store = GatewayStore::open(data_dir)?;
         let identity = store.identity()?.ok_or(IdentityError::NotEnrolled)?;
         let outbox = store.outbox();
+        calls::effects::close_cut_calls(&outbox);
         let cache = store.config_cache();
         let cached = cache.load_valid();
         if let Some((version, _)) = &cached {

@@ -121,11 +121,7 @@ impl StoreHealth {
 
     pub fn report(&self) -> HealthReport {
         HealthReport {
-            fault: self
-                .fault
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            fault: self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             io_errors: self.io_errors.load(Ordering::Relaxed),
             faults: self.faults.load(Ordering::Relaxed),
             recoveries: self.recoveries.load(Ordering::Relaxed),

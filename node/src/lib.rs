@@ -5,6 +5,7 @@
 //! with exactly the same code.
 
 pub mod calls;
+pub mod durable;
 pub mod inventory;
 pub mod ivr;
 pub mod link;
@@ -14,5 +15,4 @@ pub mod names;
 pub mod proto;
 pub mod record;
 pub mod routing;
-pub mod durable;
 pub mod storage;

@@ -882,6 +882,10 @@ impl Engine {
             }
             LineOut::Answered { call } => {
                 let caller = call_line(&self.ports, i).and_then(|l| l.caller().map(str::to_owned));
+                // Kept durably while the call is up, so a crash still leaves its CDR.
+                if let Some(cdr) = call_line(&self.ports, i).and_then(CallLine::cdr_snapshot) {
+                    self.effect(Effect::CallStarted(Box::new(cdr)));
+                }
                 let mut media = CallMedia::new(
                     SampleRate::Narrowband,
                     JitterConfig::for_frame(FrameDuration::Ms20),

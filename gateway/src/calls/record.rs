@@ -96,6 +96,12 @@ impl CdrBuilder {
         self.cdr.events.push(CdrEvent { at_us, kind });
     }
 
+    /// The record so far (kept durably while the call is up, so a crash-cut
+    /// call still gets its CDR: see [`close_cut`]).
+    pub fn snapshot(&self) -> Cdr {
+        self.cdr.clone()
+    }
+
     /// Closes the record.
     pub fn finish(mut self, ended_us: u64, hangup: Hangup, cause: EndCause) -> Cdr {
         self.cdr.ended_us = ended_us.max(self.cdr.started_us);
@@ -103,6 +109,21 @@ impl CdrBuilder {
         self.cdr.cause = cause;
         self.cdr
     }
+}
+
+/// The CDR of a call the gateway was carrying when it stopped (crash, power
+/// loss), from the record kept when the call started: it ends at its last
+/// recorded fact, by the system, with [`EndCause::GatewayRestart`]. `None` for
+/// a body this build cannot read.
+pub fn close_cut(body: &[u8]) -> Option<Cdr> {
+    let mut cdr = Cdr::from_record(body).ok()?;
+    let last_fact = cdr.events.iter().map(|e| e.at_us).max().unwrap_or(0);
+    cdr.ended_us = last_fact
+        .max(cdr.started_us)
+        .max(cdr.answered_us.unwrap_or(0));
+    cdr.hangup = Hangup::System;
+    cdr.cause = EndCause::GatewayRestart;
+    Some(cdr)
 }
 
 /// The outbox body of a CDR (see [`Cdr::to_record`]).
