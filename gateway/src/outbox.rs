@@ -10,7 +10,7 @@
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::sync::Arc;
-use tandem_node::durable::{Durable, Unavailable};
+use tandem_node::durable::{Durable, StoreHealth, Unavailable};
 use tandem_node::proto::{RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
 use tandem_node::storage::read_table;
@@ -182,6 +182,11 @@ impl Outbox {
         Ok(())
     }
 
+    /// Whether the gateway database takes writes, and its fault counters.
+    pub fn health(&self) -> &Arc<StoreHealth> {
+        self.db.health()
+    }
+
     /// Records waiting for acknowledgement.
     pub fn len(&self) -> Result<u64, OutboxError> {
         let tx = self.db.get()?.begin_read()?;
@@ -234,6 +239,48 @@ mod tests {
         // Sequence numbers never repeat, even after acknowledgement and reopen.
         assert_eq!(outbox.append(RecordKind::QueueEvent, 1, vec![]).unwrap(), 6);
         assert_eq!(outbox.len().unwrap(), 4);
+    }
+
+    #[test]
+    fn an_open_entry_is_closed_by_its_record_or_once_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = GatewayStore::open(dir.path()).unwrap();
+            let outbox = store.outbox();
+            outbox.hold_open(7, b"call 7 so far").unwrap();
+            outbox.hold_open(8, b"call 8 so far").unwrap();
+            outbox.hold_open(8, b"call 8, answered").unwrap();
+            // Call 7 ends normally: its record replaces the open entry.
+            let seq = outbox
+                .append_closing(RecordKind::Cdr, 1, b"cdr 7".to_vec(), Some(7))
+                .unwrap();
+            assert_eq!(seq, 1);
+        } // crash with call 8 up
+        let store = GatewayStore::open(dir.path()).unwrap();
+        let outbox = store.outbox();
+        let mut seen = Vec::new();
+        let seqs = outbox
+            .close_open(|key, body| {
+                seen.push((key, body.to_vec()));
+                Some((RecordKind::Cdr, 2, b"cdr 8 (cut)".to_vec()))
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![(8, b"call 8, answered".to_vec())],
+            "latest entry only"
+        );
+        assert_eq!(seqs, vec![2]);
+        let pending = outbox.pending(100, 1 << 20).unwrap();
+        let bodies: Vec<_> = pending.iter().map(|r| r.body.as_slice()).collect();
+        assert_eq!(bodies, vec![&b"cdr 7"[..], &b"cdr 8 (cut)"[..]]);
+        // Closed once: the next start finds nothing open.
+        assert!(
+            outbox
+                .close_open(|_, _| panic!("nothing open"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

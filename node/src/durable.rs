@@ -8,11 +8,12 @@
 //! storage backend, records the fault in [`StoreHealth`] (for `/healthz` and
 //! `/metrics`), and reopens the file — at most once per [`RETRY`] — on the next
 //! use after a fault, or when [`Durable::recover`] is called by a periodic task.
-//! A reopened database counts as recovered only once a probe commit succeeds, so
-//! health never reports "ok" while writes still fail.
+//! A reopened database counts as recovered only once a probe write of
+//! [`PROBE_BYTES`] commits, so health does not report "ok" while writes of any
+//! size still fail.
 
 use redb::backends::FileBackend;
-use redb::{Database, DatabaseError, ReadableTable, StorageBackend, TableDefinition};
+use redb::{Database, DatabaseError, StorageBackend, TableDefinition};
 use std::fs::OpenOptions;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -26,8 +27,8 @@ use crate::storage::DbError;
 /// burst of requests against a full disk costs one repair attempt, not one each.
 pub const RETRY: Duration = Duration::from_secs(1);
 
-/// The table the recovery probe writes to (one counter).
-const PROBE: TableDefinition<&str, u64> = TableDefinition::new("storage_probe");
+/// The table the recovery probe writes to.
+const PROBE: TableDefinition<&str, &[u8]> = TableDefinition::new("storage_probe");
 
 /// Why a database cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -317,14 +318,19 @@ fn open_watched(path: &Path, health: &Arc<StoreHealth>) -> Result<Database, Open
     Ok(Database::builder().create_with_backend(backend)?)
 }
 
-/// One small commit: a reopened database is healthy only if it can write.
+/// Bytes the recovery probe writes: a reopened database counts as healthy only
+/// if it can take this much new data, so a disk with a few pages free (enough
+/// for a tiny commit, not for the uploads that failed) stays reported faulted.
+const PROBE_BYTES: usize = 1 << 20;
+
+/// Writes [`PROBE_BYTES`] and removes them again, in two commits.
 fn probe(db: &Database) -> Result<(), DbError> {
+    let blob = vec![0u8; PROBE_BYTES];
     let tx = db.begin_write()?;
-    {
-        let mut table = tx.open_table(PROBE)?;
-        let n = table.get("commits")?.map_or(0, |v| v.value());
-        table.insert("commits", n.wrapping_add(1))?;
-    }
+    tx.open_table(PROBE)?.insert("headroom", blob.as_slice())?;
+    tx.commit()?;
+    let tx = db.begin_write()?;
+    tx.open_table(PROBE)?.remove("headroom")?;
     tx.commit()?;
     Ok(())
 }

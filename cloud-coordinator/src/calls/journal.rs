@@ -5,7 +5,7 @@
 //! and counted in `/metrics`, never silently.
 
 use super::{Disposition, QueueEvent};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// Records (events plus dispositions) held at most: about a day of a large
 /// center's queue log in a few tens of megabytes.
@@ -34,14 +34,14 @@ impl Journal {
     /// (the oldest dropped past the limit) and the error is returned.
     pub fn store(
         &mut self,
-        store: &Store,
+        write: impl FnOnce(&[QueueEvent], &[Disposition]) -> Result<(), StoreError>,
         events: Vec<QueueEvent>,
         dispositions: Vec<Disposition>,
     ) -> Result<(), StoreError> {
         let was_empty = self.is_empty();
         self.events.extend(events);
         self.dispositions.extend(dispositions);
-        self.flush(store).inspect_err(|err| {
+        self.flush(write).inspect_err(|err| {
             if was_empty {
                 tracing::error!(%err, "call records held in memory until the store takes writes again");
             }
@@ -49,12 +49,16 @@ impl Journal {
         })
     }
 
-    /// Writes what is held, if anything.
-    pub fn flush(&mut self, store: &Store) -> Result<(), StoreError> {
+    /// Writes what is held, if anything, with `write` (the store's
+    /// `append_call_records`, one transaction).
+    pub fn flush(
+        &mut self,
+        write: impl FnOnce(&[QueueEvent], &[Disposition]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         if self.is_empty() {
             return Ok(());
         }
-        store.append_call_records(&self.events, &self.dispositions)?;
+        write(&self.events, &self.dispositions)?;
         tracing::info!(
             events = self.events.len(),
             dispositions = self.dispositions.len(),
@@ -92,5 +96,82 @@ impl Journal {
             held: (self.events.len() + self.dispositions.len()) as u64,
             dropped: self.dropped,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_node::durable::Unavailable;
+    use tandem_node::routing::{AgentId, CallId};
+
+    fn disposition(call: u64) -> Disposition {
+        Disposition {
+            call: CallId(call),
+            agent: AgentId(1),
+            code: "sale".into(),
+            note: String::new(),
+            at_ms: call,
+        }
+    }
+
+    fn full(_: &[QueueEvent], _: &[Disposition]) -> Result<(), StoreError> {
+        Err(Unavailable("disk full".into()).into())
+    }
+
+    #[test]
+    fn records_refused_by_the_store_are_written_later_in_order() {
+        let mut journal = Journal::default();
+        assert!(journal.store(full, vec![], vec![disposition(1)]).is_err());
+        assert!(journal.store(full, vec![], vec![disposition(2)]).is_err());
+        assert_eq!(
+            journal.stats(),
+            JournalStats {
+                held: 2,
+                dropped: 0
+            }
+        );
+        let mut written = Vec::new();
+        journal
+            .store(
+                |_, d| {
+                    written.extend(d.iter().map(|d| d.call.0));
+                    Ok(())
+                },
+                vec![],
+                vec![disposition(3)],
+            )
+            .unwrap();
+        assert_eq!(written, vec![1, 2, 3], "held records first, in order");
+        assert_eq!(
+            journal.stats(),
+            JournalStats {
+                held: 0,
+                dropped: 0
+            }
+        );
+        journal.flush(|_, _| panic!("nothing to write")).unwrap();
+    }
+
+    #[test]
+    fn past_the_limit_the_oldest_are_dropped_and_counted() {
+        let mut journal = Journal::default();
+        let many: Vec<_> = (0..JOURNAL_LIMIT as u64 + 5).map(disposition).collect();
+        assert!(journal.store(full, vec![], many).is_err());
+        assert_eq!(
+            journal.stats(),
+            JournalStats {
+                held: JOURNAL_LIMIT as u64,
+                dropped: 5
+            }
+        );
+        let mut first = None;
+        journal
+            .flush(|_, d| {
+                first = d.first().map(|d| d.call.0);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(first, Some(5), "the five oldest were dropped");
     }
 }

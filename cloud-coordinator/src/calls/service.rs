@@ -215,7 +215,9 @@ impl Coordinator {
         if events.is_empty() && dispositions.is_empty() {
             return;
         }
-        if let Err(err) = journal.store(self.store(), events, dispositions) {
+        let store = self.store();
+        let write = |e: &[QueueEvent], d: &[Disposition]| store.append_call_records(e, d);
+        if let Err(err) = journal.store(write, events, dispositions) {
             tracing::debug!(%err, "call records held");
         }
     }
@@ -227,7 +229,8 @@ impl Coordinator {
             return;
         }
         let mut journal = lock(&self.calls().writing);
-        if let Err(err) = journal.flush(self.store()) {
+        let store = self.store();
+        if let Err(err) = journal.flush(|e, d| store.append_call_records(e, d)) {
             tracing::debug!(%err, "call records still held");
         }
     }

@@ -5,7 +5,7 @@
 //! gateway could still lose.
 //!
 //! Each answered call is kept in the outbox while it is up
-//! ([`Effect::CallStarted`]); its CDR replaces it in one transaction. A gateway
+//! ([`Effect::CallOpen`], refreshed at its milestones); its CDR replaces it in one transaction. A gateway
 //! that crashed mid-call finds the entry when it starts again and writes the
 //! call's CDR then, with [`tandem_node::calls::EndCause::GatewayRestart`] ([`close_cut_calls`]).
 //!
@@ -46,8 +46,9 @@ pub enum Effect {
         /// The `Ended` message to send once committed (calls the coordinator knew).
         ended: Option<CallUp>,
     },
-    /// An answered call: keep its record so far until its CDR replaces it.
-    CallStarted(Box<Cdr>),
+    /// An answered call, or one that reached a milestone (queued, answered by
+    /// an agent, transferred): keep its record so far until its CDR replaces it.
+    CallOpen(Box<Cdr>),
     /// Commit what the local router decided (WAN down), for upload.
     QueueEvents(Vec<tandem_node::routing::Event>),
     /// Open a recording file, then hand its tap to the engine.
@@ -208,7 +209,7 @@ fn run(
         };
         match effect {
             Effect::Up(msg) => send(&up, msg),
-            Effect::CallStarted(cdr) => held.push(Write::Open {
+            Effect::CallOpen(cdr) => held.push(Write::Open {
                 call: cdr.call,
                 body: encode_cdr(&cdr),
             }),
@@ -259,7 +260,7 @@ fn run(
 }
 
 /// Writes the CDRs of the calls a crash cut (kept open by
-/// [`Effect::CallStarted`], never closed by their CDR), with
+/// [`Effect::CallOpen`], never closed by their CDR), with
 /// [`EndCause::GatewayRestart`]. Runs once at start, before the engine. A
 /// failure (full disk) is logged; the entries stay for the next start.
 pub fn close_cut_calls(outbox: &Outbox) {

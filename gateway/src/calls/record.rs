@@ -135,3 +135,32 @@ pub fn encode_cdr(cdr: &Cdr) -> Vec<u8> {
 pub fn decode_cdr(body: &[u8]) -> Result<Cdr, tandem_node::record::RecordError> {
     Cdr::from_record(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_node::routing::{AgentId, QueueId};
+
+    #[test]
+    fn a_cut_call_ends_at_its_last_fact_by_the_system_with_the_restart_cause() {
+        let site = Site::new("bj-01").unwrap();
+        let mut cdr = CdrBuilder::inbound(CallId(9), site, "fxo-1", 1_000);
+        cdr.event(1_000, CdrEventKind::LineSeized);
+        cdr.event(2_000, CdrEventKind::LineAnswered);
+        cdr.event(
+            5_000,
+            CdrEventKind::Queued {
+                queue: QueueId(1),
+                local: false,
+            },
+        );
+        cdr.event(9_000, CdrEventKind::Answered { agent: AgentId(3) });
+        let cut = close_cut(&encode_cdr(&cdr.snapshot())).unwrap();
+        assert_eq!(cut.cause, EndCause::GatewayRestart);
+        assert_eq!(cut.hangup, Hangup::System);
+        assert_eq!(cut.ended_us, 9_000);
+        assert_eq!(cut.answered_us, Some(9_000));
+        assert_eq!(cut.agents, vec![AgentId(3)]);
+        assert!(close_cut(b"not a cdr").is_none());
+    }
+}
