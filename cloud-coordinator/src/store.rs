@@ -1088,7 +1088,7 @@ mod tests {
             .ingest(&node, &[upload(99, RecordKind::Cdr, vec![9])], 0)
             .unwrap();
         // What a store written before the index looks like.
-        let tx = store.db.begin_write().unwrap();
+        let tx = store.db().unwrap().begin_write().unwrap();
         tx.delete_table(CDRS).unwrap();
         tx.delete_table(CDRS_BY_NUMBER).unwrap();
         tx.delete_table(META).unwrap();
@@ -1108,7 +1108,7 @@ mod tests {
             Some(CDR_INDEX_VERSION)
         );
         // An index of another version is rebuilt, not added to; a current one is kept.
-        let tx = store.db.begin_write().unwrap();
+        let tx = store.db().unwrap().begin_write().unwrap();
         tx.open_table(META)
             .unwrap()
             .insert(CDR_INDEX_VERSION_KEY, CDR_INDEX_VERSION + 1)

@@ -167,7 +167,8 @@ impl Held {
                         self.failing = false;
                         tracing::info!("the outbox takes writes again");
                     }
-                    if let Some(Write::Cdr { call, ended, .. }) = self.writes.pop_front() {
+                    let done = self.writes.pop_front();
+                    if let Some(Write::Cdr { call, ended, .. }) = done {
                         stats.cdrs.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(call = %call, seq, "CDR committed");
                         if let Some(msg) = ended {
