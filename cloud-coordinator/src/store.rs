@@ -19,14 +19,14 @@ use std::ops::{Bound, Range};
 use std::path::Path;
 use std::sync::Arc;
 use tandem_node::calls::Cdr;
-use tandem_node::durable::{Durable, HealthReport, OpenError, Unavailable};
 use tandem_node::inventory::Inventory;
 use tandem_node::link::EnrollToken;
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{EnrollRefusal, RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
 use tandem_node::routing::Event;
-use tandem_node::storage::{DbError, read_table};
+use tandem_node_io::durable::{Durable, HealthReport, OpenError, Unavailable};
+use tandem_node_io::storage::{DbError, read_table};
 
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
@@ -98,7 +98,7 @@ pub enum StoreError {
     Token(#[from] tandem_node::link::TokenError),
 }
 
-tandem_node::redb_errors_into!(StoreError, |e| StoreError::Db(e.into()));
+tandem_node_io::redb_errors_into!(StoreError, |e| StoreError::Db(e.into()));
 
 /// What the coordinator knows of a node between sessions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -353,7 +353,7 @@ impl Store {
     }
 
     /// Reopens the database if a storage fault was seen (at most once per
-    /// [`tandem_node::durable::RETRY`]); returns whether writes work. Blocking.
+    /// [`tandem_node_io::durable::RETRY`]); returns whether writes work. Blocking.
     pub fn recover(&self) -> bool {
         self.db.recover()
     }
@@ -773,6 +773,7 @@ mod tests {
             Site::new("bj-01").unwrap(),
             CaFingerprint([1; 32]),
             expires_at,
+            &ring::rand::SystemRandom::new(),
         )
         .unwrap()
     }

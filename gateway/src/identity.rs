@@ -4,11 +4,11 @@ use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
-use tandem_node::durable::{Durable, OpenError, StoreHealth, Unavailable};
-use tandem_node::link::NodeKey;
-use tandem_node::link::tls::{TlsError, enrolled_client_config};
 use tandem_node::names::{NodeId, Site};
 use tandem_node::record::{self, RecordError};
+use tandem_node_io::durable::{Durable, OpenError, StoreHealth, Unavailable};
+use tandem_node_io::link::NodeKey;
+use tandem_node_io::link::tls::{TlsError, enrolled_client_config};
 
 const DB_FILE: &str = "gateway.redb";
 const IDENTITY: TableDefinition<&str, &[u8]> = TableDefinition::new("identity");
@@ -21,7 +21,7 @@ pub enum IdentityError {
     #[error("data directory {0}: {1}")]
     DataDir(String, std::io::Error),
     #[error(transparent)]
-    Db(#[from] tandem_node::storage::DbError),
+    Db(#[from] tandem_node_io::storage::DbError),
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
     #[error("cannot open the gateway database: {0}")]
@@ -29,7 +29,7 @@ pub enum IdentityError {
     #[error("stored identity")]
     Record(#[from] RecordError),
     #[error("stored key")]
-    Key(#[from] tandem_node::link::identity::KeyError),
+    Key(#[from] tandem_node_io::link::KeyError),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error(
@@ -38,7 +38,7 @@ pub enum IdentityError {
     NotEnrolled,
 }
 
-tandem_node::redb_errors_into!(IdentityError, |e| IdentityError::Db(e.into()));
+tandem_node_io::redb_errors_into!(IdentityError, |e| IdentityError::Db(e.into()));
 
 /// Everything the gateway needs to reconnect on every boot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,7 +97,7 @@ impl GatewayStore {
 
     pub fn identity(&self) -> Result<Option<Identity>, IdentityError> {
         let tx = self.db.get()?.begin_read()?;
-        let Some(table) = tandem_node::storage::read_table(&tx, IDENTITY)? else {
+        let Some(table) = tandem_node_io::storage::read_table(&tx, IDENTITY)? else {
             return Ok(None);
         };
         let value = table.get(KEY)?;

@@ -312,7 +312,7 @@ async fn a_full_disk_is_reported_loses_nothing_and_recovers_without_a_restart() 
         "the gateway store reports the fault"
     );
     std::fs::remove_file(&gw_filler)?;
-    tokio::time::sleep(tandem_node::durable::RETRY).await;
+    tokio::time::sleep(tandem_node_io::durable::RETRY).await;
     // What was appended before the refusal is kept; new appends are taken.
     let next = 250 + taken;
     append(gateway.outbox(), next, 10, 64).await?;

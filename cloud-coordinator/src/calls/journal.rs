@@ -102,8 +102,8 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tandem_node::durable::Unavailable;
     use tandem_node::routing::{AgentId, CallId};
+    use tandem_node_io::durable::Unavailable;
 
     fn disposition(call: u64) -> Disposition {
         Disposition {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use redb::{ReadableDatabase, TableDefinition};
 use tandem_node::calls::{ConfigPush, ValidCenterConfig};
-use tandem_node::durable::Durable;
 use tandem_node::record;
+use tandem_node_io::durable::Durable;
 
 use super::CallsError;
 
@@ -38,7 +38,8 @@ impl ConfigCache {
             .map_err(cache_err)?
             .begin_read()
             .map_err(cache_err)?;
-        let Some(table) = tandem_node::storage::read_table(&tx, CONFIG).map_err(cache_err)? else {
+        let Some(table) = tandem_node_io::storage::read_table(&tx, CONFIG).map_err(cache_err)?
+        else {
             return Ok(None);
         };
         let Some(v) = table.get(KEY).map_err(cache_err)? else {
