@@ -254,7 +254,7 @@ pub fn new_token() -> String {
 
 impl Store {
     pub fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-        let tx = self.db().begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, ACCOUNTS)? else {
             return Ok(Vec::new());
         };
@@ -266,7 +266,7 @@ impl Store {
     }
 
     pub fn account(&self, username: &str) -> Result<Option<Account>, StoreError> {
-        let tx = self.db().begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, ACCOUNTS)? else {
             return Ok(None);
         };
@@ -288,7 +288,7 @@ impl Store {
     ) -> Result<Account, AccountError> {
         spec.validate(creating)?;
         let new_hash = spec.password.as_deref().map(hash_password).transpose()?;
-        let tx = self.db().begin_write()?;
+        let tx = self.db()?.begin_write()?;
         let account = {
             let mut table = tx.open_table(ACCOUNTS)?;
             let old = table
@@ -326,7 +326,7 @@ impl Store {
 
     /// Deletes an account and its sessions.
     pub fn delete_account(&self, username: &str) -> Result<(), AccountError> {
-        let tx = self.db().begin_write()?;
+        let tx = self.db()?.begin_write()?;
         let removed = tx.open_table(ACCOUNTS)?.remove(username)?.is_some();
         if !removed {
             return Err(AccountError::Unknown(username.to_owned()));
@@ -344,7 +344,7 @@ impl Store {
             created_at: now,
             last_used: now,
         };
-        let tx = self.db().begin_write()?;
+        let tx = self.db()?.begin_write()?;
         tx.open_table(SESSIONS)?.insert(
             token_hash(&token).as_slice(),
             record::encode(SESSION_RECORD_VERSION, &rec).as_slice(),
@@ -369,7 +369,7 @@ impl Store {
                 last_used: now,
                 ..rec
             };
-            let tx = self.db().begin_write()?;
+            let tx = self.db()?.begin_write()?;
             tx.open_table(SESSIONS)?.insert(
                 token_hash(token).as_slice(),
                 record::encode(SESSION_RECORD_VERSION, &touched).as_slice(),
@@ -396,7 +396,7 @@ impl Store {
         idle_secs: u64,
     ) -> Result<Option<(SessionRecord, Account)>, StoreError> {
         let rec: SessionRecord = {
-            let tx = self.db().begin_read()?;
+            let tx = self.db()?.begin_read()?;
             let Some(table) = read_table(&tx, SESSIONS)? else {
                 return Ok(None);
             };
@@ -420,7 +420,7 @@ impl Store {
     /// Deletes every session idle for more than `idle_secs` (run at each login,
     /// so abandoned sessions do not pile up). Returns how many went.
     pub fn sweep_sessions(&self, now: u64, idle_secs: u64) -> Result<usize, StoreError> {
-        let tx = self.db().begin_write()?;
+        let tx = self.db()?.begin_write()?;
         let mut swept = 0;
         tx.open_table(SESSIONS)?.retain(|_, v| {
             let live = record::decode::<SessionRecord>(SESSION_RECORD_VERSION, v)
@@ -434,7 +434,7 @@ impl Store {
 
     /// Ends a session (logout). Idempotent.
     pub fn end_session(&self, token: &str) -> Result<(), StoreError> {
-        let tx = self.db().begin_write()?;
+        let tx = self.db()?.begin_write()?;
         tx.open_table(SESSIONS)?
             .remove(token_hash(token).as_slice())?;
         tx.commit()?;

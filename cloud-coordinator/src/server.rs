@@ -104,6 +104,23 @@ async fn presence_writer(
     }
 }
 
+/// How often a faulted store is retried and held call records flushed.
+const STORE_KEEPING: Duration = Duration::from_secs(1);
+
+/// Brings the store back after a fault without waiting for a request to touch
+/// it, and writes the call records held meanwhile (see `calls::journal`).
+async fn store_keeper(coordinator: Coordinator) {
+    let mut every = tokio::time::interval(STORE_KEEPING);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let c = coordinator.clone();
+        if let Err(err) = tokio::task::spawn_blocking(move || c.keep_store()).await {
+            tracing::error!(%err, "store keeper task failed");
+        }
+    }
+}
+
 /// A coordinator that is serving.
 pub struct Running {
     coordinator: Coordinator,
@@ -143,6 +160,7 @@ impl Coordinator {
         })?;
         tasks.spawn(admin::serve(self.clone(), socket, stop_rx.clone()));
         tasks.spawn(self.clone().call_timer(stop_rx.clone()));
+        tasks.spawn(store_keeper(self.clone()));
         let http_addr = match options.http {
             Some(addr) => {
                 let listener = tokio::net::TcpListener::bind(addr)

@@ -17,6 +17,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use std::ops::{Bound, Range};
 use std::path::Path;
+use std::sync::Arc;
 use tandem_node::calls::Cdr;
 use tandem_node::inventory::Inventory;
 use tandem_node::link::EnrollToken;
@@ -24,6 +25,7 @@ use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{EnrollRefusal, RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
 use tandem_node::routing::{CallId, Event};
+use tandem_node_io::durable::{Durable, HealthReport, OpenError, Unavailable};
 use tandem_node_io::storage::{DbError, read_table};
 
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
@@ -141,6 +143,10 @@ pub enum StoreError {
     Locked,
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error("cannot open the database: {0}")]
+    Open(#[from] OpenError),
     #[error("stored record")]
     Record(#[from] RecordError),
     #[error("no node {0}")]
@@ -309,7 +315,7 @@ pub struct Ingested {
 
 /// The coordinator database.
 pub struct Store {
-    db: Database,
+    db: Durable,
 }
 
 impl Store {
@@ -318,9 +324,9 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join(DB_FILE);
         tandem_node_io::private_files::secret_file(&path)?;
-        let store = match Database::create(path) {
+        let store = match Durable::open(&path) {
             Ok(db) => Self { db },
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::Locked),
+            Err(OpenError::InUse) => return Err(StoreError::Locked),
             Err(e) => return Err(e.into()),
         };
         store.build_cdr_index(INDEX_BATCH)?;
@@ -329,7 +335,7 @@ impl Store {
 
     /// A store-wide marker from [`META`].
     fn meta(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         Ok(match read_table(&tx, META)? {
             Some(meta) => meta.get(key)?.map(|v| v.value()),
             None => None,
@@ -344,14 +350,14 @@ impl Store {
         if self.meta(CDR_INDEX_VERSION_KEY)? == Some(CDR_INDEX_VERSION) {
             return Ok(());
         }
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         tx.delete_table(CDRS)?;
         tx.delete_table(CDRS_BY_NUMBER)?;
         tx.open_table(META)?.remove(LONGEST_CALL_KEY)?;
         tx.commit()?;
         let (mut resume, mut indexed, mut undecodable) = (None::<(String, u64)>, 0u64, 0u64);
         loop {
-            let tx = self.db.begin_write()?;
+            let tx = self.db()?.begin_write()?;
             let done = {
                 let uploads = tx.open_table(UPLOADS)?;
                 let mut index = CdrIndex::open(&tx)?;
@@ -397,9 +403,21 @@ impl Store {
         Ok(())
     }
 
-    /// The database, for tables kept by other modules (accounts).
-    pub(crate) fn db(&self) -> &Database {
-        &self.db
+    /// The database, for tables kept by other modules (accounts); reopened
+    /// first after a storage fault (see [`Durable`]).
+    pub(crate) fn db(&self) -> Result<Arc<Database>, StoreError> {
+        Ok(self.db.get()?)
+    }
+
+    /// Whether writes work, and the fault counters, for `/healthz` and `/metrics`.
+    pub fn health(&self) -> HealthReport {
+        self.db.health().report()
+    }
+
+    /// Reopens the database if a storage fault was seen (at most once per
+    /// [`tandem_node_io::durable::RETRY`]); returns whether writes work. Blocking.
+    pub fn recover(&self) -> bool {
+        self.db.recover()
     }
 
     /// Records a new token.
@@ -411,7 +429,7 @@ impl Store {
             expires_at: token.expires_at,
             used: None,
         };
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         tx.open_table(TOKENS)?.insert(
             token.token_id.as_slice(),
             record::encode(TOKEN_RECORD_VERSION, &rec).as_slice(),
@@ -431,7 +449,7 @@ impl Store {
         new_id: impl Fn(&Site) -> Result<NodeId, EnrollRefusal>,
         issue: impl FnOnce(&NodeId, &Site) -> Result<Vec<u8>, EnrollRefusal>,
     ) -> Result<Result<(NodeRecord, Vec<u8>), EnrollRefusal>, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         let outcome = {
             let mut tokens = tx.open_table(TOKENS)?;
             let mut nodes = tx.open_table(NODES)?;
@@ -500,7 +518,7 @@ impl Store {
     }
 
     pub fn node(&self, id: &NodeId) -> Result<Option<NodeRecord>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let table = tx.open_table(NODES)?;
         let found = table.get(id.as_str())?;
         Ok(match found {
@@ -521,7 +539,7 @@ impl Store {
         ids: impl IntoIterator<Item = &'a NodeId>,
         mut update: impl FnMut(&mut NodeRecord),
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         {
             let mut table = tx.open_table(NODES)?;
             for id in ids {
@@ -551,7 +569,7 @@ impl Store {
         records: &[UploadRecord],
         now_us: u64,
     ) -> Result<Ingested, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         let mut fresh = Vec::new();
         {
             let mut table = tx.open_table(UPLOADS)?;
@@ -585,7 +603,7 @@ impl Store {
 
     /// Every stored upload of `node`, by sequence number.
     pub fn uploads(&self, node: &NodeId) -> Result<Vec<(u64, StoredUpload)>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, UPLOADS)? else {
             return Ok(Vec::new());
         };
@@ -608,7 +626,7 @@ impl Store {
     /// Stores a validated configuration as `version` and, in the same
     /// transaction, prunes the older ones by [`CONFIG_RETENTION`].
     pub fn save_config(&self, config: &StoredConfig) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         {
             let mut table = tx.open_table(CONFIGS)?;
             table.insert(
@@ -629,7 +647,7 @@ impl Store {
 
     /// The versions of the stored configurations, oldest first.
     pub fn config_versions(&self) -> Result<Vec<u64>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, CONFIGS)? else {
             return Ok(Vec::new());
         };
@@ -642,7 +660,7 @@ impl Store {
 
     /// The configuration in force: the highest version stored.
     pub fn latest_config(&self) -> Result<Option<StoredConfig>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, CONFIGS)? else {
             return Ok(None);
         };
@@ -662,7 +680,7 @@ impl Store {
         if events.is_empty() && dispositions.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin_write()?;
+        let tx = self.db()?.begin_write()?;
         {
             let mut table = tx.open_table(QUEUE_EVENTS)?;
             let first = table.last()?.map_or(1, |(k, _)| k.value() + 1);
@@ -697,7 +715,7 @@ impl Store {
     /// The dispositions of `calls`, read by key: the work grows with the calls
     /// asked about, not with every disposition ever stored.
     pub fn dispositions_of(&self, calls: &[CallId]) -> Result<Vec<Disposition>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, DISPOSITIONS)? else {
             return Ok(Vec::new());
         };
@@ -723,7 +741,7 @@ impl Store {
         mut keep: impl FnMut(&Cdr) -> bool,
     ) -> Result<CdrPage, StoreError> {
         let mut page = CdrPage::default();
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, CDRS)? else {
             return Ok(page);
         };
@@ -772,7 +790,7 @@ impl Store {
         since_us: u64,
         limit: usize,
     ) -> Result<Vec<Cdr>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let (Some(by_number), Some(by_start)) =
             (read_table(&tx, CDRS_BY_NUMBER)?, read_table(&tx, CDRS)?)
         else {
@@ -795,7 +813,7 @@ impl Store {
 
     /// How many CDRs are indexed (read from the index's length, not counted).
     pub fn cdr_count(&self) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         Ok(match read_table(&tx, CDRS)? {
             Some(table) => table.len()?,
             None => 0,
@@ -832,7 +850,7 @@ impl Store {
         table: TableDefinition<'_, K, &'static [u8]>,
         version: u8,
     ) -> Result<Vec<T>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(table) = read_table(&tx, table)? else {
             return Ok(Vec::new());
         };
@@ -1223,7 +1241,7 @@ mod tests {
             .ingest(&node, &[upload(99, RecordKind::Cdr, vec![9])], 0)
             .unwrap();
         // What a store written before the index looks like.
-        let tx = store.db.begin_write().unwrap();
+        let tx = store.db().unwrap().begin_write().unwrap();
         tx.delete_table(CDRS).unwrap();
         tx.delete_table(CDRS_BY_NUMBER).unwrap();
         tx.delete_table(META).unwrap();
@@ -1243,7 +1261,7 @@ mod tests {
             Some(CDR_INDEX_VERSION)
         );
         // An index of another version is rebuilt, not added to; a current one is kept.
-        let tx = store.db.begin_write().unwrap();
+        let tx = store.db().unwrap().begin_write().unwrap();
         tx.open_table(META)
             .unwrap()
             .insert(CDR_INDEX_VERSION_KEY, CDR_INDEX_VERSION + 1)

@@ -1,10 +1,12 @@
 //! The gateway's enrolled identity, kept in its data directory across reboots.
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
 use tandem_node::names::{NodeId, Site};
 use tandem_node::record::{self, RecordError};
+use tandem_node_io::durable::{Durable, OpenError, StoreHealth, Unavailable};
 use tandem_node_io::link::NodeKey;
 use tandem_node_io::link::tls::{TlsError, enrolled_client_config};
 
@@ -22,6 +24,10 @@ pub enum IdentityError {
     Private(#[from] tandem_node_io::private_files::PrivateFileError),
     #[error(transparent)]
     Db(#[from] tandem_node_io::storage::DbError),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error("cannot open the gateway database: {0}")]
+    Open(#[from] OpenError),
     #[error("stored identity")]
     Record(#[from] RecordError),
     #[error("stored key")]
@@ -59,7 +65,8 @@ impl Identity {
 /// The gateway database: identity, outbox and the cached configuration. One
 /// handle per process, since redb admits one opener.
 pub struct GatewayStore {
-    db: std::sync::Arc<Database>,
+    /// Reopened by itself after a storage fault (see [`Durable`]).
+    db: Arc<Durable>,
 }
 
 impl GatewayStore {
@@ -69,8 +76,13 @@ impl GatewayStore {
         let path = dir.join(DB_FILE);
         tandem_node_io::private_files::secret_file(&path)?;
         Ok(Self {
-            db: std::sync::Arc::new(Database::create(path)?),
+            db: Arc::new(Durable::open(&path)?),
         })
+    }
+
+    /// Whether the database takes writes, and its fault counters.
+    pub fn health(&self) -> &Arc<StoreHealth> {
+        self.db.health()
     }
 
     /// The outbox, sharing this database.
@@ -84,7 +96,7 @@ impl GatewayStore {
     }
 
     pub fn identity(&self) -> Result<Option<Identity>, IdentityError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         let Some(table) = tandem_node_io::storage::read_table(&tx, IDENTITY)? else {
             return Ok(None);
         };
@@ -96,7 +108,7 @@ impl GatewayStore {
     }
 
     pub fn save_identity(&self, identity: &Identity) -> Result<(), IdentityError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db.get()?.begin_write()?;
         tx.open_table(IDENTITY)?.insert(
             KEY,
             record::encode(IDENTITY_RECORD_VERSION, identity).as_slice(),

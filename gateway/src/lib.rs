@@ -99,6 +99,7 @@ impl Gateway {
         let recordings_dir = data_dir.join("recordings");
         tandem_node_io::private_files::dir(&recordings_dir).map_err(IdentityError::from)?;
         let outbox = store.outbox();
+        calls::effects::close_cut_calls(&outbox);
         let cache = store.config_cache();
         let cached = cache.load_valid();
         if let Some((version, _)) = &cached {

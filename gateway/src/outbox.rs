@@ -8,14 +8,18 @@
 //! coordinator uses to store each record exactly once however often an upload is
 //! retried (a lost acknowledgement means a resend, never a duplicate).
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::sync::Arc;
 use tandem_node::proto::{RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
+use tandem_node_io::durable::{Durable, StoreHealth, Unavailable};
 use tandem_node_io::storage::read_table;
 use tokio::sync::Notify;
 
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// Calls in progress, by call id: the record a crash-cut call is closed with
+/// when the gateway comes back (see [`Outbox::close_open`]).
+const OPEN: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox_open_calls");
 const META: TableDefinition<&str, u64> = TableDefinition::new("outbox_meta");
 const NEXT_SEQ: &str = "next_seq";
 const OUTBOX_RECORD_VERSION: u8 = 1;
@@ -25,6 +29,8 @@ const OUTBOX_RECORD_VERSION: u8 = 1;
 pub enum OutboxError {
     #[error(transparent)]
     Db(#[from] tandem_node_io::storage::DbError),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
     #[error("stored outbox record")]
     Record(#[from] RecordError),
 }
@@ -34,12 +40,12 @@ tandem_node_io::redb_errors_into!(OutboxError, |e| OutboxError::Db(e.into()));
 /// Shared handle to the outbox; cheap to clone.
 #[derive(Clone)]
 pub struct Outbox {
-    db: Arc<Database>,
+    db: Arc<Durable>,
     appended: Arc<Notify>,
 }
 
 impl Outbox {
-    pub(crate) fn new(db: Arc<Database>) -> Self {
+    pub(crate) fn new(db: Arc<Durable>) -> Self {
         Self {
             db,
             appended: Arc::new(Notify::new()),
@@ -54,24 +60,88 @@ impl Outbox {
         created_at_us: u64,
         body: Vec<u8>,
     ) -> Result<u64, OutboxError> {
-        let tx = self.db.begin_write()?;
-        let seq = {
-            let mut meta = tx.open_table(META)?;
-            let seq = meta.get(NEXT_SEQ)?.map(|v| v.value()).unwrap_or(1);
-            meta.insert(NEXT_SEQ, seq + 1)?;
-            let rec = UploadRecord {
-                seq,
-                kind,
-                created_at_us,
-                body,
-            };
-            tx.open_table(RECORDS)?
-                .insert(seq, record::encode(OUTBOX_RECORD_VERSION, &rec).as_slice())?;
-            seq
-        };
+        self.append_closing(kind, created_at_us, body, None)
+    }
+
+    /// Stores a record like [`Outbox::append`] and, in the same transaction,
+    /// removes the open entry `closes` (the call this record ends), so a crash
+    /// leaves either the open entry or the record, never both nor neither.
+    pub fn append_closing(
+        &self,
+        kind: RecordKind,
+        created_at_us: u64,
+        body: Vec<u8>,
+        closes: Option<u64>,
+    ) -> Result<u64, OutboxError> {
+        let tx = self.db.get()?.begin_write()?;
+        let seq = Self::insert(&tx, kind, created_at_us, body)?;
+        if let Some(key) = closes {
+            tx.open_table(OPEN)?.remove(key)?;
+        }
         tx.commit()?;
         self.appended.notify_one();
         Ok(seq)
+    }
+
+    fn insert(
+        tx: &redb::WriteTransaction,
+        kind: RecordKind,
+        created_at_us: u64,
+        body: Vec<u8>,
+    ) -> Result<u64, OutboxError> {
+        let mut meta = tx.open_table(META)?;
+        let seq = meta.get(NEXT_SEQ)?.map(|v| v.value()).unwrap_or(1);
+        meta.insert(NEXT_SEQ, seq + 1)?;
+        let rec = UploadRecord {
+            seq,
+            kind,
+            created_at_us,
+            body,
+        };
+        tx.open_table(RECORDS)?
+            .insert(seq, record::encode(OUTBOX_RECORD_VERSION, &rec).as_slice())?;
+        Ok(seq)
+    }
+
+    /// Keeps `body` under `key` until a record closes it
+    /// ([`Outbox::append_closing`]). Blocking (one fsync).
+    pub fn hold_open(&self, key: u64, body: &[u8]) -> Result<(), OutboxError> {
+        let tx = self.db.get()?.begin_write()?;
+        tx.open_table(OPEN)?.insert(key, body)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Turns every open entry (left by a crash) into the record `close` makes
+    /// of it, in one transaction; an entry `close` cannot read is dropped with
+    /// a log line. Returns the sequence numbers appended. Blocking.
+    pub fn close_open(
+        &self,
+        mut close: impl FnMut(u64, &[u8]) -> Option<(RecordKind, u64, Vec<u8>)>,
+    ) -> Result<Vec<u64>, OutboxError> {
+        let tx = self.db.get()?.begin_write()?;
+        let mut seqs = Vec::new();
+        {
+            let mut open = tx.open_table(OPEN)?;
+            let entries: Vec<(u64, Vec<u8>)> = open
+                .iter()?
+                .map(|e| e.map(|(k, v)| (k.value(), v.value().to_vec())))
+                .collect::<Result<_, _>>()?;
+            for (key, body) in entries {
+                match close(key, &body) {
+                    Some((kind, at_us, record)) => {
+                        seqs.push(Self::insert(&tx, kind, at_us, record)?);
+                    }
+                    None => tracing::error!(key, "an open call's record cannot be read; dropped"),
+                }
+                open.remove(key)?;
+            }
+        }
+        tx.commit()?;
+        if !seqs.is_empty() {
+            self.appended.notify_one();
+        }
+        Ok(seqs)
     }
 
     /// The oldest unacknowledged records, at most `limit` of them and about
@@ -81,7 +151,7 @@ impl Outbox {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<UploadRecord>, OutboxError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         let Some(table) = read_table(&tx, RECORDS)? else {
             return Ok(Vec::new());
         };
@@ -101,7 +171,7 @@ impl Outbox {
 
     /// Removes records the coordinator has stored. Idempotent.
     pub fn acknowledge(&self, seqs: &[u64]) -> Result<(), OutboxError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.db.get()?.begin_write()?;
         {
             let mut table = tx.open_table(RECORDS)?;
             for seq in seqs {
@@ -112,9 +182,14 @@ impl Outbox {
         Ok(())
     }
 
+    /// Whether the gateway database takes writes, and its fault counters.
+    pub fn health(&self) -> &Arc<StoreHealth> {
+        self.db.health()
+    }
+
     /// Records waiting for acknowledgement.
     pub fn len(&self) -> Result<u64, OutboxError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         match read_table(&tx, RECORDS)? {
             Some(t) => Ok(t.len()?),
             None => Ok(0),
@@ -164,6 +239,48 @@ mod tests {
         // Sequence numbers never repeat, even after acknowledgement and reopen.
         assert_eq!(outbox.append(RecordKind::QueueEvent, 1, vec![]).unwrap(), 6);
         assert_eq!(outbox.len().unwrap(), 4);
+    }
+
+    #[test]
+    fn an_open_entry_is_closed_by_its_record_or_once_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = GatewayStore::open(dir.path()).unwrap();
+            let outbox = store.outbox();
+            outbox.hold_open(7, b"call 7 so far").unwrap();
+            outbox.hold_open(8, b"call 8 so far").unwrap();
+            outbox.hold_open(8, b"call 8, answered").unwrap();
+            // Call 7 ends normally: its record replaces the open entry.
+            let seq = outbox
+                .append_closing(RecordKind::Cdr, 1, b"cdr 7".to_vec(), Some(7))
+                .unwrap();
+            assert_eq!(seq, 1);
+        } // crash with call 8 up
+        let store = GatewayStore::open(dir.path()).unwrap();
+        let outbox = store.outbox();
+        let mut seen = Vec::new();
+        let seqs = outbox
+            .close_open(|key, body| {
+                seen.push((key, body.to_vec()));
+                Some((RecordKind::Cdr, 2, b"cdr 8 (cut)".to_vec()))
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![(8, b"call 8, answered".to_vec())],
+            "latest entry only"
+        );
+        assert_eq!(seqs, vec![2]);
+        let pending = outbox.pending(100, 1 << 20).unwrap();
+        let bodies: Vec<_> = pending.iter().map(|r| r.body.as_slice()).collect();
+        assert_eq!(bodies, vec![&b"cdr 7"[..], &b"cdr 8 (cut)"[..]]);
+        // Closed once: the next start finds nothing open.
+        assert!(
+            outbox
+                .close_open(|_, _| panic!("nothing open"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! A branch gateway killed with SIGKILL mid-call: every CDR it had committed
-//! before the kill reaches the coordinator after the restart, exactly once.
+//! before the kill reaches the coordinator after the restart, exactly once, and
+//! the calls the kill cut get their CDR when the box comes back, with the cause
+//! `GatewayRestart`, exactly once (a further restart writes none again).
 
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeSet;
@@ -8,6 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use tandem_node::calls::{EndCause, Hangup};
 use tandem_tests::{TestCoordinator, binary, eventually, init_logs};
 
 /// Starts `tandem-sim node` for the gateway in `data`; its counter lines arrive on the channel.
@@ -88,14 +91,17 @@ async fn a_gateway_killed_mid_call_loses_no_committed_cdr_and_duplicates_none() 
     let c = coordinator.coordinator().clone();
     let result = eventually(
         Duration::from_secs(60),
-        "every committed CDR uploaded",
+        "every committed CDR and the cut call's uploaded",
         || {
             let c = c.clone();
             async move {
-                tokio::task::spawn_blocking(move || c.cdrs().len() as u64)
-                    .await
-                    .unwrap_or(0)
-                    >= committed
+                tokio::task::spawn_blocking(move || {
+                    let cdrs = c.cdrs();
+                    cdrs.len() as u64 > committed
+                        && cdrs.iter().any(|c| c.cause == EndCause::GatewayRestart)
+                })
+                .await
+                .unwrap_or(false)
             }
         },
     )
@@ -109,10 +115,33 @@ async fn a_gateway_killed_mid_call_loses_no_committed_cdr_and_duplicates_none() 
     result?;
     let ids: BTreeSet<_> = cdrs.iter().map(|c| c.call).collect();
     assert_eq!(ids.len(), cdrs.len(), "no CDR stored twice");
+    let cut: Vec<_> = cdrs
+        .iter()
+        .filter(|c| c.cause == EndCause::GatewayRestart)
+        .collect();
     assert!(
-        cdrs.len() as u64 >= committed,
-        "{} stored, {committed} committed",
-        cdrs.len()
+        cdrs.len() as u64 >= committed + cut.len() as u64,
+        "{} stored, {committed} committed before the kill, {} cut",
+        cdrs.len(),
+        cut.len()
     );
+    for c in &cut {
+        assert_eq!(c.hangup, Hangup::System, "a cut call ends by the system");
+        assert!(c.ended_us >= c.started_us);
+        assert!(
+            c.events.iter().all(|e| e.at_us <= c.ended_us),
+            "a cut call ends at its last recorded fact"
+        );
+    }
+
+    // Another restart (after another SIGKILL, with no call up) writes no cut
+    // CDR again: each cut call has exactly one.
+    let (mut child, _counters) = node(dir.path(), 0.001)?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let c = coordinator.coordinator().clone();
+    let again = tokio::task::spawn_blocking(move || c.cdrs()).await?;
+    child.kill()?;
+    child.wait()?;
+    assert_eq!(again.len(), cdrs.len(), "no CDR written or stored again");
     Ok(())
 }

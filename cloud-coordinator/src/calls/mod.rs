@@ -26,6 +26,7 @@ mod control;
 mod decisions;
 pub mod desk;
 mod dispatch;
+pub mod journal;
 pub mod latency;
 mod parties;
 pub mod records;

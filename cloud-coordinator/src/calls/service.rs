@@ -22,6 +22,7 @@ use tandem_node::proto::{Message, RecordKind, UploadRecord};
 use tandem_node::routing::{AgentId, Event, Timestamp};
 use tokio::sync::{Notify, watch};
 
+use super::journal::{Journal, JournalStats};
 use super::{CallControl, CallError, CenterSummary, Disposition, Output, QueueEvent};
 use crate::Coordinator;
 use crate::media::LegEnd;
@@ -44,8 +45,9 @@ pub struct CallService {
     push: Mutex<Option<ConfigPush>>,
     /// Serializes sending outputs (see the module documentation).
     dispatch: Mutex<()>,
-    /// Serializes storing records, taken before `dispatch` is released.
-    writing: Mutex<()>,
+    /// Serializes storing records, taken before `dispatch` is released; holds
+    /// the records the store could not take yet.
+    writing: Mutex<Journal>,
     /// Serializes configuration loads (version numbers).
     loading: Mutex<()>,
     /// Woken after every step: the next deadline may be earlier.
@@ -127,9 +129,9 @@ impl Coordinator {
         let dispatch = lock(&service.dispatch);
         drop(core);
         let (records, failed) = self.send_outputs(outputs);
-        let writing = lock(&service.writing);
+        let mut writing = lock(&service.writing);
         drop(dispatch);
-        self.store_records(records);
+        self.store_records(&mut writing, records);
         drop(writing);
         service.wake.notify_one();
         if !failed.is_empty() {
@@ -214,10 +216,33 @@ impl Coordinator {
         ((events, dispositions), failed)
     }
 
-    fn store_records(&self, (events, dispositions): Records) {
-        if let Err(err) = self.store().append_call_records(&events, &dispositions) {
-            tracing::error!(%err, events = events.len(), dispositions = dispositions.len(), "call records not stored");
+    fn store_records(&self, journal: &mut Journal, (events, dispositions): Records) {
+        if events.is_empty() && dispositions.is_empty() {
+            return;
         }
+        let store = self.store();
+        let write = |e: &[QueueEvent], d: &[Disposition]| store.append_call_records(e, d);
+        if let Err(err) = journal.store(write, events, dispositions) {
+            tracing::debug!(%err, "call records held");
+        }
+    }
+
+    /// Retries the store after a fault: reopens it if needed, then writes the
+    /// call records held meanwhile. Blocking; the server calls it periodically.
+    pub fn keep_store(&self) {
+        if !self.store().recover() {
+            return;
+        }
+        let mut journal = lock(&self.calls().writing);
+        let store = self.store();
+        if let Err(err) = journal.flush(|e, d| store.append_call_records(e, d)) {
+            tracing::debug!(%err, "call records still held");
+        }
+    }
+
+    /// The call records held for the store, for `/metrics`.
+    pub fn journal_stats(&self) -> JournalStats {
+        lock(&self.calls().writing).stats()
     }
 
     /// Validates, applies live and stores a center configuration (TOML), then
@@ -265,6 +290,13 @@ impl Coordinator {
         let body = valid.to_postcard()?;
         let service = self.calls();
         let version = self.store().next_config_version()?;
+        // Stored before it applies: a store that cannot write (full disk)
+        // refuses the change with its reason instead of losing the version.
+        self.store().save_config(&StoredConfig {
+            version,
+            loaded_at_us: self.clock().now_us(),
+            body: body.clone(),
+        })?;
         let at = self.now();
         {
             let mut core = lock(&service.core);
@@ -284,11 +316,6 @@ impl Coordinator {
                 }
             }
         }
-        self.store().save_config(&StoredConfig {
-            version,
-            loaded_at_us: self.clock().now_us(),
-            body: body.clone(),
-        })?;
         let push = ConfigPush { version, body };
         *lock(&service.push) = Some(push.clone());
         for node in self.registry().ids() {

@@ -638,6 +638,20 @@ pub async fn account_delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Liveness and the store's state: 200 "ok" while the store takes writes,
+/// 503 with the fault's reason while it does not (a full disk, an I/O error), so
+/// a load balancer or an operator's probe sees the fault.
+pub async fn healthz(State(api): State<Api>) -> Response {
+    match api.coordinator().store().health().fault {
+        None => "ok".into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store: writes failing: {reason}"),
+        )
+            .into_response(),
+    }
+}
+
 /// Prometheus text exposition.
 pub async fn metrics(State(api): State<Api>) -> Response {
     let c = api.coordinator();
@@ -709,6 +723,44 @@ pub async fn metrics(State(api): State<Api>) -> Response {
         "counter",
         "Acts refused because a node spoke for another site, by node and kind (media counts datagrams).",
         &refusals,
+    );
+    let store = c.store().health();
+    let journal = c.journal_stats();
+    metric(
+        "tandem_store_up",
+        "gauge",
+        "1 while the store takes writes, 0 while it is faulted (full disk, I/O error).",
+        &one(u64::from(store.fault.is_none())),
+    );
+    metric(
+        "tandem_store_io_errors_total",
+        "counter",
+        "Failed storage operations (reads, writes, syncs, reopens).",
+        &one(store.io_errors),
+    );
+    metric(
+        "tandem_store_faults_total",
+        "counter",
+        "Times the store went from healthy to faulted.",
+        &one(store.faults),
+    );
+    metric(
+        "tandem_store_recoveries_total",
+        "counter",
+        "Times the store reopened and took writes again after a fault.",
+        &one(store.recoveries),
+    );
+    metric(
+        "tandem_store_journal_held",
+        "gauge",
+        "Queue events and dispositions held in memory until the store takes writes.",
+        &one(journal.held),
+    );
+    metric(
+        "tandem_store_journal_dropped_total",
+        "counter",
+        "Held call records dropped because the journal was full.",
+        &one(journal.dropped),
     );
     metric(
         "tandem_uptime_seconds",

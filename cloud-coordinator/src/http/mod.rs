@@ -258,9 +258,20 @@ impl ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
+        match e {
+            // A full disk or I/O fault: nothing was stored; the client may retry.
+            crate::store::StoreError::Unavailable(e) => {
+                let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+                err.retry_after = Some(STORE_RETRY_AFTER_SECS);
+                err
+            }
+            e => ApiError::internal(e),
+        }
     }
 }
+
+/// `Retry-After` on a refusal while the store is faulted.
+const STORE_RETRY_AFTER_SECS: u64 = 5;
 
 impl From<DeskError> for ApiError {
     fn from(e: DeskError) -> Self {
@@ -411,7 +422,7 @@ pub fn routes(api: Api) -> Routes {
     use handlers as h;
     let (get, post, put, delete) = ("GET", "POST", "PUT", "DELETE");
     Routes::new(api)
-        .public(get, "/healthz", || async { "ok" })
+        .public(get, "/healthz", h::healthz)
         .public(get, "/metrics", h::metrics)
         .public(get, "/api/v1/openapi.json", h::openapi)
         .public(post, "/api/v1/auth/login", auth::login)

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, TableDefinition};
 use tandem_node::calls::{ConfigPush, ValidCenterConfig};
 use tandem_node::record;
+use tandem_node_io::durable::Durable;
 
 use super::CallsError;
 
@@ -17,7 +18,7 @@ const CONFIG_RECORD_VERSION: u8 = 1;
 /// The configuration cache (shares the gateway database).
 #[derive(Clone)]
 pub struct ConfigCache {
-    db: Arc<Database>,
+    db: Arc<Durable>,
 }
 
 fn cache_err(e: impl std::fmt::Display) -> CallsError {
@@ -25,13 +26,18 @@ fn cache_err(e: impl std::fmt::Display) -> CallsError {
 }
 
 impl ConfigCache {
-    pub(crate) fn new(db: Arc<Database>) -> Self {
+    pub(crate) fn new(db: Arc<Durable>) -> Self {
         ConfigCache { db }
     }
 
     /// The cached push, if any. Blocking (a read transaction).
     pub fn load(&self) -> Result<Option<ConfigPush>, CallsError> {
-        let tx = self.db.begin_read().map_err(cache_err)?;
+        let tx = self
+            .db
+            .get()
+            .map_err(cache_err)?
+            .begin_read()
+            .map_err(cache_err)?;
         let Some(table) = tandem_node_io::storage::read_table(&tx, CONFIG).map_err(cache_err)?
         else {
             return Ok(None);
@@ -62,7 +68,12 @@ impl ConfigCache {
             );
             return Ok(None);
         }
-        let tx = self.db.begin_write().map_err(cache_err)?;
+        let tx = self
+            .db
+            .get()
+            .map_err(cache_err)?
+            .begin_write()
+            .map_err(cache_err)?;
         tx.open_table(CONFIG)
             .map_err(cache_err)?
             .insert(KEY, record::encode(CONFIG_RECORD_VERSION, push).as_slice())

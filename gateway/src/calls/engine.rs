@@ -802,8 +802,23 @@ impl Engine {
     /// Adds a fact to a call's CDR.
     pub(crate) fn log(&mut self, call: CallId, kind: CdrEventKind) {
         let now = self.clock.now_ms();
+        // Facts a crash-cut call's CDR must not lose (whether and by whom it
+        // was answered) refresh the record the outbox keeps while it is up.
+        let milestone = matches!(
+            kind,
+            CdrEventKind::Queued { .. }
+                | CdrEventKind::Answered { .. }
+                | CdrEventKind::Transferred { .. }
+        );
+        let mut snapshot = None;
         if let Some((_, line)) = self.line_mut(call) {
             line.log(now, kind);
+            if milestone {
+                snapshot = line.cdr_snapshot();
+            }
+        }
+        if let Some(cdr) = snapshot {
+            self.effect(Effect::CallOpen(Box::new(cdr)));
         }
     }
 
@@ -884,6 +899,10 @@ impl Engine {
             }
             LineOut::Answered { call } => {
                 let caller = call_line(&self.ports, i).and_then(|l| l.caller().map(str::to_owned));
+                // Kept durably while the call is up, so a crash still leaves its CDR.
+                if let Some(cdr) = call_line(&self.ports, i).and_then(CallLine::cdr_snapshot) {
+                    self.effect(Effect::CallOpen(Box::new(cdr)));
+                }
                 let mut media = CallMedia::new(
                     SampleRate::Narrowband,
                     JitterConfig::for_frame(FrameDuration::Ms20),

@@ -234,6 +234,11 @@ impl CallLine {
         self.call.as_ref().and_then(|c| c.caller.as_deref())
     }
 
+    /// The call's CDR so far, kept durably while the call is up.
+    pub fn cdr_snapshot(&self) -> Option<tandem_node::calls::Cdr> {
+        self.call.as_ref().map(|c| c.cdr.snapshot())
+    }
+
     /// Adds a routing or media fact to the call's CDR.
     pub fn log(&mut self, now_ms: u64, kind: CdrEventKind) {
         if let Some(c) = &mut self.call {

@@ -103,6 +103,12 @@ impl CdrBuilder {
         }
     }
 
+    /// The record so far (kept durably while the call is up, so a crash-cut
+    /// call still gets its CDR: see [`close_cut`]).
+    pub fn snapshot(&self) -> Cdr {
+        self.cdr.clone()
+    }
+
     /// Closes the record.
     pub fn finish(mut self, ended_us: u64, hangup: Hangup, cause: EndCause) -> Cdr {
         self.cdr.ended_us = ended_us.max(self.cdr.started_us);
@@ -110,6 +116,21 @@ impl CdrBuilder {
         self.cdr.cause = cause;
         self.cdr
     }
+}
+
+/// The CDR of a call the gateway was carrying when it stopped (crash, power
+/// loss), from the record kept when the call started: it ends at its last
+/// recorded fact, by the system, with [`EndCause::GatewayRestart`]. `None` for
+/// a body this build cannot read.
+pub fn close_cut(body: &[u8]) -> Option<Cdr> {
+    let mut cdr = Cdr::from_record(body).ok()?;
+    let last_fact = cdr.events.iter().map(|e| e.at_us).max().unwrap_or(0);
+    cdr.ended_us = last_fact
+        .max(cdr.started_us)
+        .max(cdr.answered_us.unwrap_or(0));
+    cdr.hangup = Hangup::System;
+    cdr.cause = EndCause::GatewayRestart;
+    Some(cdr)
 }
 
 /// The outbox body of a CDR (see [`Cdr::to_record`]).
@@ -125,7 +146,7 @@ pub fn decode_cdr(body: &[u8]) -> Result<Cdr, tandem_node::record::RecordError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tandem_node::routing::AgentId;
+    use tandem_node::routing::{AgentId, QueueId};
 
     #[test]
     fn a_call_looping_in_its_ivr_keeps_its_first_facts_and_every_summary() {
@@ -147,5 +168,29 @@ mod tests {
         // The answer came after the cap: the summary still has it.
         assert_eq!(cdr.answered_us, Some(last));
         assert_eq!(cdr.agents, [AgentId(7)]);
+    }
+
+
+    #[test]
+    fn a_cut_call_ends_at_its_last_fact_by_the_system_with_the_restart_cause() {
+        let site = Site::new("bj-01").unwrap();
+        let mut cdr = CdrBuilder::inbound(CallId(9), site, "fxo-1", 1_000);
+        cdr.event(1_000, CdrEventKind::LineSeized);
+        cdr.event(2_000, CdrEventKind::LineAnswered);
+        cdr.event(
+            5_000,
+            CdrEventKind::Queued {
+                queue: QueueId(1),
+                local: false,
+            },
+        );
+        cdr.event(9_000, CdrEventKind::Answered { agent: AgentId(3) });
+        let cut = close_cut(&encode_cdr(&cdr.snapshot())).unwrap();
+        assert_eq!(cut.cause, EndCause::GatewayRestart);
+        assert_eq!(cut.hangup, Hangup::System);
+        assert_eq!(cut.ended_us, 9_000);
+        assert_eq!(cut.answered_us, Some(9_000));
+        assert_eq!(cut.agents, vec![AgentId(3)]);
+        assert!(close_cut(b"not a cdr").is_none());
     }
 }

@@ -224,9 +224,16 @@ impl CallMedia {
             self.mixer.set_input(r.id, &self.pcm)?;
         }
         self.mixer.mix();
-        if let Some(rec) = &mut self.recording {
-            rec.tap
-                .push(self.mixer.input(rec.caller)?, self.mixer.input(rec.agent)?)?;
+        if let Some(rec) = &mut self.recording
+            && let Err(err) = rec
+                .tap
+                .push(self.mixer.input(rec.caller)?, self.mixer.input(rec.agent)?)
+        {
+            // The recorder stopped (a full disk, an I/O error; what it wrote
+            // is kept): the call goes on unrecorded, its audio must not stop
+            // with it, and the next call's recording starts afresh.
+            tracing::error!(%err, "recording stopped; the call continues unrecorded");
+            self.recording = None;
         }
         for r in &mut self.remote {
             if let Some(d) = r.tx.encode_frame(self.mixer.output(r.id)?)? {

@@ -9,6 +9,7 @@
 //! quinn-proto / quinn is the model of the split.
 
 pub mod clock;
+pub mod durable;
 pub mod link;
 pub mod logging;
 pub mod media;

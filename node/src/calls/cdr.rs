@@ -45,6 +45,11 @@ pub enum EndCause {
     NoAnswer,
     /// The line failed (hardware, no loop current when seizing).
     LineFault(String),
+    /// The anchor gateway stopped (crash, power loss) in the middle of the
+    /// call; the CDR was written from what the gateway had recorded durably
+    /// when it came back (`gateway-restart` in exports). Its `ended_us` is the
+    /// last fact recorded, since the box cannot know when it went down.
+    GatewayRestart,
 }
 
 /// One fact in a call's timeline.
