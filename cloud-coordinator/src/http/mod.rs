@@ -6,8 +6,10 @@
 //! route's guard resolves the session and applies [`authz::RULES`] before the
 //! handler runs. Call control is reached through the [`CallDesk`] trait.
 //!
-//! TLS is not served yet: run behind a TLS-terminating proxy or on a trusted
-//! network until it is.
+//! Every response passes `security::protect` (the cross-site check for
+//! cookie-authenticated changes, and the browser security headers); logins go
+//! through `throttle`; connections are accepted by `listen`, plain or over
+//! TLS ([`tls`]), with header-read and handshake deadlines.
 
 mod auth;
 pub mod authz;
@@ -37,6 +39,7 @@ use tandem_node::calls::{AgentCommand, AgentView, CenterConfig, ValidCenterConfi
 use tandem_node::routing::{AgentId, CallId, GroupId, QueueId};
 use tokio::sync::watch;
 
+pub use config_sections::apply_put;
 pub use throttle::LoginLimiter;
 
 /// The OpenAPI document, hand-written; a test keeps it and [`routes`] in step.
