@@ -258,8 +258,8 @@ fn print<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) -> Res
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Bench { .. } => tandem_node::logging::init_with_default("warn"),
-        _ => tandem_node::logging::init(),
+        Command::Bench { .. } => tandem_node_io::logging::init_with_default("warn"),
+        _ => tandem_node_io::logging::init(),
     }
     match cli.command {
         Command::Demo {
