@@ -23,8 +23,47 @@ const SESSION_RECORD_VERSION: u8 = 1;
 
 /// A session's last use is written at most this often (reads stay reads).
 const SESSION_TOUCH_SECS: u64 = 60;
-/// Shortest password accepted.
+/// Longest user name.
+pub const MAX_USERNAME: usize = 64;
+/// Shortest password accepted (NIST SP 800-63B: at least 8 for passwords a
+/// person chooses).
 pub const MIN_PASSWORD: usize = 8;
+/// Longest password accepted: long enough for any passphrase or manager, short
+/// enough that hashing one stays cheap.
+pub const MAX_PASSWORD: usize = 256;
+
+/// Passwords attackers try first (NIST SP 800-63B asks to refuse them): a few
+/// thousand, embedded so the check needs no file at run time.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Why `password` may not be `username`'s password, if it may not: too short,
+/// too long, the user name itself, or on the list of common passwords
+/// (case-insensitive).
+pub fn password_problem(username: &str, password: &str) -> Option<String> {
+    static COMMON: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    let length = password.chars().count();
+    if length < MIN_PASSWORD {
+        return Some(format!("must be at least {MIN_PASSWORD} characters"));
+    }
+    if length > MAX_PASSWORD {
+        return Some(format!("must be at most {MAX_PASSWORD} characters"));
+    }
+    let lower = password.to_lowercase();
+    if lower == username.to_lowercase() {
+        return Some("must not be the user name".to_owned());
+    }
+    let common = COMMON.get_or_init(|| {
+        COMMON_PASSWORDS
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_lowercase)
+            .collect()
+    });
+    common
+        .contains(&lower)
+        .then(|| "is one of the most common passwords; choose another".to_owned())
+}
 
 /// What a person may do; see [`crate::http::authz`] for the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -147,6 +186,9 @@ pub enum AccountError {
     Exists(String),
     #[error("no account {0}")]
     Unknown(String),
+    /// The change would leave no administrator to manage the center.
+    #[error("{0} is the last administrator; make another account an administrator first")]
+    LastAdmin(String),
     #[error("password hashing: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -168,8 +210,11 @@ impl AccountSpec {
     /// Checks every field before anything is written.
     pub fn validate(&self, creating: bool) -> Result<(), AccountError> {
         let name_ok = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
-        if self.username.is_empty() || self.username.len() > 64 {
-            return Err(invalid("username", "must be 1 to 64 characters"));
+        if self.username.is_empty() || self.username.len() > MAX_USERNAME {
+            return Err(invalid(
+                "username",
+                format!("must be 1 to {MAX_USERNAME} characters"),
+            ));
         }
         if !self.username.chars().all(name_ok) {
             return Err(invalid(
@@ -179,13 +224,12 @@ impl AccountSpec {
         }
         match &self.password {
             None if creating => return Err(invalid("password", "is required")),
-            Some(p) if p.chars().count() < MIN_PASSWORD => {
-                return Err(invalid(
-                    "password",
-                    format!("must be at least {MIN_PASSWORD} characters"),
-                ));
+            Some(p) => {
+                if let Some(problem) = password_problem(&self.username, p) {
+                    return Err(invalid("password", problem));
+                }
             }
-            _ => {}
+            None => {}
         }
         if matches!(self.role, Role::Agent | Role::TeamLead) && self.agent.is_none() {
             return Err(invalid(
@@ -303,6 +347,12 @@ impl Store {
                 (Some(o), false, None) => (o.password_hash.clone(), o.created_at),
                 (None, true, None) => return Err(invalid("password", "is required")),
             };
+            if old.as_ref().is_some_and(|o| o.role == Role::Admin)
+                && spec.role != Role::Admin
+                && admins(&table)? <= 1
+            {
+                return Err(AccountError::LastAdmin(spec.username.clone()));
+            }
             let account = Account {
                 username: spec.username.clone(),
                 role: spec.role,
@@ -324,12 +374,23 @@ impl Store {
         Ok(account)
     }
 
-    /// Deletes an account and its sessions.
+    /// Deletes an account and its sessions; never the last administrator.
     pub fn delete_account(&self, username: &str) -> Result<(), AccountError> {
         let tx = self.db()?.begin_write()?;
-        let removed = tx.open_table(ACCOUNTS)?.remove(username)?.is_some();
-        if !removed {
-            return Err(AccountError::Unknown(username.to_owned()));
+        {
+            let mut table = tx.open_table(ACCOUNTS)?;
+            let role = match table.get(username)? {
+                Some(v) => {
+                    record::decode::<Account>(ACCOUNT_RECORD_VERSION, v.value())
+                        .map_err(StoreError::from)?
+                        .role
+                }
+                None => return Err(AccountError::Unknown(username.to_owned())),
+            };
+            if role == Role::Admin && admins(&table)? <= 1 {
+                return Err(AccountError::LastAdmin(username.to_owned()));
+            }
+            table.remove(username)?;
         }
         end_sessions_of(&tx, username)?;
         tx.commit().map_err(StoreError::from)?;
@@ -440,6 +501,16 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// How many administrators `table` holds (an unreadable record counts as none).
+fn admins(table: &redb::Table<&str, &[u8]>) -> Result<usize, AccountError> {
+    let mut count = 0;
+    for entry in table.iter()? {
+        let account = record::decode::<Account>(ACCOUNT_RECORD_VERSION, entry?.1.value());
+        count += usize::from(account.is_ok_and(|a| a.role == Role::Admin));
+    }
+    Ok(count)
 }
 
 fn end_sessions_of(tx: &redb::WriteTransaction, username: &str) -> Result<(), StoreError> {
@@ -565,6 +636,27 @@ mod tests {
             store.delete_account("li"),
             Err(AccountError::Unknown(_))
         ));
+    }
+
+    #[test]
+    fn passwords_are_long_enough_uncommon_and_not_the_name() {
+        assert!(COMMON_PASSWORDS.lines().count() > 3000);
+        assert_eq!(password_problem("admin", "tandem-demo"), None);
+        assert_eq!(password_problem("li", "correct horse"), None);
+        for common in [
+            "password1",
+            "Password1",
+            "sunshine",
+            "iloveyou1",
+            "qwertyuiop",
+        ] {
+            let problem = password_problem("li", common).unwrap_or_default();
+            assert!(problem.contains("common"), "{common}: {problem}");
+        }
+        assert!(password_problem("li", "short").is_some());
+        assert!(password_problem("margaret", "MARGARET").is_some());
+        assert!(password_problem("li", &"x".repeat(MAX_PASSWORD + 1)).is_some());
+        assert!(password_problem("li", &"漢".repeat(MIN_PASSWORD)).is_none());
     }
 
     #[test]

@@ -26,10 +26,14 @@ await run("e2e", async ({ fixture, browser, watch }) => {
   const admin = await (await browser.newContext({ baseURL: url })).request;
   const login = await admin.post("/api/v1/auth/login", { data: { username: accounts.admin.username, password: accounts.admin.password } });
   if (!login.ok()) throw new Error(`admin login: ${login.status()}`);
-  const expert = (cmd) => admin.post("/api/v1/agents/6/commands", { data: JSON.stringify(cmd), headers: { "content-type": "application/json" } });
+  // A script, not a page: it sends its session as a bearer token (the cookie
+  // alone is refused for changes without a same-origin Origin, against CSRF).
+  const bearer = { authorization: `Bearer ${(await login.json()).token}` };
+  const expert = (cmd) => admin.post("/api/v1/agents/6/commands", { data: JSON.stringify(cmd), headers: { ...bearer, "content-type": "application/json" } });
   const expertView = async () => (await (await admin.get("/api/v1/agents/6")).json());
   // An account for the expert, through the account API.
   const created = await admin.post("/api/v1/accounts", {
+    headers: bearer,
     data: { username: "zhao", password: "expert-pass-1", role: "agent", agent: 6 },
   });
   if (created.status() !== 201) throw new Error(`account create: ${created.status()} ${await created.text()}`);

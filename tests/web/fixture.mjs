@@ -82,10 +82,20 @@ export async function run(name, body) {
   let fixture = null;
   let browser = null;
   let failed = false;
-  const watch = (page, name) => page.on("pageerror", (e) => {
-    console.error(`${name}: page error: ${e.message}`);
-    failed = true;
-  });
+  const watch = (page, name) => {
+    page.on("pageerror", (e) => {
+      console.error(`${name}: page error: ${e.message}`);
+      failed = true;
+    });
+    // Something the page's Content-Security-Policy blocked: the policy and the
+    // page disagree.
+    page.on("console", (msg) => {
+      if (msg.type() === "error" && msg.text().includes("Content Security Policy")) {
+        console.error(`${name}: ${msg.text()}`);
+        failed = true;
+      }
+    });
+  };
   try {
     fixture = await startFixture(`${name}-fixture.log`);
     step(`fixture up at ${fixture.url}`);

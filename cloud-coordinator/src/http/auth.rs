@@ -1,6 +1,7 @@
 //! Login, logout, sessions, and the guard every protected route runs.
 
 use super::authz::{self, Action, Granted, Scope};
+use super::throttle::{LoginCounters, loggable};
 use super::{Api, ApiError, JsonBody};
 use crate::accounts::{self, AccountView};
 use axum::Json;
@@ -9,8 +10,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How long a login waits for a turn to have its password checked.
+const VERIFY_WAIT: Duration = Duration::from_secs(1);
 
 /// The cookie the web pages use (EventSource cannot send headers).
 pub const SESSION_COOKIE: &str = "tandem_session";
@@ -66,50 +70,6 @@ pub async fn guard(
     next.run(request).await
 }
 
-/// Failed logins per user and per client address within a sliding window.
-pub struct LoginLimiter {
-    max: usize,
-    window: u64,
-    failures: HashMap<String, VecDeque<u64>>,
-}
-
-impl LoginLimiter {
-    pub fn new(max: usize, window_secs: u64) -> Self {
-        LoginLimiter {
-            max,
-            window: window_secs,
-            failures: HashMap::new(),
-        }
-    }
-
-    fn prune(&mut self, now: u64) {
-        let window = self.window;
-        self.failures.retain(|_, times| {
-            while times.front().is_some_and(|t| now >= t + window) {
-                times.pop_front();
-            }
-            !times.is_empty()
-        });
-    }
-
-    /// Seconds until another attempt is allowed for any of `keys`, if blocked.
-    pub fn blocked(&mut self, keys: &[String], now: u64) -> Option<u64> {
-        self.prune(now);
-        keys.iter()
-            .filter_map(|k| self.failures.get(k))
-            .filter(|times| times.len() >= self.max)
-            .filter_map(|times| times.get(times.len() - self.max))
-            .map(|oldest| (oldest + self.window).saturating_sub(now).max(1))
-            .max()
-    }
-
-    pub fn failed(&mut self, keys: &[String], now: u64) {
-        for k in keys {
-            self.failures.entry(k.clone()).or_default().push_back(now);
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
@@ -129,37 +89,67 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    if body.username.is_empty() {
+    if body.username.is_empty() || body.username.len() > accounts::MAX_USERNAME {
         return Err(ApiError::field(
             StatusCode::UNPROCESSABLE_ENTITY,
             "username",
-            "must not be empty",
+            format!("must be 1 to {} characters", accounts::MAX_USERNAME),
         ));
     }
-    let now = api.now();
-    let keys = [
-        format!("user:{}", body.username),
-        format!("ip:{}", peer.ip()),
-    ];
-    let blocked = api
-        .0
-        .limiter
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .blocked(&keys, now);
-    if let Some(secs) = blocked {
-        tracing::warn!(user = %body.username, %peer, "login refused: too many failures");
-        return Err(ApiError {
-            retry_after: Some(secs),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many failed logins; try again later",
-            )
-        });
+    if body.password.chars().count() > accounts::MAX_PASSWORD {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password",
+            format!("must be at most {} characters", accounts::MAX_PASSWORD),
+        ));
     }
-    let username = body.username.clone();
+    let user = loggable(&body.username);
+    let counters = &api.0.logins;
+    let now = api.now();
+    // Counted as a failure before the password is checked: parallel guesses
+    // cannot all pass the limit while the first ones are still hashing.
+    let reserved = api.limiter().reserve(&body.username, peer.ip(), now);
+    let reservation = match reserved {
+        Ok(r) => r,
+        Err(secs) => {
+            LoginCounters::bump(&counters.throttled);
+            tracing::warn!(%user, %peer, "login refused: too many failures");
+            return Err(ApiError {
+                retry_after: Some(secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many failed logins; try again later",
+                )
+            });
+        }
+    };
+    // Each check holds about 19 MiB for tens of milliseconds: a bounded number
+    // run at once, and a login that cannot get a turn soon is told to retry.
+    let permit = match tokio::time::timeout(
+        VERIFY_WAIT,
+        api.0.verifications.clone().acquire_owned(),
+    )
+    .await
+    {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            // Not a guess: nothing was checked.
+            api.limiter().release(reservation);
+            LoginCounters::bump(&counters.busy);
+            tracing::warn!(%user, %peer, "login refused: too many password checks running");
+            return Err(ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many logins at once; try again in a moment",
+                )
+            });
+        }
+    };
+    LoginCounters::bump(&counters.verified);
     let account = api
         .blocking(move |c| {
+            let _permit = permit;
             let account = c.store().account(&body.username)?;
             let hash = account
                 .as_ref()
@@ -169,17 +159,14 @@ pub async fn login(
         })
         .await?;
     let Some(account) = account else {
-        api.0
-            .limiter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .failed(&keys, now);
-        tracing::warn!(user = %username, %peer, "failed login");
+        LoginCounters::bump(&counters.failed);
+        tracing::warn!(%user, %peer, "failed login");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong username or password",
         ));
     };
+    api.limiter().release(reservation);
     let name = account.username.clone();
     let idle = api.0.options.session_idle.as_secs();
     let token = api
@@ -189,8 +176,7 @@ pub async fn login(
         })
         .await?;
     tracing::info!(user = %account.username, role = %account.role, %peer, "login");
-    let cookie =
-        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={idle}");
+    let cookie = session_cookie(&api, &token, idle);
     let mut response = Json(LoginResponse {
         token,
         expires_idle_secs: idle,
@@ -203,6 +189,15 @@ pub async fn login(
     Ok(response)
 }
 
+/// The `Set-Cookie` value for a session (an empty token and no age: the end
+/// of one). `Secure` over HTTPS, so the browser never sends it in clear.
+fn session_cookie(api: &Api, token: &str, max_age: u64) -> String {
+    let secure = if api.0.options.https { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    )
+}
+
 pub async fn logout(
     State(api): State<Api>,
     axum::Extension(granted): axum::Extension<Granted>,
@@ -212,32 +207,12 @@ pub async fn logout(
         .await?;
     tracing::info!(user = %granted.account.username, "logout");
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("tandem_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&session_cookie(&api, "", 0)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
     Ok(response)
 }
 
 pub async fn me(axum::Extension(granted): axum::Extension<Granted>) -> Json<AccountView> {
     Json(AccountView::from(&granted.account))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_limiter_blocks_after_the_fifth_failure_until_the_window_passes() {
-        let mut l = LoginLimiter::new(5, 60);
-        let keys = ["user:a".to_owned()];
-        for t in 0..5 {
-            assert_eq!(l.blocked(&keys, 100 + t), None);
-            l.failed(&keys, 100 + t);
-        }
-        assert_eq!(l.blocked(&keys, 105), Some(55));
-        assert_eq!(l.blocked(&keys, 159), Some(1));
-        assert_eq!(l.blocked(&keys, 160), None);
-        assert_eq!(l.blocked(&["user:b".to_owned()], 105), None);
-    }
 }

@@ -562,6 +562,25 @@ async fn edit(
     Ok(Json(serde_json::json!({ "version": version })).into_response())
 }
 
+/// What `PUT /api/v1/config/{section}` (no `key`) or
+/// `PUT /api/v1/config/{section}/{key}` makes of `body` on top of `current`:
+/// the validated replacement, or the error the request gets. The handlers'
+/// steps without the store, for the fuzz targets.
+pub fn apply_put(
+    current: &CenterConfig,
+    section: &str,
+    key: Option<&str>,
+    body: &[u8],
+) -> Result<ValidCenterConfig, ApiError> {
+    let section = Section::parse(section)?;
+    let mut config = current.clone();
+    match key {
+        Some(raw) => put(&mut config, section, &Key::parse(section, raw)?, body)?,
+        None => replace(&mut config, section, body)?,
+    }
+    ValidCenterConfig::validate(config).map_err(|e| config_error(&e))
+}
+
 /// `GET /api/v1/config/{section}`: the section's items and the version.
 pub async fn section_get(
     State(api): State<Api>,

@@ -577,6 +577,9 @@ impl From<AccountError> for ApiError {
                 ApiError::field(StatusCode::CONFLICT, "username", e.to_string())
             }
             AccountError::Unknown(_) => ApiError::not_found(e.to_string()),
+            AccountError::LastAdmin(_) => {
+                ApiError::field(StatusCode::CONFLICT, "role", e.to_string())
+            }
             AccountError::Hash(_) | AccountError::Store(_) => ApiError::internal(e),
         }
     }
@@ -634,7 +637,7 @@ pub async fn account_delete(
     let name = username.clone();
     api.blocking(move |c| Ok(c.store().delete_account(&name)?))
         .await?;
-    tracing::info!(by = %granted.account.username, user = %username, "account deleted");
+    tracing::info!(by = %granted.account.username, user = ?username, "account deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -767,6 +770,17 @@ pub async fn metrics(State(api): State<Api>) -> Response {
         "gauge",
         "Seconds since the HTTP API started.",
         &one(api.now().saturating_sub(api.0.started_at)),
+    );
+    let logins = api
+        .0
+        .logins
+        .samples()
+        .map(|(result, n)| (format!("{{result=\"{result}\"}}"), n));
+    metric(
+        "tandem_logins_total",
+        "counter",
+        "Login attempts by outcome: passwords verified (argon2 runs), failed, throttled (429 without a check), busy (503: too many checks at once).",
+        &logins,
     );
     let media = c.media_reports().all();
     let node_labels = |r: &NodeMediaReport| format!("node=\"{}\",site=\"{}\"", r.node, r.site);

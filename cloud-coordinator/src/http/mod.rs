@@ -6,17 +6,22 @@
 //! route's guard resolves the session and applies [`authz::RULES`] before the
 //! handler runs. Call control is reached through the [`CallDesk`] trait.
 //!
-//! TLS is not served yet: run behind a TLS-terminating proxy or on a trusted
-//! network until it is.
+//! Every response passes `security::protect` (the cross-site check for
+//! cookie-authenticated changes, and the browser security headers); logins go
+//! through `throttle`; connections are accepted by `listen`, plain or over
+//! TLS ([`tls`]), with header-read and handshake deadlines.
 
 mod auth;
 pub mod authz;
 mod config_sections;
 mod handlers;
+mod listen;
 mod pages;
+mod security;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod throttle;
 pub mod tls;
 
 use crate::Coordinator;
@@ -28,7 +33,6 @@ use axum::routing::{MethodFilter, on};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tandem_node::calls::{AgentCommand, AgentView, CenterConfig, ValidCenterConfig};
@@ -36,7 +40,8 @@ use tandem_node::clock::Clock as _;
 use tandem_node::routing::{AgentId, CallId, GroupId, QueueId};
 use tokio::sync::watch;
 
-pub use auth::LoginLimiter;
+pub use config_sections::apply_put;
+pub use throttle::LoginLimiter;
 
 /// The OpenAPI document, hand-written; a test keeps it and [`routes`] in step.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -106,9 +111,21 @@ pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 pub struct HttpOptions {
     /// A session unused this long ends.
     pub session_idle: Duration,
-    /// Failed logins allowed per user and per address within `login_window`.
+    /// Failed logins allowed per user within `login_window`, from any address.
     pub login_failures: usize,
+    /// Failed logins allowed per client address within `login_window`, for
+    /// any names (looser: many people may share an office's address).
+    pub login_failures_per_address: usize,
     pub login_window: Duration,
+    /// Password checks (argon2) running at once; more logins wait briefly,
+    /// then get 503.
+    pub concurrent_verifications: usize,
+    /// Served over HTTPS: the session cookie is `Secure` and responses carry
+    /// `Strict-Transport-Security`.
+    pub https: bool,
+    /// A client must send each request's header within this time, or its
+    /// connection is closed (slowloris).
+    pub header_read_timeout: Duration,
     /// How often an open event stream checks that its session is still live
     /// (not logged out, expired or ended by an account change); it ends when not.
     pub session_check: Duration,
@@ -120,7 +137,11 @@ impl Default for HttpOptions {
         HttpOptions {
             session_idle: Duration::from_secs(12 * 3600),
             login_failures: 5,
+            login_failures_per_address: 30,
             login_window: Duration::from_secs(60),
+            concurrent_verifications: 4,
+            https: false,
+            header_read_timeout: Duration::from_secs(10),
             session_check: Duration::from_secs(5),
             clock: Arc::new(|| tandem_node_io::clock::SystemClock.now_secs()),
         }
@@ -153,20 +174,34 @@ struct ApiInner {
     desk: Arc<dyn CallDesk>,
     options: HttpOptions,
     limiter: Mutex<LoginLimiter>,
+    logins: throttle::LoginCounters,
+    verifications: Arc<tokio::sync::Semaphore>,
     started_at: u64,
 }
 
 impl Api {
     pub fn new(coordinator: Coordinator, desk: Arc<dyn CallDesk>, options: HttpOptions) -> Self {
         let started_at = (options.clock)();
-        let limiter = LoginLimiter::new(options.login_failures, options.login_window.as_secs());
+        let limiter = LoginLimiter::new(
+            options.login_failures,
+            options.login_failures_per_address,
+            options.login_window.as_secs(),
+        );
+        let verifications = tokio::sync::Semaphore::new(options.concurrent_verifications.max(1));
         Api(Arc::new(ApiInner {
             coordinator,
             desk,
             options,
             limiter: Mutex::new(limiter),
+            logins: throttle::LoginCounters::default(),
+            verifications: Arc::new(verifications),
             started_at,
         }))
+    }
+
+    /// The login limiter; held only for counting, never across a check.
+    fn limiter(&self) -> std::sync::MutexGuard<'_, LoginLimiter> {
+        self.0.limiter.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn coordinator(&self) -> &Coordinator {
@@ -407,11 +442,16 @@ impl Routes {
     }
 
     pub fn into_router(self) -> axum::Router {
+        let https = self.api.0.options.https;
         self.router
             .fallback(|| async { ApiError::not_found("no such route") })
             .method_not_allowed_fallback(|| async {
                 ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
             })
+            .layer(axum::middleware::from_fn_with_state(
+                https,
+                security::protect,
+            ))
             .with_state(self.api)
     }
 }
@@ -523,23 +563,13 @@ pub fn router(api: Api) -> axum::Router {
     routes(api).into_router()
 }
 
+/// Serves the HTTP surface over plain HTTP until `stop`.
 pub async fn serve(
     coordinator: Coordinator,
     listener: tokio::net::TcpListener,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let shutdown = async move {
-        let _ = stop.changed().await;
-    };
     let desk = coordinator.call_desk();
-    let app = router(Api::new(coordinator, desk, HttpOptions::from_env()));
-    if let Err(err) = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    {
-        tracing::error!(%err, "HTTP server failed");
-    }
+    let api = Api::new(coordinator, desk, HttpOptions::from_env());
+    listen::serve(api, listener, None, stop).await;
 }

@@ -3,17 +3,14 @@
 //! from the data directory), or a certificate chain and key an administrator
 //! provides (PEM, e.g. from the company's public CA).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
-use tower::ServiceExt;
 
-use super::{Api, HttpOptions, router};
+use super::{Api, HttpOptions};
 use crate::Coordinator;
 
 /// Where the HTTPS certificate comes from.
@@ -88,62 +85,26 @@ pub fn server_config(
 }
 
 /// Serves the HTTP surface over TLS until `stop`. A failed handshake costs only
-/// that connection.
+/// that connection. Cookies are marked `Secure` and pages ask for HSTS.
 pub async fn serve(
     coordinator: Coordinator,
     listener: tokio::net::TcpListener,
     config: Arc<rustls::ServerConfig>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let desk = coordinator.call_desk();
-    let app = router(Api::new(coordinator, desk, HttpOptions::from_env()));
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let mut connections = JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = stop.changed() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(err) => {
-                    tracing::warn!(%err, "HTTPS accept failed");
-                    continue;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        connections.spawn(async move { connection(acceptor, app, tcp, peer).await });
-    }
-    // Open connections (event streams) end with the server.
-    connections.shutdown().await;
-}
-
-async fn connection(
-    acceptor: tokio_rustls::TlsAcceptor,
-    app: axum::Router,
-    tcp: tokio::net::TcpStream,
-    peer: SocketAddr,
-) {
-    let stream = match acceptor.accept(tcp).await {
-        Ok(s) => s,
-        Err(err) => {
-            tracing::debug!(%peer, %err, "TLS handshake failed");
-            return;
-        }
+    let options = HttpOptions {
+        https: true,
+        ..HttpOptions::from_env()
     };
-    let service =
-        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            // The login rate limit keys on the client address, as over plain HTTP.
-            req.extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            app.clone().oneshot(req.map(axum::body::Body::new))
-        });
-    let served = hyper::server::conn::http1::Builder::new()
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-        .await;
-    if let Err(err) = served {
-        tracing::debug!(%peer, %err, "HTTPS connection ended with an error");
-    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    super::listen::serve(
+        Api::new(coordinator, desk, options),
+        listener,
+        Some(acceptor),
+        stop,
+    )
+    .await;
 }
 
 #[cfg(test)]
