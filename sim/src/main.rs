@@ -303,9 +303,9 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Bench { .. } | Command::Simulate { .. } => {
-            tandem_node::logging::init_with_default("warn")
+            tandem_node_io::logging::init_with_default("warn")
         }
-        _ => tandem_node::logging::init(),
+        _ => tandem_node_io::logging::init(),
     }
     match cli.command {
         Command::Demo {
