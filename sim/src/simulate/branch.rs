@@ -393,11 +393,12 @@ impl Branch {
                 .offers
                 .get(&agent)
                 .map(|(offer, _)| Input::OfferAccepted { offer: *offer }),
-            AgentCommand::Reject => self
-                .local
-                .offers
-                .get(&agent)
-                .map(|(offer, _)| Input::OfferRejected { offer: *offer }),
+            // Rejecting stops the seat ringing, before the router may offer
+            // the same call again.
+            AgentCommand::Reject => self.local.offers.get(&agent).map(|(offer, call)| {
+                fx.push(Effect::StopRing(agent, *call));
+                Input::OfferRejected { offer: *offer }
+            }),
             AgentCommand::WrapUp { .. } => self
                 .local
                 .wrapping
