@@ -333,6 +333,17 @@ impl Store {
         Ok(store)
     }
 
+    /// A store held in memory with redb's own commit semantics, for the
+    /// whole-network simulation: a committed transaction survives a simulated
+    /// coordinator crash (the `Store` outlives the call-control core), an
+    /// uncommitted one never happened.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        let store = Self { db };
+        store.build_cdr_index(INDEX_BATCH)?;
+        Ok(store)
+    }
+
     /// A store-wide marker from [`META`].
     fn meta(&self, key: &str) -> Result<Option<u64>, StoreError> {
         let tx = self.db()?.begin_read()?;

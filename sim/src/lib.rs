@@ -9,6 +9,7 @@ pub mod dsp;
 pub mod erlang;
 pub mod node;
 pub mod people;
+pub mod simulate;
 pub mod traffic;
 pub mod wan;
 pub mod web_fixture;

@@ -112,6 +112,36 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// The whole network in virtual time: the coordinator's call control, N
+    /// branch gateways, callers, agents and a faulty WAN, with the invariants
+    /// checked after every step. Same seed, same run; a breach prints its seed
+    /// and step and exits non-zero.
+    Simulate {
+        /// The seed to run (or replay).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Simulated hours of traffic; the network then heals and drains.
+        #[arg(long, default_value_t = 1.0)]
+        hours: f64,
+        /// Branch gateways.
+        #[arg(long, default_value_t = 3)]
+        sites: usize,
+        /// Agents, dealt over the branches.
+        #[arg(long, default_value_t = 30)]
+        agents: usize,
+        /// Faults: wan, partition, loss, gateway-crash, coordinator-crash, all, none.
+        #[arg(long, default_value = "all")]
+        faults: tandem_sim::simulate::Faults,
+        /// Print every event and message to stderr.
+        #[arg(long)]
+        trace: bool,
+        /// Run this many seeds from --seed on (stops at the first breach).
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -178,6 +208,20 @@ impl From<Standard> for tandem_hal::dsp::callerid::CidStandard {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// The whole-network simulation's speed: simulated time per wall second,
+    /// faults on. Build with --release.
+    Simulate {
+        #[arg(long, default_value_t = 3)]
+        sites: usize,
+        #[arg(long, default_value_t = 30)]
+        agents: usize,
+        #[arg(long, default_value_t = 1.0)]
+        hours: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// The media plane: latency breakdown, transcoded channels per core, relay
     /// datagrams per core. Build with --release.
     Media {
@@ -258,7 +302,9 @@ fn print<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) -> Res
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Bench { .. } => tandem_node_io::logging::init_with_default("warn"),
+        Command::Bench { .. } | Command::Simulate { .. } => {
+            tandem_node_io::logging::init_with_default("warn")
+        }
         _ => tandem_node_io::logging::init(),
     }
     match cli.command {
@@ -412,6 +458,35 @@ async fn main() -> Result<()> {
             tandem_sim::web_fixture::run(tandem_sim::web_fixture::FixtureOptions { http, data })
                 .await
         }
+        Command::Simulate {
+            seed,
+            hours,
+            sites,
+            agents,
+            faults,
+            seeds,
+            trace,
+            json,
+        } => simulate(seed, seeds, hours, sites, agents, faults, trace, json),
+        Command::Bench {
+            bench:
+                Bench::Simulate {
+                    sites,
+                    agents,
+                    hours,
+                    seed,
+                    json,
+                },
+        } => {
+            let options = tandem_sim::simulate::Options {
+                seed,
+                hours,
+                sites,
+                agents,
+                ..Default::default()
+            };
+            print(&tandem_sim::simulate::report::bench(&options)?, json)
+        }
         Command::Dsp { tool } => run_dsp(tool),
         Command::CoordinatorChild { data } => link::coordinator_child(&data).await,
     }
@@ -439,4 +514,39 @@ fn run_dsp(tool: DspTool) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Runs `seeds` simulations from `seed` on; a breach prints its seed and step
+/// and makes the process fail.
+#[allow(clippy::too_many_arguments)]
+fn simulate(
+    seed: u64,
+    seeds: u64,
+    hours: f64,
+    sites: usize,
+    agents: usize,
+    faults: tandem_sim::simulate::Faults,
+    trace: bool,
+    json: bool,
+) -> Result<()> {
+    for seed in seed..seed.saturating_add(seeds.max(1)) {
+        let options = tandem_sim::simulate::Options {
+            seed,
+            hours,
+            sites,
+            agents,
+            faults,
+            trace,
+            ..Default::default()
+        };
+        let summary = tandem_sim::simulate::run(&options)?;
+        print(&summary, json)?;
+        if let Some(b) = summary.breaches.first() {
+            anyhow::bail!(
+                "{b}\nreplay: tandem-sim simulate --seed {} --hours {hours} --sites {sites} --agents {agents}",
+                b.seed
+            );
+        }
+    }
+    Ok(())
 }

@@ -39,7 +39,7 @@ mod views;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use tandem_node::calls::{
     AgentCommand, AgentView, CallDown, CallUp, CenterConfigError, PartyId, PartyRole,
@@ -300,7 +300,7 @@ pub struct CallControl {
     router: Router,
     now: Timestamp,
     calls: BTreeMap<CallId, CallRec>,
-    routes: HashMap<CallId, Route>,
+    routes: BTreeMap<CallId, Route>,
     desks: BTreeMap<AgentId, Desk>,
     supervising: BTreeMap<AgentId, Supervising>,
     /// The last call each agent handled, for a disposition entered after the
@@ -331,7 +331,7 @@ impl CallControl {
             router,
             now,
             calls: BTreeMap::new(),
-            routes: HashMap::new(),
+            routes: BTreeMap::new(),
             desks: BTreeMap::new(),
             supervising: BTreeMap::new(),
             last_call: BTreeMap::new(),
@@ -505,6 +505,22 @@ impl CallControl {
             self.seat_lost(agent);
         }
         self.flush_views();
+    }
+
+    /// The global router, read-only: the whole-network simulation checks its
+    /// invariants (no waiting call beside a free agent, kept queue ages) on it.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Whether the real call is known here (waiting, ringing or connected).
+    pub fn knows(&self, call: CallId) -> bool {
+        self.calls.contains_key(&call)
+    }
+
+    /// The real call behind a Router call id (a queue visit).
+    pub fn call_of_visit(&self, routing: CallId) -> Option<CallId> {
+        self.routes.get(&routing).map(|r| r.call)
     }
 
     /// The sites whose nodes are online.

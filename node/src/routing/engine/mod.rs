@@ -9,7 +9,7 @@
 //! queues × all members.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -196,6 +196,11 @@ struct OfferRt {
 }
 
 /// The ACD routing engine. See the module documentation for how to drive it.
+///
+/// Maps it walks (calls, offers, last offered) are ordered, so which waiting
+/// call an agent gets never depends on hash iteration order: the same inputs
+/// give the same decisions in every process (the whole-network simulation
+/// replays a seed byte for byte). The hash maps left are lookups only.
 #[derive(Debug)]
 pub struct Router {
     now: Timestamp,
@@ -206,15 +211,15 @@ pub struct Router {
     groups: Vec<GroupRt>,
     queues: Vec<QueueRt>,
     queue_index: HashMap<QueueId, usize>,
-    calls: HashMap<CallId, CallRt>,
-    offers: HashMap<OfferId, OfferRt>,
+    calls: BTreeMap<CallId, CallRt>,
+    offers: BTreeMap<OfferId, OfferRt>,
     next_offer: u64,
     timers: BinaryHeap<Reverse<(Timestamp, Timer)>>,
     shift_check: Option<Timestamp>,
     blacklist: NumberTable<BlacklistAction>,
     vips: NumberTable<(u8, Vec<AgentId>)>,
     sticky: StickyAgents,
-    last_offered: HashMap<(QueueId, GroupId), AgentId>,
+    last_offered: BTreeMap<(QueueId, GroupId), AgentId>,
     rng: StdRng,
     actions: Vec<Action>,
     events: Vec<Event>,
@@ -232,15 +237,15 @@ impl Router {
             groups: Vec::new(),
             queues: Vec::new(),
             queue_index: HashMap::new(),
-            calls: HashMap::new(),
-            offers: HashMap::new(),
+            calls: BTreeMap::new(),
+            offers: BTreeMap::new(),
             next_offer: 1,
             timers: BinaryHeap::new(),
             shift_check: None,
             blacklist: NumberTable::default(),
             vips: NumberTable::default(),
             sticky: StickyAgents::new(config.sticky_capacity),
-            last_offered: HashMap::new(),
+            last_offered: BTreeMap::new(),
             rng: StdRng::seed_from_u64(config.random_seed),
             actions: Vec::new(),
             events: Vec::new(),
