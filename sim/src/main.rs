@@ -258,7 +258,10 @@ fn print<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) -> Res
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Bench { .. } => tandem_node::logging::init_with_default("warn"),
+        // The demo's console is its summary table; benchmarks print a report.
+        Command::Bench { .. } | Command::Demo { .. } => {
+            tandem_node::logging::init_with_default("warn")
+        }
         _ => tandem_node::logging::init(),
     }
     match cli.command {

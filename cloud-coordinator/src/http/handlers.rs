@@ -111,7 +111,9 @@ pub async fn agent_view(
 }
 
 /// An agent's own figures since `since` (Unix seconds; default: midnight UTC
-/// today), from the stored CDRs.
+/// today): answered, AHT and occupancy from the routing events by the KPI
+/// definitions reports and the wallboard use; calls, talk time and
+/// dispositions from the stored CDRs (calls the agent took part in, however).
 pub async fn agent_stats(
     State(api): State<Api>,
     Extension(granted): Extension<Granted>,
@@ -127,6 +129,17 @@ pub async fn agent_stats(
         None => api.now() / 86_400 * 86_400,
     };
     let since_us = since.saturating_mul(1_000_000);
+    let now_ms = api.now().saturating_mul(1000);
+    let kpis = api
+        .blocking(
+            move |c| match c.agent_kpis(id, since.saturating_mul(1000), now_ms) {
+                Ok(k) => Ok(k),
+                Err(crate::reports::ReportFailure::Store(e)) => Err(e.into()),
+                // Nothing configured, nothing routed: no figures yet.
+                Err(_) => Ok(Default::default()),
+            },
+        )
+        .await?;
     let cdrs = api
         .blocking(move |c| {
             let page = c
@@ -154,6 +167,9 @@ pub async fn agent_stats(
         "talk_secs": talk_us / 1_000_000,
         "average_talk_secs": (talk_us / 1_000_000).checked_div(calls).unwrap_or(0),
         "dispositions": dispositions,
+        "answered": kpis.answered,
+        "aht_ms": kpis.aht_ms(),
+        "occupancy_percent": kpis.occupancy().map(|x| x * 100.0),
     }))
     .into_response())
 }
@@ -293,9 +309,10 @@ pub async fn reports(
         to: date("to")?,
         period,
     };
+    let now_ms = api.now().saturating_mul(1000);
     let report = api
         .blocking(move |c| {
-            c.report(range).map_err(|e| match e {
+            c.report(range, now_ms).map_err(|e| match e {
                 ReportFailure::Range(r) => {
                     let field = if matches!(r, crate::reports::ReportError::EmptyRange) {
                         "to"
