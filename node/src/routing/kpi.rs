@@ -170,15 +170,13 @@ impl KpiReport {
                     queue,
                     waited_ms,
                     ..
-                } => {
-                    if !callbacks.contains(call) {
-                        report.agents.entry(*agent).or_default().answered += 1;
-                        let q = report.queues.entry(*queue).or_default();
-                        q.answered += 1;
-                        q.answered_wait_ms += waited_ms;
-                        let threshold = thresholds.get(queue).copied().unwrap_or(default_threshold);
-                        q.answered_within_sl += u64::from(*waited_ms <= threshold);
-                    }
+                } if !callbacks.contains(call) => {
+                    report.agents.entry(*agent).or_default().answered += 1;
+                    let q = report.queues.entry(*queue).or_default();
+                    q.answered += 1;
+                    q.answered_wait_ms += waited_ms;
+                    let threshold = thresholds.get(queue).copied().unwrap_or(default_threshold);
+                    q.answered_within_sl += u64::from(*waited_ms <= threshold);
                 }
                 EventKind::Abandoned { call, queue, .. } if !callbacks.contains(call) => {
                     report.queues.entry(*queue).or_default().abandoned += 1;
