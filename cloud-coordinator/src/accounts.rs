@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 use tandem_node::record;
 use tandem_node::routing::{AgentId, GroupId};
-use tandem_node::storage::read_table;
+use tandem_node_io::storage::read_table;
 
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
@@ -153,7 +153,7 @@ pub enum AccountError {
     Store(#[from] StoreError),
 }
 
-tandem_node::redb_errors_into!(AccountError, |e| AccountError::Store(StoreError::Db(
+tandem_node_io::redb_errors_into!(AccountError, |e| AccountError::Store(StoreError::Db(
     e.into()
 )));
 

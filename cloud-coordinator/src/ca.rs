@@ -213,7 +213,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tandem_node::link::NodeKey;
+    use tandem_node_io::link::NodeKey;
 
     #[test]
     fn persists_and_issues() {

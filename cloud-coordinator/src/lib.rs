@@ -143,7 +143,12 @@ impl Coordinator {
     /// Creates a one-time enrollment token for `site`, valid for `ttl_secs`.
     pub fn create_token(&self, site: Site, ttl_secs: u64) -> Result<EnrollToken, StoreError> {
         let now = now_secs();
-        let token = EnrollToken::generate(site, self.inner.ca.fingerprint(), now + ttl_secs)?;
+        let token = EnrollToken::generate(
+            site,
+            self.inner.ca.fingerprint(),
+            now + ttl_secs,
+            &ring::rand::SystemRandom::new(),
+        )?;
         self.inner.store.add_token(&token, now)?;
         Ok(token)
     }

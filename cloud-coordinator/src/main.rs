@@ -189,7 +189,7 @@ enum NodeCommand {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tandem_node::logging::init();
+    tandem_node_io::logging::init();
     match Cli::parse().command {
         Command::Serve {
             data,

@@ -24,7 +24,7 @@ use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{EnrollRefusal, RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
 use tandem_node::routing::Event;
-use tandem_node::storage::{DbError, read_table};
+use tandem_node_io::storage::{DbError, read_table};
 
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
@@ -92,7 +92,7 @@ pub enum StoreError {
     Token(#[from] tandem_node::link::TokenError),
 }
 
-tandem_node::redb_errors_into!(StoreError, |e| StoreError::Db(e.into()));
+tandem_node_io::redb_errors_into!(StoreError, |e| StoreError::Db(e.into()));
 
 /// What the coordinator knows of a node between sessions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -755,6 +755,7 @@ mod tests {
             Site::new("bj-01").unwrap(),
             CaFingerprint([1; 32]),
             expires_at,
+            &ring::rand::SystemRandom::new(),
         )
         .unwrap()
     }

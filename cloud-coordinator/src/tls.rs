@@ -9,9 +9,10 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
-use tandem_node::link::tls::{TlsError, provider};
-use tandem_node::link::{ALPN, transport_config};
+use tandem_node::link::ALPN;
 use tandem_node::names::{NodeId, Site};
+use tandem_node_io::link::tls::{TlsError, provider};
+use tandem_node_io::link::transport_config;
 
 /// Node ids refused at the handshake. Shared between the TLS verifier (reads on
 /// every handshake) and the admin path (writes on revoke).

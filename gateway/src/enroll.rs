@@ -2,13 +2,13 @@
 
 use crate::identity::{GatewayStore, Identity, IdentityError};
 use std::time::Duration;
-use tandem_node::link::control::kind_name;
-use tandem_node::link::tls::{TlsError, enrollment_client_config};
 use tandem_node::link::{
-    COORDINATOR_SERVER_NAME, CaFingerprint, ControlStream, EnrollToken, LinkError, NodeKey,
-    TokenError, close, now_us,
+    COORDINATOR_SERVER_NAME, CaFingerprint, EnrollToken, TokenError, close, now_us,
 };
+use tandem_node::proto::kind_name;
 use tandem_node::proto::{EnrollRefusal, EnrollRequest, EnrollResult, Message};
+use tandem_node_io::link::tls::{TlsError, enrollment_client_config};
+use tandem_node_io::link::{ControlStream, LinkError, NodeKey};
 
 /// Enrollment failures, each telling the field tech what to do.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +34,7 @@ pub enum EnrollError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error("key")]
-    Key(#[from] tandem_node::link::identity::KeyError),
+    Key(#[from] tandem_node_io::link::KeyError),
     #[error("no answer from the coordinator within {0:?}")]
     Timeout(Duration),
 }

@@ -3,10 +3,10 @@
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tandem_node::link::NodeKey;
-use tandem_node::link::tls::{TlsError, enrolled_client_config};
 use tandem_node::names::{NodeId, Site};
 use tandem_node::record::{self, RecordError};
+use tandem_node_io::link::NodeKey;
+use tandem_node_io::link::tls::{TlsError, enrolled_client_config};
 
 const DB_FILE: &str = "gateway.redb";
 const IDENTITY: TableDefinition<&str, &[u8]> = TableDefinition::new("identity");
@@ -19,11 +19,11 @@ pub enum IdentityError {
     #[error("data directory {0}: {1}")]
     DataDir(String, std::io::Error),
     #[error(transparent)]
-    Db(#[from] tandem_node::storage::DbError),
+    Db(#[from] tandem_node_io::storage::DbError),
     #[error("stored identity")]
     Record(#[from] RecordError),
     #[error("stored key")]
-    Key(#[from] tandem_node::link::identity::KeyError),
+    Key(#[from] tandem_node_io::link::KeyError),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error(
@@ -32,7 +32,7 @@ pub enum IdentityError {
     NotEnrolled,
 }
 
-tandem_node::redb_errors_into!(IdentityError, |e| IdentityError::Db(e.into()));
+tandem_node_io::redb_errors_into!(IdentityError, |e| IdentityError::Db(e.into()));
 
 /// Everything the gateway needs to reconnect on every boot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +85,7 @@ impl GatewayStore {
 
     pub fn identity(&self) -> Result<Option<Identity>, IdentityError> {
         let tx = self.db.begin_read()?;
-        let Some(table) = tandem_node::storage::read_table(&tx, IDENTITY)? else {
+        let Some(table) = tandem_node_io::storage::read_table(&tx, IDENTITY)? else {
             return Ok(None);
         };
         let value = table.get(KEY)?;

@@ -52,7 +52,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tandem_node::logging::init();
+    tandem_node_io::logging::init();
     match Cli::parse().command {
         Command::Enroll {
             coordinator,

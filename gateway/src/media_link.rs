@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tandem_node::media::LegId;
 use tandem_node::media::datagram::peek_leg;
 use tandem_node::media::sender::{MediaSender, SendError};
-use tandem_node::media::worker::{Inbox, InboxReader, inbox};
 use tandem_node::proto::LegOpen;
+use tandem_node_io::media::QuicDatagrams;
+use tandem_node_io::media::worker::{Inbox, InboxReader, inbox};
 use tokio::sync::broadcast;
 
 /// Call control's view of legs coming and going.
@@ -33,7 +34,7 @@ pub struct MediaLink {
 }
 
 struct Inner {
-    sender: Mutex<Option<MediaSender<quinn::Connection>>>,
+    sender: Mutex<Option<MediaSender<QuicDatagrams>>>,
     legs: Mutex<HashMap<LegId, Inbox<Bytes>>>,
     events: broadcast::Sender<LegEvent>,
     unrouted: std::sync::atomic::AtomicU64,
@@ -97,7 +98,7 @@ impl MediaLink {
     }
 
     pub(crate) fn connected(&self, conn: quinn::Connection) {
-        *lock(&self.inner.sender) = Some(MediaSender::new(conn));
+        *lock(&self.inner.sender) = Some(MediaSender::new(QuicDatagrams(conn)));
     }
 
     pub(crate) fn disconnected(&self) {

@@ -12,7 +12,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use std::sync::Arc;
 use tandem_node::proto::{RecordKind, UploadRecord};
 use tandem_node::record::{self, RecordError};
-use tandem_node::storage::read_table;
+use tandem_node_io::storage::read_table;
 use tokio::sync::Notify;
 
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
@@ -24,12 +24,12 @@ const OUTBOX_RECORD_VERSION: u8 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     #[error(transparent)]
-    Db(#[from] tandem_node::storage::DbError),
+    Db(#[from] tandem_node_io::storage::DbError),
     #[error("stored outbox record")]
     Record(#[from] RecordError),
 }
 
-tandem_node::redb_errors_into!(OutboxError, |e| OutboxError::Db(e.into()));
+tandem_node_io::redb_errors_into!(OutboxError, |e| OutboxError::Db(e.into()));
 
 /// Shared handle to the outbox; cheap to clone.
 #[derive(Clone)]

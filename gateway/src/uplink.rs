@@ -9,16 +9,14 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::Duration;
 use tandem_node::inventory::Inventory;
-use tandem_node::link::control::kind_name;
-use tandem_node::link::tls::is_revocation;
-use tandem_node::link::{
-    Backoff, COORDINATOR_SERVER_NAME, ClockSync, ControlStream, LinkError, LinkHealth, close,
-    now_us,
-};
+use tandem_node::link::{Backoff, COORDINATOR_SERVER_NAME, ClockSync, LinkHealth, close, now_us};
 use tandem_node::media::MediaTotals;
+use tandem_node::proto::kind_name;
 use tandem_node::proto::{
     GoodbyeReason, Heartbeat, Hello, Message, RejectReason, UploadRecord, capability,
 };
+use tandem_node_io::link::tls::is_revocation;
+use tandem_node_io::link::{ControlStream, LinkError};
 use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, timeout};
 

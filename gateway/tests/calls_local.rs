@@ -20,11 +20,11 @@ use tandem_hal::sim::{Audio, Pace, SimBoard};
 use tandem_node::calls::{
     AgentCommand, AgentView, CdrEventKind, ConfigPush, EndCause, ValidCenterConfig,
 };
-use tandem_node::link::NodeKey;
 use tandem_node::media::analysis::{goertzel_dbfs, tone};
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::RecordKind;
 use tandem_node::routing::{AgentId, AgentState, QueueId};
+use tandem_node_io::link::NodeKey;
 use tokio::sync::watch;
 
 const DEMO: &str = include_str!("../../center-configs/demo.toml");

@@ -224,7 +224,7 @@ fn call_media_records_caller_and_remote_agent() {
 fn anchor_on_a_dedicated_audio_thread_in_real_time() {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
-    use tandem_node::media::worker::{AudioThread, inbox};
+    use tandem_node_io::media::worker::{AudioThread, inbox};
 
     let leg = LegId(9);
     let jitter = JitterConfig::for_frame(FrameDuration::Ms20);

@@ -260,9 +260,9 @@ async fn main() -> Result<()> {
     match cli.command {
         // The demo's console is its summary table; benchmarks print a report.
         Command::Bench { .. } | Command::Demo { .. } => {
-            tandem_node::logging::init_with_default("warn")
+            tandem_node_io::logging::init_with_default("warn")
         }
-        _ => tandem_node::logging::init(),
+        _ => tandem_node_io::logging::init(),
     }
     match cli.command {
         Command::Demo {

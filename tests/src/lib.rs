@@ -67,7 +67,7 @@ pub fn start_gateway(
 
 /// Logs for a test run, once (`RUST_LOG` respected).
 pub fn init_logs() {
-    tandem_node::logging::init();
+    tandem_node_io::logging::init();
 }
 
 /// An in-process coordinator serving on an ephemeral loopback port.

@@ -8,11 +8,12 @@ use tandem_gateway::Gateway;
 use tandem_gateway::enroll::EnrollError;
 use tandem_gateway::identity::GatewayStore;
 use tandem_gateway::uplink::{UplinkError, UplinkState};
-use tandem_node::link::tls::{enrolled_client_config, enrollment_client_config};
-use tandem_node::link::{COORDINATOR_SERVER_NAME, ControlStream, NodeKey, close};
+use tandem_node::link::{COORDINATOR_SERVER_NAME, close};
 use tandem_node::proto::{
     self, EnrollRefusal, EnrollRequest, EnrollResult, Hello, KNOWN_KINDS, Message, RejectReason,
 };
+use tandem_node_io::link::tls::{enrolled_client_config, enrollment_client_config};
+use tandem_node_io::link::{ControlStream, NodeKey};
 use tandem_tests::*;
 
 fn online(state: &UplinkState) -> bool {

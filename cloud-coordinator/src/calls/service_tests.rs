@@ -40,10 +40,11 @@ mod wire {
     use super::*;
     use std::collections::BTreeMap;
     use tandem_node::calls::{CallDown, Endpoint};
-    use tandem_node::link::tls::enrolled_client_config;
-    use tandem_node::link::{COORDINATOR_SERVER_NAME, ControlStream, NodeKey};
+    use tandem_node::link::COORDINATOR_SERVER_NAME;
     use tandem_node::proto::{EnrollRequest, EnrollResult, Hello};
     use tandem_node::routing::{CallId, QueueId};
+    use tandem_node_io::link::tls::enrolled_client_config;
+    use tandem_node_io::link::{ControlStream, NodeKey};
 
     /// A freshly enrolled gateway at `site`: its connection and its control
     /// stream after the hello.

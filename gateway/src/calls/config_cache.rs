@@ -32,7 +32,8 @@ impl ConfigCache {
     /// The cached push, if any. Blocking (a read transaction).
     pub fn load(&self) -> Result<Option<ConfigPush>, CallsError> {
         let tx = self.db.begin_read().map_err(cache_err)?;
-        let Some(table) = tandem_node::storage::read_table(&tx, CONFIG).map_err(cache_err)? else {
+        let Some(table) = tandem_node_io::storage::read_table(&tx, CONFIG).map_err(cache_err)?
+        else {
             return Ok(None);
         };
         let Some(v) = table.get(KEY).map_err(cache_err)? else {

@@ -25,12 +25,12 @@ use tandem_node::calls::{
     AgentCommand, AgentView, AnchoredCall, AnchoredParty, AnchoredState, CallDown, CallUp,
     CdrEventKind, Endpoint, PartyId, PartyRole, ReleaseReason, ValidCenterConfig,
 };
-use tandem_node::media::worker::InboxReader;
 use tandem_node::media::{
     CodecConfig, FrameDuration, JitterConfig, LegId, LegReceiver, LegSender, SampleRate,
 };
 use tandem_node::names::Site;
 use tandem_node::routing::{AgentId, AgentState, CallId, QueueId};
+use tandem_node_io::media::worker::InboxReader;
 use tokio::sync::broadcast;
 
 use super::effects::{Effect, RecordingRequest};

@@ -1,20 +1,19 @@
-//! The QUIC link between gateways and the coordinator.
+//! The QUIC link between gateways and the coordinator: what both ends agree on.
 //!
 //! One QUIC connection per node session, mutual TLS with certificates from the
 //! coordinator's private CA, one bidirectional control stream carrying
-//! [`crate::proto`] frames, and QUIC datagrams for media.
+//! [`crate::proto`] frames, and QUIC datagrams for media. This module holds the
+//! pure part (constants, close codes, backoff, clock-offset estimation, tokens);
+//! the sockets, quinn and rustls live in `tandem_node_io::link`.
 
 pub mod backoff;
 pub mod clock;
-pub mod control;
 pub mod identity;
-pub mod tls;
 pub mod token;
 
 pub use backoff::Backoff;
 pub use clock::{ClockSync, LinkHealth, now_us};
-pub use control::{ControlStream, LinkError};
-pub use identity::{CaFingerprint, NodeKey};
+pub use identity::CaFingerprint;
 pub use token::{EnrollToken, TokenError};
 
 use std::time::Duration;
@@ -39,29 +38,6 @@ pub const LEGS_PER_CONNECTION: usize = 32;
 
 /// Bytes of incoming datagrams buffered before the oldest are dropped.
 pub const DATAGRAM_RECEIVE_BUFFER: usize = 64 * 1024;
-
-/// Transport settings shared by both ends so liveness detection is symmetric.
-pub fn transport_config() -> quinn::TransportConfig {
-    let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(KEEP_ALIVE));
-    // 3 s always fits a QUIC VarInt of milliseconds.
-    if let Ok(idle) = quinn::IdleTimeout::try_from(IDLE_TIMEOUT) {
-        t.max_idle_timeout(Some(idle));
-    }
-    t.datagram_receive_buffer_size(Some(DATAGRAM_RECEIVE_BUFFER));
-    // A few frames per leg: stale audio is dropped rather than delivered late.
-    t.datagram_send_buffer_size(crate::media::sender::datagram_send_buffer(
-        crate::media::FrameDuration::Ms20,
-        LEGS_PER_CONNECTION,
-    ));
-    // Control traffic is small: modest windows keep idle sessions cheap in memory.
-    t.stream_receive_window(quinn::VarInt::from_u32(256 * 1024));
-    t.receive_window(quinn::VarInt::from_u32(1024 * 1024));
-    t.send_window(1024 * 1024);
-    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(4));
-    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(4));
-    t
-}
 
 /// Application close codes, so the far end knows whether to retry.
 pub mod close {

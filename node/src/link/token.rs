@@ -9,7 +9,7 @@ use super::CaFingerprint;
 use crate::names::Site;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
 
 const PREFIX: &str = "tdm1-";
@@ -39,13 +39,15 @@ pub struct EnrollToken {
 }
 
 impl EnrollToken {
-    /// A fresh token with random id and secret.
+    /// A fresh token with id and secret drawn from `rng`. The caller passes the
+    /// randomness in (the OS's `ring::rand::SystemRandom` in a real coordinator)
+    /// so this core never reaches for a global source.
     pub fn generate(
         site: Site,
         ca_fingerprint: CaFingerprint,
         expires_at: u64,
+        rng: &dyn SecureRandom,
     ) -> Result<Self, TokenError> {
-        let rng = SystemRandom::new();
         let mut token_id = [0u8; 16];
         let mut secret = [0u8; 32];
         rng.fill(&mut token_id).map_err(|_| TokenError::Random)?;
@@ -91,8 +93,14 @@ mod tests {
 
     #[test]
     fn round_trip_and_errors() {
-        let t =
-            EnrollToken::generate(Site::new("bj-01").unwrap(), CaFingerprint([7; 32]), 99).unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let t = EnrollToken::generate(
+            Site::new("bj-01").unwrap(),
+            CaFingerprint([7; 32]),
+            99,
+            &rng,
+        )
+        .unwrap();
         let text = t.encode();
         assert!(text.starts_with(PREFIX));
         assert_eq!(EnrollToken::parse(&format!(" {text}\n")).unwrap(), t);

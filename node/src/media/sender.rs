@@ -1,9 +1,9 @@
 //! Sending media datagrams without ever queueing stale audio.
 //!
 //! Voice that arrives late is worse than voice that never arrives, so the audio
-//! thread hands each datagram to quinn's [`quinn::Connection::send_datagram`], which
-//! never waits and, when its send buffer is full, discards the *oldest* queued
-//! datagrams first. [`datagram_send_buffer`] keeps that buffer to a few frames,
+//! thread hands each datagram to a [`DatagramSink`] that never waits; quinn's
+//! `send_datagram` (the sink `tandem-node-io` provides) discards the *oldest*
+//! queued datagrams first when its send buffer is full. [`datagram_send_buffer`] keeps that buffer to a few frames,
 //! so under congestion old audio is dropped instead of delaying new audio.
 //! (`send_datagram_wait` would do the opposite and is never used here.)
 
@@ -29,31 +29,12 @@ pub enum SendError {
 }
 
 /// Something that can take one datagram without blocking; quinn's connection in
-/// production, a recorder in tests.
+/// production (`tandem_node_io::media::QuicDatagrams`), a recorder in tests.
 pub trait DatagramSink {
     /// Hands off one datagram; must not block.
     fn send_datagram(&self, datagram: Bytes) -> Result<(), SendError>;
     /// Largest datagram accepted now (`None`: datagrams unsupported).
     fn max_datagram_size(&self) -> Option<usize>;
-}
-
-impl DatagramSink for quinn::Connection {
-    fn send_datagram(&self, datagram: Bytes) -> Result<(), SendError> {
-        quinn::Connection::send_datagram(self, datagram).map_err(|e| match e {
-            quinn::SendDatagramError::TooLarge => SendError::TooLarge {
-                size: 0,
-                max: quinn::Connection::max_datagram_size(self).unwrap_or(0),
-            },
-            quinn::SendDatagramError::UnsupportedByPeer | quinn::SendDatagramError::Disabled => {
-                SendError::Unsupported
-            }
-            quinn::SendDatagramError::ConnectionLost(c) => SendError::ConnectionLost(c.to_string()),
-        })
-    }
-
-    fn max_datagram_size(&self) -> Option<usize> {
-        quinn::Connection::max_datagram_size(self)
-    }
 }
 
 /// Counters of a [`MediaSender`].
@@ -72,7 +53,7 @@ pub struct MediaSender<S> {
 }
 
 impl<S: DatagramSink> MediaSender<S> {
-    /// Wraps a sink (normally a shared `quinn::Connection`).
+    /// Wraps a sink (normally a shared quinn connection).
     pub fn new(sink: S) -> Self {
         MediaSender {
             sink,
@@ -106,7 +87,7 @@ impl<S: DatagramSink> MediaSender<S> {
 /// Bytes of datagram send buffer for a connection carrying media for up to `legs`
 /// legs: [`QUEUED_FRAMES_PER_LEG`] frames per leg, so congestion drops old audio
 /// instead of delaying it. The link's transport config
-/// ([`crate::link::transport_config`]) is sized with it.
+/// (`tandem_node_io::link::transport_config`) is sized with it.
 pub fn datagram_send_buffer(frame: FrameDuration, legs: usize) -> usize {
     // A 20 ms voice datagram is ~60–120 bytes; size the buffer by the largest
     // realistic one so a burst of FEC-heavy frames still fits.

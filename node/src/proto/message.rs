@@ -226,6 +226,29 @@ pub enum GoodbyeReason {
     NodeStopping,
 }
 
+/// Short name of a message for logs and errors.
+pub fn kind_name(message: &Message) -> &'static str {
+    match message {
+        Message::VersionUnsupported { .. } => "VersionUnsupported",
+        Message::Reject { .. } => "Reject",
+        Message::EnrollRequest(_) => "EnrollRequest",
+        Message::EnrollResult(_) => "EnrollResult",
+        Message::Hello(_) => "Hello",
+        Message::Welcome(_) => "Welcome",
+        Message::Heartbeat(_) => "Heartbeat",
+        Message::HeartbeatAck(_) => "HeartbeatAck",
+        Message::Goodbye(_) => "Goodbye",
+        Message::LegOpen(_) => "LegOpen",
+        Message::LegClose { .. } => "LegClose",
+        Message::Upload { .. } => "Upload",
+        Message::UploadAck { .. } => "UploadAck",
+        Message::Config(_) => "Config",
+        Message::CallUp(_) => "CallUp",
+        Message::CallDown(_) => "CallDown",
+        Message::MediaStats(_) => "MediaStats",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,11 @@ use anyhow::{Result, bail};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tandem_coordinator::Coordinator;
-use tandem_node::link::tls::enrolled_client_config;
-use tandem_node::link::{COORDINATOR_SERVER_NAME, ControlStream, NodeKey, now_us};
+use tandem_node::link::{COORDINATOR_SERVER_NAME, now_us};
 use tandem_node::names::{NodeId, Site};
 use tandem_node::proto::{EnrollRequest, EnrollResult, Heartbeat, Hello, Message};
+use tandem_node_io::link::tls::enrolled_client_config;
+use tandem_node_io::link::{ControlStream, NodeKey};
 use tokio::sync::{mpsc, oneshot};
 
 /// An enrolled node: identity and a client configuration presenting it.

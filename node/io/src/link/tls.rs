@@ -1,13 +1,14 @@
 //! TLS for the gateway side of the link (the coordinator builds its server side
 //! from the same provider and [`super::transport_config`]).
 
-use super::{ALPN, CaFingerprint, NodeKey, transport_config};
+use super::{NodeKey, transport_config};
 use rustls::DigitallySignedStruct;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use std::sync::Arc;
+use tandem_node::link::{ALPN, CaFingerprint};
 
 /// Failures building a TLS configuration.
 #[derive(Debug, thiserror::Error)]

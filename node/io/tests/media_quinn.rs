@@ -9,6 +9,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tandem_node::media::datagram::MediaDatagram;
 use tandem_node::media::sender::{MediaSender, datagram_send_buffer};
 use tandem_node::media::{CodecConfig, FrameDuration, LegId, LegSender, SampleRate};
+use tandem_node_io::media::QuicDatagrams;
 
 async fn connect() -> (quinn::Endpoint, quinn::Connection, quinn::Connection) {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
@@ -36,7 +37,7 @@ async fn connect() -> (quinn::Endpoint, quinn::Connection, quinn::Connection) {
 #[tokio::test]
 async fn datagrams_arrive_and_overflow_drops_the_oldest() {
     let (_client, conn, server_conn) = connect().await;
-    let mut sender = MediaSender::new(conn.clone());
+    let mut sender = MediaSender::new(QuicDatagrams(conn.clone()));
     let mut leg = LegSender::new(LegId(5), CodecConfig::voice(SampleRate::Narrowband)).unwrap();
     let speech = tandem_node::media::analysis::speechlike(8000, 8000 * 2);
 

@@ -1,7 +1,7 @@
 //! The control stream of a session: framed, versioned messages over one QUIC
 //! bidirectional stream.
 
-use crate::proto::{
+use tandem_node::proto::{
     Envelope, FrameDecoder, FrameError, Message, MsgId, ProtoError, RejectReason, decode_envelope,
     encode_envelope, encode_frame,
 };
@@ -166,28 +166,5 @@ impl ControlStream {
         // Finishing an already-closed stream is not an error worth reporting.
         let _ = self.send.finish();
         let _ = tokio::time::timeout(limit, self.send.stopped()).await;
-    }
-}
-
-/// Short name of a message for logs and errors.
-pub fn kind_name(message: &Message) -> &'static str {
-    match message {
-        Message::VersionUnsupported { .. } => "VersionUnsupported",
-        Message::Reject { .. } => "Reject",
-        Message::EnrollRequest(_) => "EnrollRequest",
-        Message::EnrollResult(_) => "EnrollResult",
-        Message::Hello(_) => "Hello",
-        Message::Welcome(_) => "Welcome",
-        Message::Heartbeat(_) => "Heartbeat",
-        Message::HeartbeatAck(_) => "HeartbeatAck",
-        Message::Goodbye(_) => "Goodbye",
-        Message::LegOpen(_) => "LegOpen",
-        Message::LegClose { .. } => "LegClose",
-        Message::Upload { .. } => "Upload",
-        Message::UploadAck { .. } => "UploadAck",
-        Message::Config(_) => "Config",
-        Message::CallUp(_) => "CallUp",
-        Message::CallDown(_) => "CallDown",
-        Message::MediaStats(_) => "MediaStats",
     }
 }

@@ -9,7 +9,7 @@ use redb::{ReadOnlyTable, ReadTransaction, TableDefinition};
 pub struct DbError(String);
 
 /// Implements `From<redb::…Error>` for a store's error type, so `?` works on
-/// every redb call: `tandem_node::redb_errors_into!(StoreError, |e| StoreError::Db(e.into()));`
+/// every redb call: `tandem_node_io::redb_errors_into!(StoreError, |e| StoreError::Db(e.into()));`
 #[macro_export]
 macro_rules! redb_errors_into {
     ($error:ty, |$e:ident| $make:expr) => {

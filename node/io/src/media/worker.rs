@@ -5,7 +5,7 @@
 //! long poll would delay every frame. The network task therefore only
 //! [`Inbox::offer`]s received datagrams (dropping when full, never waiting), and
 //! the audio thread drains them, runs jitter buffers, mixing and encoding, and
-//! sends with the non-blocking [`super::sender::MediaSender`]. Ticks follow
+//! sends with the non-blocking [`tandem_node::media::sender::MediaSender`]. Ticks follow
 //! absolute deadlines so scheduling jitter never accumulates into drift.
 
 use std::sync::Arc;
