@@ -4,8 +4,9 @@
 //!
 //! Pure: computed from the routing events (the coordinator's own and those a
 //! gateway's local router recorded while the WAN was down), the CDRs and the
-//! configuration, with the KPI definitions of [`tandem_node::routing::KpiReport`],
-//! so a report and the live wallboard mean the same thing.
+//! configuration, with the KPI definitions of [`tandem_node::routing::KpiReport`]
+//! (applied to a window by [`kpis_between`]), so a report, the live wallboard and
+//! an agent's own figures mean the same thing.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ use tandem_node::calls::Cdr;
 use tandem_node::ivr::CivilDate;
 use tandem_node::names::Site;
 use tandem_node::routing::{
-    AgentId, AgentState, Event, EventKind, KpiReport, QueueId, QueueKpis, RoutingConfig,
+    AgentId, AgentKpis, AgentState, Event, EventKind, KpiReport, QueueId, QueueKpis, RoutingConfig,
     Site as AgentSite, Timestamp,
 };
 
@@ -62,7 +63,7 @@ pub struct QueueRow {
     pub service_level_percent: Option<f64>,
     pub asa_ms: Option<f64>,
     pub aht_ms: Option<f64>,
-    /// Percent of offers decided by agents that they answered.
+    /// Answered ÷ offered, percent.
     pub answer_rate_percent: Option<f64>,
     pub abandonment_percent: Option<f64>,
 }
@@ -74,8 +75,11 @@ pub struct AgentRow {
     pub name: String,
     /// Where the agent sits ("home" for remote agents).
     pub site: String,
-    /// Calls the agent answered (CDRs naming them).
+    /// Contacts the agent answered from a queue (callbacks excluded), as
+    /// queues count them.
     pub answered: u64,
+    /// Mean handle time of the contacts the agent completed.
+    pub aht_ms: Option<f64>,
     /// On call or in wrap-up.
     pub handle_ms: u64,
     /// Ready or ringing.
@@ -148,6 +152,9 @@ pub struct ReportInput<'a> {
     pub config: &'a RoutingConfig,
     /// Lines per site, from the gateways' inventories.
     pub lines: &'a BTreeMap<Site, u32>,
+    /// Unix ms now: agents' time is counted up to now, not to the end of a
+    /// period still running.
+    pub now_ms: u64,
 }
 
 /// Cuts `range` into periods and computes each.
@@ -243,7 +250,7 @@ fn queue_row(queue: QueueId, name: String, k: &QueueKpis) -> QueueRow {
     QueueRow {
         queue,
         name,
-        offered: k.queued(),
+        offered: k.offered(),
         answered: k.answered,
         abandoned: k.abandoned,
         service_level_percent: percent(k.service_level()),
@@ -254,12 +261,20 @@ fn queue_row(queue: QueueId, name: String, k: &QueueKpis) -> QueueRow {
     }
 }
 
-fn period(input: &ReportInput<'_>, label: String, start: i64, end: i64) -> PeriodReport {
-    let (start_ms, end_ms) = (start.max(0) as u64, end.max(0) as u64);
-    // Agents keep the state they had when the period began.
+/// The KPIs of the window `start_ms..end_ms` (Unix ms) of `events` (in time
+/// order), agents' time counted up to `now_ms` if the window is still running:
+/// the one way reports, the wallboard and agents' own figures cut a window.
+/// Agents keep the state they had when the window began.
+pub fn kpis_between(
+    events: &[Event],
+    config: &RoutingConfig,
+    start_ms: u64,
+    end_ms: u64,
+    now_ms: u64,
+) -> KpiReport {
     let mut state_at_start: BTreeMap<AgentId, AgentState> = BTreeMap::new();
     let mut window = Vec::new();
-    for e in input.events {
+    for e in events {
         if e.at.0 < start_ms {
             if let EventKind::AgentStateChanged { agent, state } = &e.kind {
                 state_at_start.insert(*agent, state.clone());
@@ -268,15 +283,23 @@ fn period(input: &ReportInput<'_>, label: String, start: i64, end: i64) -> Perio
             window.push(e.clone());
         }
     }
-    let mut events: Vec<Event> = state_at_start
+    // Never before the window's last event, should a clock lag the events.
+    let last = window.last().map_or(start_ms, |e| e.at.0);
+    let until = end_ms.min(now_ms.max(last));
+    let mut in_window: Vec<Event> = state_at_start
         .into_iter()
         .map(|(agent, state)| Event {
             at: Timestamp(start_ms),
             kind: EventKind::AgentStateChanged { agent, state },
         })
         .collect();
-    events.extend(window);
-    let kpis = KpiReport::from_events(&events, input.config, Timestamp(end_ms));
+    in_window.extend(window);
+    KpiReport::from_events(&in_window, config, Timestamp(until))
+}
+
+fn period(input: &ReportInput<'_>, label: String, start: i64, end: i64) -> PeriodReport {
+    let (start_ms, end_ms) = (start.max(0) as u64, end.max(0) as u64);
+    let kpis = kpis_between(input.events, input.config, start_ms, end_ms, input.now_ms);
 
     let queue_name = |q: QueueId| {
         input
@@ -298,12 +321,8 @@ fn period(input: &ReportInput<'_>, label: String, start: i64, end: i64) -> Perio
         .iter()
         .filter(|c| (start_ms..end_ms).contains(&(c.started_us / 1000)))
         .collect();
-    let mut answered_by: BTreeMap<AgentId, u64> = BTreeMap::new();
     let mut ivr_node_visits = BTreeMap::new();
     for c in &in_period {
-        for a in &c.agents {
-            *answered_by.entry(*a).or_default() += 1;
-        }
         for node in &c.ivr_path {
             *ivr_node_visits.entry(node.clone()).or_default() += 1;
         }
@@ -321,7 +340,8 @@ fn period(input: &ReportInput<'_>, label: String, start: i64, end: i64) -> Perio
                     AgentSite::Branch(s) => s.clone(),
                     AgentSite::Home => "home".into(),
                 },
-                answered: answered_by.get(&a.id).copied().unwrap_or(0),
+                answered: k.answered,
+                aht_ms: k.aht_ms(),
                 handle_ms: k.handle_ms,
                 available_ms: k.available_ms,
                 occupancy_percent: percent(k.occupancy()),
@@ -468,6 +488,223 @@ mod tests {
         );
     }
 
+    fn state(at: u64, agent: u32, state: AgentState) -> Event {
+        ev(
+            at,
+            EventKind::AgentStateChanged {
+                agent: AgentId(agent),
+                state,
+            },
+        )
+    }
+
+    fn queued(at: u64, call: u64) -> Event {
+        ev(
+            at,
+            EventKind::Queued {
+                call: CallId(call),
+                queue: QueueId(1),
+                priority: 0,
+                channel: Channel::Voice,
+            },
+        )
+    }
+
+    fn answered(at: u64, call: u64, agent: u32, waited_ms: u64, callback: bool) -> Event {
+        ev(
+            at,
+            EventKind::Answered {
+                offer: OfferId(call),
+                call: CallId(call),
+                agent: AgentId(agent),
+                queue: QueueId(1),
+                waited_ms,
+                callback,
+            },
+        )
+    }
+
+    fn completed(
+        at: u64,
+        call: u64,
+        agent: u32,
+        talk_ms: u64,
+        hold_ms: u64,
+        wrap_ms: u64,
+    ) -> Event {
+        ev(
+            at,
+            EventKind::Completed {
+                call: CallId(call),
+                agent: AgentId(agent),
+                queue: QueueId(1),
+                talk_ms,
+                hold_ms,
+                wrap_ms,
+            },
+        )
+    }
+
+    /// A hand-written event log of queue 1 (service level 80/20 s), seconds
+    /// after DAY0:
+    ///
+    /// | call | what happens                                                        |
+    /// |------|---------------------------------------------------------------------|
+    /// | 1    | queued 1, agent 1 answers 6 (waited 5), talk 50 + hold 10, done 66  |
+    /// | 2    | queued 10, agent 2 rejects 12, answers 40 (waited 30), talk 60, wrap-up 10, done 110 |
+    /// | 3    | queued 20, abandons 25 (waited 5: within 20 s, still a failure)     |
+    /// | 4    | queued 30, asks for a callback 35; agent 1 calls back 70–100        |
+    /// | 5    | queued 50, handed back to its branch's router at 60 (counted there) |
+    ///
+    /// Agent 1 is ready since the day before; agent 2 gets ready at 0 and goes
+    /// not ready at 110. "Now" is 200 s into the day.
+    fn hand_log() -> Vec<Event> {
+        let s = |x: u64| DAY0 + x * 1000;
+        vec![
+            state(DAY0 - 3_600_000, 1, AgentState::Ready),
+            state(s(0), 2, AgentState::Ready),
+            queued(s(1), 1),
+            answered(s(6), 1, 1, 5_000, false),
+            state(s(6), 1, AgentState::OnCall),
+            queued(s(10), 2),
+            ev(
+                s(12),
+                EventKind::OfferEnded {
+                    offer: OfferId(20),
+                    call: CallId(2),
+                    agent: AgentId(2),
+                    how: tandem_node::routing::OfferEnd::Rejected,
+                },
+            ),
+            queued(s(20), 3),
+            ev(
+                s(25),
+                EventKind::Abandoned {
+                    call: CallId(3),
+                    queue: QueueId(1),
+                    waited_ms: 5_000,
+                },
+            ),
+            queued(s(30), 4),
+            ev(
+                s(35),
+                EventKind::CallbackRequested {
+                    call: CallId(4),
+                    queue: QueueId(1),
+                },
+            ),
+            answered(s(40), 2, 2, 30_000, false),
+            state(s(40), 2, AgentState::OnCall),
+            queued(s(50), 5),
+            ev(
+                s(60),
+                EventKind::Withdrawn {
+                    call: CallId(5),
+                    queue: QueueId(1),
+                },
+            ),
+            completed(s(66), 1, 1, 50_000, 10_000, 0),
+            state(s(66), 1, AgentState::Ready),
+            answered(s(70), 4, 1, 40_000, true),
+            state(s(70), 1, AgentState::OnCall),
+            state(s(100), 1, AgentState::Ready),
+            completed(s(100), 4, 1, 30_000, 0, 0),
+            state(s(100), 2, AgentState::WrapUp),
+            completed(s(110), 2, 2, 60_000, 0, 10_000),
+            state(s(110), 2, AgentState::NotReady("lunch".into())),
+        ]
+    }
+
+    const NOW: u64 = DAY0 + 200_000;
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
+    }
+
+    /// Every KPI of [`hand_log`], computed by hand from the written
+    /// definitions, in the report, the agents' own figures and the wallboard.
+    #[test]
+    fn every_kpi_of_a_hand_written_log_in_reports_agents_and_wallboard() {
+        let cfg = config();
+        let events = hand_log();
+        let lines = BTreeMap::new();
+        let input = ReportInput {
+            events: &events,
+            cdrs: &[],
+            config: &cfg,
+            lines: &lines,
+            now_ms: NOW,
+        };
+        let range = ReportRange {
+            from: date("2026-11-23"),
+            to: date("2026-11-23"),
+            period: Period::Day,
+        };
+        let day = build(&input, range).unwrap().remove(0);
+        let q = day.queues.iter().find(|r| r.queue == QueueId(1)).unwrap();
+        // Offered: answered (calls 1, 2) + abandoned (call 3); the callback and
+        // the call handed back are neither.
+        assert_eq!((q.offered, q.answered, q.abandoned), (3, 2, 1));
+        assert!(close(q.answer_rate_percent, 200.0 / 3.0), "{q:?}");
+        assert!(close(q.abandonment_percent, 100.0 / 3.0), "{q:?}");
+        // Within 20 s: call 1 only, of 3 offered.
+        assert!(close(q.service_level_percent, 100.0 / 3.0), "{q:?}");
+        assert!(close(q.asa_ms, (5_000.0 + 30_000.0) / 2.0), "{q:?}");
+        // Completed: call 1 (60 s), call 4, the callback (30 s), call 2 (70 s).
+        assert!(
+            close(q.aht_ms, (60_000.0 + 30_000.0 + 70_000.0) / 3.0),
+            "{q:?}"
+        );
+        assert_eq!(day.totals.offered, 3);
+
+        // Agent 1: available 0–6, 66–70, 100–200 (110 s); handling 6–66 and
+        // 70–100 (90 s); counted up to now, not to the end of the day.
+        let a1 = day.agents.iter().find(|r| r.agent == AgentId(1)).unwrap();
+        assert_eq!((a1.handle_ms, a1.available_ms), (90_000, 110_000));
+        assert!(close(a1.occupancy_percent, 45.0), "{a1:?}");
+        assert_eq!(a1.answered, 1, "the callback is not an answered contact");
+        assert!(close(a1.aht_ms, 45_000.0), "{a1:?}");
+        // Agent 2: available 0–40; handling 40–110; not ready afterwards.
+        let a2 = day.agents.iter().find(|r| r.agent == AgentId(2)).unwrap();
+        assert_eq!((a2.handle_ms, a2.available_ms), (70_000, 40_000));
+        assert!(close(a2.occupancy_percent, 70.0 * 100.0 / 110.0), "{a2:?}");
+        assert_eq!(a2.answered, 1);
+        // The same figures a minute later differ only by the minute agent 1
+        // was ready: occupancy does not jump with the instant of the query.
+        let later = build(
+            &ReportInput {
+                now_ms: NOW + 60_000,
+                ..input
+            },
+            range,
+        )
+        .unwrap()
+        .remove(0);
+        let a1_later = later.agents.iter().find(|r| r.agent == AgentId(1)).unwrap();
+        assert_eq!(a1_later.available_ms, 170_000);
+
+        // The agent's own figures: the same window, the same numbers.
+        let own = kpis_between(&events, &cfg, DAY0, NOW, NOW);
+        let own1 = &own.agents[&AgentId(1)];
+        assert_eq!(
+            (own1.answered, own1.handle_ms, own1.available_ms),
+            (1, 90_000, 110_000)
+        );
+        assert!(close(own1.aht_ms(), 45_000.0));
+
+        // The wallboard, fed the same events, shows the same queue figures.
+        let valid =
+            ValidCenterConfig::from_toml(include_str!("../../center-configs/demo.toml")).unwrap();
+        let mut cc = crate::calls::CallControl::new(valid, 1, Timestamp(DAY0)).unwrap();
+        cc.record_local_events(&events);
+        let board = cc.summary(Timestamp(NOW), &lines);
+        let b = board.queues.iter().find(|r| r.queue == QueueId(1)).unwrap();
+        assert_eq!((b.offered, b.answered, b.abandoned), (3, 2, 1));
+        assert_eq!(b.service_level_percent, q.service_level_percent);
+        assert_eq!(b.asa_ms, q.asa_ms);
+        assert_eq!(board.totals.offered, day.totals.offered);
+    }
+
     #[test]
     fn a_day_of_one_answered_and_one_abandoned_call() {
         let cfg = config();
@@ -563,6 +800,7 @@ mod tests {
             cdrs: std::slice::from_ref(&cdr),
             config: &cfg,
             lines: &lines,
+            now_ms: DAY0 + 2 * 86_400_000,
         };
         let days = build(
             &input,
@@ -649,12 +887,9 @@ impl crate::Coordinator {
             .collect())
     }
 
-    /// The report for `range`, from everything stored: the coordinator's routing
-    /// events, the events gateways routed alone and uploaded, and the CDRs of
-    /// calls that held a line during the range's periods. Blocking (reads the
-    /// store).
-    pub fn report(&self, range: ReportRange) -> Result<Vec<PeriodReport>, ReportFailure> {
-        let config = self.routing_config().ok_or(ReportFailure::NotConfigured)?;
+    /// Every stored routing event in time order: the coordinator's own and
+    /// those gateways routed alone and uploaded. Blocking.
+    fn routing_events(&self) -> Result<Vec<Event>, crate::store::StoreError> {
         let store = self.store();
         let mut events: Vec<Event> = store.queue_events()?.into_iter().map(|q| q.event).collect();
         let (local, bad) = store.local_queue_events()?;
@@ -663,6 +898,34 @@ impl crate::Coordinator {
         }
         events.extend(local);
         events.sort_by_key(|e| e.at);
+        Ok(events)
+    }
+
+    /// `agent`'s figures from `start_ms` to `now_ms` (Unix ms), by the
+    /// definitions reports use. Blocking (reads the store).
+    pub fn agent_kpis(
+        &self,
+        agent: AgentId,
+        start_ms: u64,
+        now_ms: u64,
+    ) -> Result<AgentKpis, ReportFailure> {
+        let config = self.routing_config().ok_or(ReportFailure::NotConfigured)?;
+        let events = self.routing_events()?;
+        let mut kpis = kpis_between(&events, &config, start_ms, now_ms, now_ms);
+        Ok(kpis.agents.remove(&agent).unwrap_or_default())
+    }
+
+    /// The report for `range` as of `now_ms` (Unix ms), from everything stored:
+    /// the routing events and the CDRs of calls that held a line during the
+    /// range's periods. Blocking (reads the store).
+    pub fn report(
+        &self,
+        range: ReportRange,
+        now_ms: u64,
+    ) -> Result<Vec<PeriodReport>, ReportFailure> {
+        let config = self.routing_config().ok_or(ReportFailure::NotConfigured)?;
+        let store = self.store();
+        let events = self.routing_events()?;
         let lines = self.trunk_lines()?;
         let (start_ms, end_ms) = window_ms(range, config.utc_offset_minutes)?;
         let cdrs = store.cdrs_overlapping(epoch_us(start_ms)..epoch_us(end_ms))?;
@@ -671,6 +934,7 @@ impl crate::Coordinator {
             cdrs: &cdrs,
             config: &config,
             lines: &lines,
+            now_ms,
         };
         Ok(build(&input, range)?)
     }

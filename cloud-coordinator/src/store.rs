@@ -338,8 +338,9 @@ impl Store {
     /// coordinator crash (the `Store` outlives the call-control core), an
     /// uncommitted one never happened.
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
-        let store = Self { db };
+        let store = Self {
+            db: Durable::in_memory()?,
+        };
         store.build_cdr_index(INDEX_BATCH)?;
         Ok(store)
     }

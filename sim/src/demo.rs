@@ -6,8 +6,10 @@
 //! callers ring the branches' FXO lines (Poisson arrivals), choose in the IVR by
 //! DTMF and hang up when their patience runs out before they hear an agent.
 //! Simulated agents answer (headsets through their seat, analog phones by lifting
-//! the handset), talk, sometimes transfer to the expert pool, and wrap up. A
-//! summary per queue and site prints every five seconds; with `--duration` the
+//! the handset), talk, sometimes transfer to the expert pool, and wrap up. The
+//! agents with a web account (agents, the team lead, the duty manager) are left
+//! to the person trying the demo: no robot logs them in. A summary per queue and
+//! site prints every five seconds; with `--duration` the
 //! demo ends, lets the last records upload and prints the final summary (as JSON
 //! with `--json`).
 
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tandem_coordinator::calls::CenterSummary;
-use tandem_node::routing::{GroupKind, QueueId};
+use tandem_node::routing::{AgentId, GroupKind, QueueId};
 use tokio::sync::Mutex;
 
 use crate::people::{self, Desk, PeopleCounters};
@@ -66,6 +68,12 @@ pub struct DemoSummary {
     pub center: CenterSummary,
 }
 
+/// Whether `agent` has a demo web account: the person trying the demo drives
+/// it, so no robot may log it in, answer or go not ready in its place.
+fn left_to_people(agent: AgentId) -> bool {
+    DEMO_ACCOUNTS.iter().any(|a| a.3 == Some(agent.0))
+}
+
 /// Runs the demo.
 pub async fn run(options: DemoOptions) -> Result<()> {
     let temp;
@@ -100,10 +108,14 @@ pub async fn run(options: DemoOptions) -> Result<()> {
     world.put_accounts(&DEMO_ACCOUNTS).await?;
     let accounts: Vec<String> = DEMO_ACCOUNTS
         .iter()
-        .map(|(user, _, role, _)| format!("{user} ({role})"))
+        .map(|(user, _, role, agent)| match agent {
+            Some(agent) => format!("{user} ({role}, agent {agent})"),
+            None => format!("{user} ({role})"),
+        })
         .collect();
     let banner = format!(
-        "{banner}\nweb accounts (password {:?}): {}",
+        "{banner}\nweb accounts (password {:?}): {}\n\
+         robots drive every other agent; the agents above are yours to log in on /desk",
         DEMO_ACCOUNTS[0].1,
         accounts.join(", ")
     );
@@ -120,7 +132,13 @@ pub async fn run(options: DemoOptions) -> Result<()> {
         BRANCHES.len(),
     )));
     let mut tasks = Vec::new();
-    for seat in &world.config().config().seats {
+    for seat in world
+        .config()
+        .config()
+        .seats
+        .iter()
+        .filter(|seat| !left_to_people(seat.agent))
+    {
         let (world, traffic, stop, counters) = (
             world.clone(),
             traffic.clone(),

@@ -302,7 +302,8 @@ fn print<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) -> Res
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Bench { .. } | Command::Simulate { .. } => {
+        // The demo's console is its summary table; benchmarks and the simulation print a report.
+        Command::Bench { .. } | Command::Simulate { .. } | Command::Demo { .. } => {
             tandem_node_io::logging::init_with_default("warn")
         }
         _ => tandem_node_io::logging::init(),

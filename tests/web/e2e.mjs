@@ -95,7 +95,10 @@ await run("e2e", async ({ fixture, browser, watch }) => {
   await waitFor("caller shown", async () => (await desk.textContent("#caller")) === NUMBER);
   await desk.click("button[data-cmd=Answer]");
   await stateIs("OnCall");
-  step("first call answered");
+  // The gateway's call ids exceed 2^53 (its clock in ms, shifted 16 bits): the
+  // desk must show the id exactly, as the CDR names it (checked below).
+  const shownCall = (await desk.textContent("#callid")).trim();
+  step(`first call answered (call ${shownCall})`);
   await desk.click("button[data-cmd=Hangup]");
   await waitFor("wrap-up or ready", async () => ["WrapUp", "Ready"].includes(await state()));
   await desk.selectOption("#disposition", "resolved");
@@ -104,11 +107,17 @@ await run("e2e", async ({ fixture, browser, watch }) => {
   await stateIs("Ready");
   step("first call wrapped up");
   // Its CDR reaches the coordinator.
+  let cdrCall = null;
   await waitFor("the first call's CDR with its disposition", async () => {
     const r = await admin.get(`/api/v1/history?number=${encodeURIComponent(NUMBER)}`);
     const rows = r.ok() ? await r.json() : [];
+    cdrCall = rows[0]?.call;
     return rows.length >= 1 && rows[0].disposition === "resolved";
   });
+  if (typeof cdrCall !== "string" || !/^\d+$/.test(cdrCall)) throw new Error(`CDR call id not a decimal string: ${JSON.stringify(cdrCall)}`);
+  if (BigInt(cdrCall) <= 2n ** 53n) throw new Error(`call id ${cdrCall} is not above 2^53: the test proves nothing`);
+  if (shownCall !== cdrCall) throw new Error(`the desk showed call ${shownCall}, the CDR says ${cdrCall}`);
+  step(`the desk showed call id ${shownCall} exactly (above 2^53)`);
 
   // ------------------------------------------------------------ second call
   await fixtureCommand(`call ${NUMBER} 1`);

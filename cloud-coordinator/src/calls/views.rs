@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::Serialize;
 use tandem_node::calls::{AgentUpdate, AgentView, CallDown};
 use tandem_node::names::Site;
-use tandem_node::routing::{AgentId, Event, EventKind, KpiReport, QueueId};
+use tandem_node::routing::{AgentId, Event, KpiReport, QueueId};
 
 use super::*;
 
@@ -44,7 +44,8 @@ pub struct QueueSummary {
     pub queue: QueueId,
     /// Its name.
     pub name: String,
-    /// Queue visits that entered it (arrivals and transfers).
+    /// Answered + abandoned ([`KpiReport`]'s definition, as reports count);
+    /// calls still waiting are in `waiting_now` until they are one or the other.
     pub offered: u64,
     /// Answered by an agent.
     pub answered: u64,
@@ -286,20 +287,6 @@ impl CallControl {
         let routing = &self.config.config().routing;
         let events: Vec<Event> = self.stats.events.iter().cloned().collect();
         let report = KpiReport::from_events(&events, routing, now);
-        let mut offered: BTreeMap<QueueId, u64> = BTreeMap::new();
-        for e in &events {
-            match &e.kind {
-                EventKind::Queued { queue, .. } | EventKind::Overflowed { to: queue, .. } => {
-                    *offered.entry(*queue).or_default() += 1;
-                }
-                // Handed to the branch's own router, which counts it.
-                EventKind::Withdrawn { queue, .. } => {
-                    let n = offered.entry(*queue).or_default();
-                    *n = n.saturating_sub(1);
-                }
-                _ => {}
-            }
-        }
         let queues: Vec<QueueSummary> = routing
             .queues
             .iter()
@@ -308,7 +295,7 @@ impl CallControl {
                 QueueSummary {
                     queue: q.id,
                     name: q.name.clone(),
-                    offered: offered.get(&q.id).copied().unwrap_or_default(),
+                    offered: k.offered(),
                     answered: k.answered,
                     abandoned: k.abandoned,
                     transferred: self
@@ -328,7 +315,7 @@ impl CallControl {
         let totals = QueueSummary {
             queue: QueueId(0),
             name: TOTALS_NAME.into(),
-            offered: queues.iter().map(|q| q.offered).sum(),
+            offered: t.offered(),
             answered: t.answered,
             abandoned: t.abandoned,
             transferred: queues.iter().map(|q| q.transferred).sum(),

@@ -118,7 +118,9 @@ pub const MAX_STATS_DAYS: u64 = 32;
 pub const MAX_STATS_CALLS: usize = 10_000;
 
 /// An agent's own figures since `since` (Unix seconds; default: midnight UTC
-/// today; at most [`MAX_STATS_DAYS`] ago), from the stored CDRs.
+/// today; at most [`MAX_STATS_DAYS`] ago): answered, AHT and occupancy from the routing events by the KPI
+/// definitions reports and the wallboard use; calls, talk time and
+/// dispositions from the stored CDRs (calls the agent took part in, however).
 pub async fn agent_stats(
     State(api): State<Api>,
     Extension(granted): Extension<Granted>,
@@ -142,6 +144,17 @@ pub async fn agent_stats(
         ));
     }
     let since_us = since.saturating_mul(1_000_000);
+    let now_ms = api.now().saturating_mul(1000);
+    let kpis = api
+        .blocking(
+            move |c| match c.agent_kpis(id, since.saturating_mul(1000), now_ms) {
+                Ok(k) => Ok(k),
+                Err(crate::reports::ReportFailure::Store(e)) => Err(e.into()),
+                // Nothing configured, nothing routed: no figures yet.
+                Err(_) => Ok(Default::default()),
+            },
+        )
+        .await?;
     let (cdrs, truncated) = api
         .blocking(move |c| {
             let page = c
@@ -170,6 +183,9 @@ pub async fn agent_stats(
         "average_talk_secs": (talk_us / 1_000_000).checked_div(calls).unwrap_or(0),
         "dispositions": dispositions,
         "truncated": truncated,
+        "answered": kpis.answered,
+        "aht_ms": kpis.aht_ms(),
+        "occupancy_percent": kpis.occupancy().map(|x| x * 100.0),
     }))
     .into_response())
 }
@@ -324,9 +340,10 @@ pub async fn reports(
             format!("a report covers at most {MAX_REPORT_DAYS} days"),
         ));
     }
+    let now_ms = api.now().saturating_mul(1000);
     let report = api
         .blocking(move |c| {
-            c.report(range).map_err(|e| match e {
+            c.report(range, now_ms).map_err(|e| match e {
                 ReportFailure::Range(r) => {
                     let field = if matches!(r, crate::reports::ReportError::EmptyRange) {
                         "to"

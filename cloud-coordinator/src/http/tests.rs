@@ -52,6 +52,7 @@ impl CallDesk for Desk {
     fn agent_view(&self, agent: AgentId) -> Option<AgentView> {
         (1..=4).contains(&agent.0).then(|| AgentView {
             caller: Some(caller_of(agent.0)),
+            call: Some(CallId(WIDE_CALL)),
             ..AgentView::default()
         })
     }
@@ -96,6 +97,10 @@ impl CallDesk for Desk {
         }
     }
 }
+
+/// The call each test agent is on: above 2^53, as a gateway's ids are (2^53 + 3
+/// is no double: JavaScript would read 2^53 + 4).
+const WIDE_CALL: u64 = (1 << 53) + 3;
 
 /// The number of the call each test agent is on.
 fn caller_of(agent: u32) -> String {
@@ -901,7 +906,7 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
         .iter()
         .map(|c| c["call"].clone())
         .collect();
-    assert_eq!(calls, vec![serde_json::json!(1), serde_json::json!(2)]);
+    assert_eq!(calls, vec![serde_json::json!("1"), serde_json::json!("2")]);
     let csv = h
         .call("GET", "/api/v1/cdrs?format=csv", Some(&admin), "")
         .await;
@@ -942,7 +947,7 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
         .collect();
     assert_eq!(
         calls,
-        vec![serde_json::json!(2), serde_json::json!(1)],
+        vec![serde_json::json!("2"), serde_json::json!("1")],
         "{}",
         r.body
     );
@@ -985,6 +990,52 @@ async fn cdrs_export_as_json_and_csv_scoped_to_the_team() {
         (r.status, r.field()),
         (StatusCode::UNPROCESSABLE_ENTITY, "number".into())
     );
+}
+
+/// Ids above 2^53 reach every JSON surface as exact decimal strings: the agent
+/// view, CDRs and the event stream.
+#[tokio::test]
+async fn call_ids_above_2_pow_53_travel_as_exact_strings() {
+    use tandem_node::proto::{RecordKind, UploadRecord};
+    let h = Harness::new();
+    let wide = format!(r#""call":"{WIDE_CALL}""#);
+    let ann = h.token(Role::Agent);
+    let r = h.call("GET", "/api/v1/agents/1", Some(&ann), "").await;
+    assert!(r.body.contains(&wide), "{}", r.body);
+
+    let mut manager = h.open_events(h.token(Role::DutyManager)).await;
+    h.coordinator.events().publish(Event::Call {
+        call: CallId(WIDE_CALL),
+        queue: Some(QueueId(1)),
+        agent: Some(AgentId(1)),
+        what: "answered".into(),
+    });
+    let chunk = next_chunk(&mut manager).await;
+    assert!(chunk.contains(&wide), "{chunk}");
+
+    let node = h.enroll("bj-01-a");
+    let mut record = cdr(1, &[1]);
+    record.call = CallId(WIDE_CALL);
+    h.coordinator
+        .store()
+        .ingest(
+            &node.node_id,
+            &[UploadRecord {
+                seq: 1,
+                kind: RecordKind::Cdr,
+                created_at_us: 1,
+                body: record.to_record(),
+            }],
+            1,
+        )
+        .unwrap();
+    let admin = h.token(Role::Admin);
+    let r = h.call("GET", "/api/v1/cdrs", Some(&admin), "").await;
+    assert!(r.body.contains(&wide), "{}", r.body);
+    let r = h
+        .call("GET", "/api/v1/history?number=01055501", Some(&ann), "")
+        .await;
+    assert!(r.body.contains(&wide), "{}", r.body);
 }
 
 async fn next_chunk(s: &mut axum::body::BodyDataStream) -> String {
@@ -1526,7 +1577,7 @@ async fn cdrs_export_pages_through_local_days_by_cursor() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["call"].as_u64().unwrap())
+            .map(|c| c["call"].as_str().unwrap().parse().unwrap())
             .collect()
     };
     let next = |r: &Reply| {

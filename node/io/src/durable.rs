@@ -235,6 +235,19 @@ impl Durable {
         })
     }
 
+    /// A database held in memory with redb's own commit semantics (the
+    /// whole-network simulation's stand-in for a file): it has no file to
+    /// fault, so it is never reopened.
+    pub fn in_memory() -> Result<Self, redb::DatabaseError> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Ok(Self {
+            path: PathBuf::new(),
+            db: RwLock::new(Some(Arc::new(db))),
+            health: Arc::new(StoreHealth::default()),
+            last_attempt: Mutex::new(None),
+        })
+    }
+
     /// The database, reopened first if a fault was seen (at most once per
     /// [`RETRY`]). While the storage stays faulted every use is refused with
     /// the fault's reason instead of reaching redb's latched error.

@@ -1,27 +1,32 @@
-//! Contact-center KPIs computed only from the engine's events, so a report means
-//! exactly what these definitions say — whether it is computed live on the
-//! coordinator or later from uploaded CDRs.
+//! Contact-center KPIs computed only from the engine's events, so a figure means
+//! exactly what these definitions say wherever it is shown — the wallboard, the
+//! reports, an agent's own figures, the simulator — and whether the events were
+//! the coordinator's own or uploaded by a gateway that routed alone. This is the
+//! one implementation; README.md's KPI table restates the definitions.
 //!
 //! Definitions (per queue and in total; a contact is attributed to the queue where
-//! it was answered or abandoned, i.e. after any overflow):
-//! - **Queued contacts** = answered + abandoned voice/chat contacts, *excluding*
-//!   callbacks; contacts still waiting at the end of the window are not counted,
-//!   nor are calls the engine rejected (blacklist, every queue full).
+//! it was answered or abandoned, i.e. after any overflow; a transfer into a queue
+//! is a new contact there):
+//! - **Offered** = answered + abandoned voice/chat contacts, *excluding*
+//!   callbacks; contacts still waiting at the end of the window are not counted
+//!   yet (the wallboard shows them as waiting), nor are calls the engine rejected
+//!   (blacklist, every queue full) or handed back to a branch's own router (that
+//!   router's uploaded events count them).
+//! - **Answered** = offered contacts an agent answered.
+//! - **Abandoned** = offered contacts whose caller hung up while waiting or
+//!   ringing. A caller who chose a callback is not an abandon.
+//! - **Answer rate** = answered ÷ offered; **abandonment rate** = abandoned ÷
+//!   offered (the two add up to 100 %).
 //! - **Service level** X/T = contacts answered within T (the queue's
-//!   `service_level.threshold_ms`, waits measured from first queue entry) ÷ queued
-//!   contacts. Abandons count in the denominator whenever they happen, even within T
-//!   (the strict variant: a short abandon is a caller we failed).
+//!   `service_level.threshold_ms`, waits measured from first queue entry) ÷
+//!   offered. Abandons count in the denominator whenever they happen, even
+//!   within T (the strict variant: a short abandon is a caller we failed).
 //! - **ASA** = mean wait (first queue entry → answer) of answered contacts.
 //! - **AHT** = mean (talk + hold + after-call work) of completed contacts,
 //!   callbacks included (their handling is real work).
-//! - **Abandonment rate** = abandoned ÷ queued contacts. A caller who chose a
-//!   callback is not an abandon.
-//! - **Answer rate** = offers answered ÷ offers decided by the agent (answered,
-//!   rejected or timed out); offers withdrawn by the engine (ring-all losers, caller
-//!   hung up while ringing, agent went on break) are left out.
 //! - **Occupancy** (per agent and in total) = handle time (on call + wrap-up) ÷
-//!   (handle time + available time (ready or ringing)); not-ready and logged-out
-//!   time is in neither.
+//!   (handle time + available time (ready or ringing)), up to the window's end
+//!   or now, whichever is first; not-ready and logged-out time is in neither.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -29,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::RoutingConfig;
 use super::events::{Event, EventKind};
-use super::model::{AgentId, AgentState, OfferEnd, QueueId};
+use super::model::{AgentId, AgentState, QueueId};
 use super::time::Timestamp;
 
 /// Counters and ratios of one queue (or of all queues).
@@ -49,20 +54,16 @@ pub struct QueueKpis {
     pub completed: u64,
     /// Sum of handle times of completed contacts, ms.
     pub handle_ms: u64,
-    /// Offers the agents decided on.
-    pub offers_decided: u64,
-    /// Of which answered.
-    pub offers_answered: u64,
 }
 
 impl QueueKpis {
     /// Answered + abandoned.
-    pub fn queued(&self) -> u64 {
+    pub fn offered(&self) -> u64 {
         self.answered + self.abandoned
     }
     /// Service level as a fraction.
     pub fn service_level(&self) -> Option<f64> {
-        ratio(self.answered_within_sl, self.queued())
+        ratio(self.answered_within_sl, self.offered())
     }
     /// Average speed of answer, ms.
     pub fn asa_ms(&self) -> Option<f64> {
@@ -72,13 +73,13 @@ impl QueueKpis {
     pub fn aht_ms(&self) -> Option<f64> {
         ratio(self.handle_ms, self.completed)
     }
-    /// Abandoned ÷ queued.
+    /// Abandoned ÷ offered.
     pub fn abandonment_rate(&self) -> Option<f64> {
-        ratio(self.abandoned, self.queued())
+        ratio(self.abandoned, self.offered())
     }
-    /// Offers answered ÷ offers decided.
+    /// Answered ÷ offered.
     pub fn answer_rate(&self) -> Option<f64> {
-        ratio(self.offers_answered, self.offers_decided)
+        ratio(self.answered, self.offered())
     }
 
     fn add(&mut self, o: &QueueKpis) {
@@ -89,21 +90,30 @@ impl QueueKpis {
         self.answered_wait_ms += o.answered_wait_ms;
         self.completed += o.completed;
         self.handle_ms += o.handle_ms;
-        self.offers_decided += o.offers_decided;
-        self.offers_answered += o.offers_answered;
     }
 }
 
-/// Time accounting of one agent.
+/// One agent's figures, by the same definitions as the queues'.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentKpis {
     /// On call or in wrap-up, ms.
     pub handle_ms: u64,
     /// Ready or ringing, ms.
     pub available_ms: u64,
+    /// Contacts the agent answered (callbacks excluded, as for queues).
+    pub answered: u64,
+    /// Contacts the agent completed (callbacks included, as for AHT).
+    pub completed: u64,
+    /// Sum of handle times of those contacts, ms.
+    pub completed_handle_ms: u64,
 }
 
 impl AgentKpis {
+    /// Average handle time of the agent's completed contacts, ms.
+    pub fn aht_ms(&self) -> Option<f64> {
+        ratio(self.completed_handle_ms, self.completed)
+    }
+
     /// Handle ÷ (handle + available).
     pub fn occupancy(&self) -> Option<f64> {
         ratio(self.handle_ms, self.handle_ms + self.available_ms)
@@ -147,7 +157,6 @@ impl KpiReport {
         let default_threshold = super::config::ServiceLevelTarget::default().threshold_ms;
         let mut report = KpiReport::default();
         let mut callbacks = HashSet::new();
-        let mut offer_queue = HashMap::new();
         let mut agent_since: HashMap<AgentId, (Timestamp, AgentState)> = HashMap::new();
         for e in events {
             match &e.kind {
@@ -155,47 +164,38 @@ impl KpiReport {
                     callbacks.insert(*call);
                     report.queues.entry(*queue).or_default().callbacks += 1;
                 }
-                EventKind::Offered { offer, queue, .. } => {
-                    offer_queue.insert(*offer, *queue);
-                }
-                EventKind::OfferEnded { offer, how, .. } => {
-                    if let Some(q) = offer_queue.remove(offer)
-                        && *how != OfferEnd::Cancelled
-                    {
-                        report.queues.entry(q).or_default().offers_decided += 1;
-                    }
-                }
                 EventKind::Answered {
-                    offer,
                     call,
+                    agent,
                     queue,
                     waited_ms,
                     ..
-                } => {
-                    offer_queue.remove(offer);
+                } if !callbacks.contains(call) => {
+                    report.agents.entry(*agent).or_default().answered += 1;
                     let q = report.queues.entry(*queue).or_default();
-                    q.offers_decided += 1;
-                    q.offers_answered += 1;
-                    if !callbacks.contains(call) {
-                        q.answered += 1;
-                        q.answered_wait_ms += waited_ms;
-                        let threshold = thresholds.get(queue).copied().unwrap_or(default_threshold);
-                        q.answered_within_sl += u64::from(*waited_ms <= threshold);
-                    }
+                    q.answered += 1;
+                    q.answered_wait_ms += waited_ms;
+                    let threshold = thresholds.get(queue).copied().unwrap_or(default_threshold);
+                    q.answered_within_sl += u64::from(*waited_ms <= threshold);
                 }
                 EventKind::Abandoned { call, queue, .. } if !callbacks.contains(call) => {
                     report.queues.entry(*queue).or_default().abandoned += 1;
                 }
                 EventKind::Completed {
+                    agent,
                     queue,
                     talk_ms,
                     hold_ms,
                     wrap_ms,
                     ..
                 } => {
+                    let handle = talk_ms + hold_ms + wrap_ms;
                     let q = report.queues.entry(*queue).or_default();
                     q.completed += 1;
-                    q.handle_ms += talk_ms + hold_ms + wrap_ms;
+                    q.handle_ms += handle;
+                    let a = report.agents.entry(*agent).or_default();
+                    a.completed += 1;
+                    a.completed_handle_ms += handle;
                 }
                 EventKind::AgentStateChanged { agent, state } => {
                     if let Some((since, old)) = agent_since.insert(*agent, (e.at, state.clone())) {

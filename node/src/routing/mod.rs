@@ -91,6 +91,7 @@ mod simulate;
 mod sticky;
 mod strategy;
 mod time;
+pub mod wide_id;
 
 pub use agent::{AgentStats, REASON_LOGGED_IN, REASON_MISSED_OFFERS};
 pub use config::{

@@ -18,6 +18,31 @@ macro_rules! id_type {
             }
         }
     };
+    (wide $(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// In JSON it is a decimal string ([`super::wide_id`]): it can exceed 2^53.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                super::wide_id::serialize(self.0, s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                super::wide_id::deserialize(d).map($name)
+            }
+        }
+    };
 }
 
 id_type!(
@@ -33,13 +58,15 @@ id_type!(
     AgentId(u32)
 );
 id_type!(
+    wide
     /// A call (or any interaction), unique across the network.
-    CallId(u64)
+    CallId
 );
 id_type!(
+    wide
     /// One offer of one call to one agent. Accept/reject inputs name the offer, so a
     /// late answer to an offer that was already withdrawn cannot be mistaken for a new one.
-    OfferId(u64)
+    OfferId
 );
 
 /// The medium of an interaction. Agents have a separate concurrency limit per channel.
