@@ -170,7 +170,6 @@ mod tests {
         assert_eq!(cdr.agents, [AgentId(7)]);
     }
 
-
     #[test]
     fn a_cut_call_ends_at_its_last_fact_by_the_system_with_the_restart_cause() {
         let site = Site::new("bj-01").unwrap();

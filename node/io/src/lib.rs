@@ -13,6 +13,6 @@ pub mod durable;
 pub mod link;
 pub mod logging;
 pub mod media;
-pub mod random;
 pub mod private_files;
+pub mod random;
 pub mod storage;
