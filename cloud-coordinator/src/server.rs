@@ -274,6 +274,10 @@ impl Running {
         // Give the presence writer one batch to persist the goodbyes.
         tokio::time::sleep(PRESENCE_BATCH * 2).await;
         self.tasks.abort_all();
+        // Wait until the aborted tasks are dropped: each holds the coordinator
+        // (and so its database) until then, and a restart in the same process
+        // must find the file free.
+        while self.tasks.join_next().await.is_some() {}
         let _ = std::fs::remove_file(admin::socket_path(self.coordinator.data_dir()));
     }
 }
